@@ -1,0 +1,31 @@
+# Two commands for a new user: `make demo` and `make test`. Both set up .venv/ first (idempotent).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/volo demo --out runs/demo
+
+test: setup
+	$(BIN)/ruff check volo_adapt cli tests benchmarks
+	$(BIN)/python -m pytest -q tests
+
+lint: setup
+	$(BIN)/ruff check volo_adapt cli tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""The ``volo`` command line: thin Typer commands, one per library entry point."""

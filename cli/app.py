@@ -1,0 +1,15 @@
+"""The Typer application objects that every command module attaches to."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="volo",
+    help="volo-adapt: make synthetic RGB-D look like a real depth sensor (unpaired VoloGAN/CycleGAN).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Inspect and generate RGB-D data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")

@@ -1,0 +1,3 @@
+"""`volo data` command(s)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`volo demo` command(s)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`volo eval` command(s)."""
+
+from __future__ import annotations

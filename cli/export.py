@@ -1,0 +1,3 @@
+"""`volo export` command(s)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`volo synth` command(s)."""
+
+from __future__ import annotations

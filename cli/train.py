@@ -1,0 +1,3 @@
+"""`volo train` command(s)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`volo translate` command(s)."""
+
+from __future__ import annotations

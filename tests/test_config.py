@@ -1,0 +1,48 @@
+"""Tests for volo_adapt/config.py: strict keys, types, ranges and overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from volo_adapt.config import RunConfig, load_config
+from volo_adapt.errors import ConfigError
+
+
+def test_defaults_round_trip_through_dict():
+    cfg = load_config(None)
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_overrides_parse_yaml_values():
+    cfg = load_config(None, ["loss.cycle_weight=5", "data.data_a=[x, y]", "train.logger=csv"])
+    assert cfg.loss.cycle_weight == 5.0 and cfg.data.data_a == ["x", "y"] and cfg.train.logger == "csv"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("loss.cyc=1", "loss.cyc"),
+        ("nosection.x=1", "nosection"),
+        ("train.max_epochs=abc", "train.max_epochs"),
+        ("train.max_epochs=0", "train.max_epochs"),
+        ("data.far=0.1", "data.far"),
+        ("model.generator=unet9000", "model.generator"),
+        ("loss.channel_weights=[1,1]", "loss.channel_weights"),
+        ("data.hflip=3", "data.hflip"),
+    ],
+)
+def test_bad_keys_and_values_name_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, [override])
+
+
+def test_unknown_preset_lists_presets(tmp_path):
+    with pytest.raises(ConfigError, match="no such file or preset"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_non_mapping_yaml_is_refused(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(p)

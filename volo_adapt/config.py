@@ -1,0 +1,406 @@
+"""Typed run configuration: dataclasses with a docstring per field, YAML presets, strict validation.
+
+``load_config(path, overrides)`` reads a YAML preset from ``configs/`` (or any file), applies
+``key.sub=value`` overrides, and returns a :class:`RunConfig`. Unknown keys, wrong types and
+out-of-range values raise :class:`~volo_adapt.errors.ConfigError` naming the dotted key.
+The resolved config is written to every run folder and stored inside every checkpoint
+(``to_dict`` / ``from_dict`` round-trip exactly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from volo_adapt.errors import ConfigError
+
+CONFIG_VERSION = 1
+"""Bumped when a change makes older configs/checkpoints unloadable."""
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    """Where the two unpaired domains come from and how they become network tensors."""
+
+    data_a: list[str] = field(default_factory=list)
+    """Sources of domain A (the synthetic/source domain). Empty: the built-in synthetic demo set."""
+    data_b: list[str] = field(default_factory=list)
+    """Sources of domain B (the sensor/target domain). Empty: the built-in synthetic demo set."""
+    depth_scale: float = 1000.0
+    """Units per metre of integer (16-bit PNG) depth files: 1000 = millimetres, 5000 = TUM RGB-D."""
+    near: float = 0.25
+    """Smallest representable depth in metres; closer depth is treated as invalid."""
+    far: float = 5.0
+    """Largest representable depth in metres; farther depth is treated as invalid."""
+    depth_gap: float = 0.05
+    """Encoded band [0, gap) reserved for invalid depth (see DepthCodec); 0 reproduces the original."""
+    image_size: int = 512
+    """Side of the square training crop in pixels (must be a multiple of the generator's stride)."""
+    batch_size: int = 1
+    """Samples per domain per step and per device."""
+    num_workers: int = 2
+    """DataLoader worker processes per domain."""
+    val_fraction: float = 0.2
+    """Fraction of each domain held out for validation (the original used an 80/20 split)."""
+    seed: int = 10
+    """Seed of the train/val split and of augmentation (the original used 10)."""
+    hflip: bool = True
+    """Random horizontal flip (as in the original)."""
+    shift_prob: float = 0.3
+    """Probability of the original's shift: zero-pad bottom/right by 10 % of H and 40 % of W, random crop back."""
+    resized_crop_prob: float = 0.0
+    """Probability of a random resized crop (scale 0.6-1, nearest resampling of depth)."""
+    color_jitter: float = 0.0
+    """Strength of brightness/contrast/saturation jitter on RGB only (0 = off)."""
+    skip_bad: bool = False
+    """At start, skip unreadable samples and report them instead of refusing to train."""
+    demo_size: int = 96
+    """Image side of the generated built-in demo set (when data_a/data_b are empty)."""
+    demo_count: int = 400
+    """Training samples per domain of the generated built-in demo set."""
+
+
+@dataclass
+class ModelConfig:
+    """Which networks, and their sizes."""
+
+    generator: str = "vologan"
+    """Generator architecture from the registry: vologan | resnet9."""
+    critic: str = "vologan"
+    """Critic architecture from the registry: vologan | patchgan."""
+    channels: int = 4
+    """Image channels in and out (RGB + depth)."""
+    gen_base: int = 64
+    """Generator base width (the original: 64)."""
+    critic_base: int = 64
+    """Critic base width (the original: 64)."""
+    gen_kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for the generator constructor (see the registry)."""
+    critic_kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for the critic constructor (see the registry)."""
+
+
+@dataclass
+class LossConfig:
+    """Loss terms and their weights."""
+
+    adversarial: str = "lsgan"
+    """Adversarial loss: lsgan (the original) | hinge | bce."""
+    cycle_weight: float = 10.0
+    """Lambda of the cycle-consistency loss (the original: 10)."""
+    identity_weight: float = 0.5
+    """Lambda of the identity loss (the original: 0.5)."""
+    ssim_weight: float = 1.0
+    """Lambda of the SSIM loss on (real, cycled) (the original: 1)."""
+    ssim_kind: str = "global"
+    """global (the original: one mean/var/cov per channel over the batch) | windowed (kornia, 11x11)."""
+    channel_weights: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0, 3.0])
+    """Per-channel weights of cycle/identity/SSIM losses (depth weighted 3, as in the original)."""
+    l1_to_l2_at: float = -1.0
+    """Fraction of training after which cycle/identity switch from L1 to L2 (-1 = never)."""
+    mask_invalid: bool = False
+    """Exclude invalid-depth pixels from the depth channel of cycle/identity losses."""
+    routing: str = "vologan"
+    """Gradient routing: vologan (per-domain totals, one forward pass) | cyclegan (textbook)."""
+
+
+@dataclass
+class OptimConfig:
+    """Optimisers and learning-rate schedules."""
+
+    gen_optimizer: str = "nadam"
+    """Generator optimiser: nadam (the original) | adam (CycleGAN)."""
+    gen_lr: float = 2e-4
+    """Generator learning rate."""
+    gen_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    """Generator (N)Adam betas."""
+    critic_optimizer: str = "sgd"
+    """Critic optimiser: sgd (with momentum, the original) | adam (CycleGAN)."""
+    critic_lr: float = 1e-4
+    """Critic learning rate."""
+    critic_momentum: float = 0.9
+    """SGD momentum of the critic (the original: 0.9)."""
+    critic_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    """Critic Adam betas (when critic_optimizer is adam)."""
+    schedule: str = "warmup_cosine"
+    """warmup_cosine (the original: linear warm-up then half-cosine to 0) | linear_decay (CycleGAN) | constant."""
+    warmup_epochs: int = 10
+    """warmup_cosine: epochs of linear warm-up (the original: 10 of 60)."""
+    decay_start_epoch: int = 100
+    """linear_decay: epoch at which the linear decay to 0 starts (CycleGAN: 100 of 200)."""
+    grad_clip: float = 0.0
+    """Clip each network's gradient norm to this value (0 = off)."""
+    pool_size: int = 0
+    """Image-pool size for critic updates (CycleGAN: 50; the original: 0 = off)."""
+    ema_decay: float = 0.0
+    """EMA of generator weights (0 = off, e.g. 0.999)."""
+
+
+@dataclass
+class TrainConfig:
+    """The training loop."""
+
+    max_epochs: int = 60
+    """Epochs to train (the original: 60)."""
+    max_steps: int = -1
+    """Stop after this many training batches (-1 = no limit). Counts batches, not optimiser steps."""
+    precision: str = "32-true"
+    """Lightning precision: 32-true | bf16-mixed | 16-mixed."""
+    accelerator: str = "auto"
+    """cpu | gpu | auto."""
+    devices: str = "auto"
+    """Devices per node (Lightning syntax: auto, 1, 2, "0,1")."""
+    strategy: str = "auto"
+    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it)."""
+    seed: int = 10
+    """Global seed for weights and training randomness (the original: 10)."""
+    deterministic: bool = False
+    """Ask torch for deterministic algorithms (slower)."""
+    log_every_n_steps: int = 10
+    """Logging interval in batches."""
+    sample_every_n_steps: int = 200
+    """Write a sample grid (real/fake/cycled, RGB and colour-mapped depth) every N batches (0 = off)."""
+    checkpoint_every_n_steps: int = 500
+    """Keep a periodic checkpoint every N batches (last.ckpt is always refreshed)."""
+    val_every_n_steps: int = 0
+    """Run the validation metrics every N batches (0 = end of each epoch only)."""
+    val_batches: int = 8
+    """Validation batches per run."""
+    logger: str = "tensorboard"
+    """tensorboard | csv | none."""
+    max_bad_steps: int = 5
+    """Consecutive non-finite steps after which training stops with a checkpoint of the last good state."""
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs. Saved as ``config.yaml`` in the run folder and in every checkpoint."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    version: int = CONFIG_VERSION
+    """Config schema version."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any], where: str = "config") -> RunConfig:
+        cfg = _build(RunConfig, d, prefix="")
+        if cfg.version != CONFIG_VERSION:
+            raise ConfigError(
+                f"{where}: config version {cfg.version} is not supported (this volo-adapt reads {CONFIG_VERSION})"
+            )
+        validate(cfg)
+        return cfg
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "model.generator": ("vologan", "resnet9"),
+    "model.critic": ("vologan", "patchgan"),
+    "loss.adversarial": ("lsgan", "hinge", "bce"),
+    "loss.ssim_kind": ("global", "windowed"),
+    "loss.routing": ("vologan", "cyclegan"),
+    "optim.gen_optimizer": ("nadam", "adam"),
+    "optim.critic_optimizer": ("sgd", "adam"),
+    "optim.schedule": ("warmup_cosine", "linear_decay", "constant"),
+    "train.precision": ("32-true", "32", "bf16-mixed", "16-mixed"),
+    "train.logger": ("tensorboard", "csv", "none"),
+}
+
+
+def validate(cfg: RunConfig) -> None:
+    """Range and choice checks; raises ConfigError naming the dotted key."""
+    for key, choices in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value not in choices:
+            raise ConfigError(f"{key}: must be one of {', '.join(choices)}; got {value!r}")
+
+    def need(ok: bool, key: str, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"{key}: {msg}")
+
+    d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    need(d.depth_scale > 0, "data.depth_scale", f"must be > 0, got {d.depth_scale}")
+    need(d.near >= 0, "data.near", f"must be >= 0 metres, got {d.near}")
+    need(d.far > d.near, "data.far", f"must be greater than data.near ({d.near}), got {d.far}")
+    need(0 <= d.depth_gap < 0.5, "data.depth_gap", f"must be in [0, 0.5), got {d.depth_gap}")
+    need(d.image_size >= 16, "data.image_size", f"must be >= 16 pixels, got {d.image_size}")
+    need(d.batch_size >= 1, "data.batch_size", f"must be >= 1, got {d.batch_size}")
+    need(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
+    need(0 <= d.val_fraction < 1, "data.val_fraction", f"must be in [0, 1), got {d.val_fraction}")
+    for k in ("shift_prob", "resized_crop_prob"):
+        v = getattr(d, k)
+        need(0 <= v <= 1, f"data.{k}", f"must be a probability in [0, 1], got {v}")
+    need(d.color_jitter >= 0, "data.color_jitter", f"must be >= 0, got {d.color_jitter}")
+    need(d.demo_size >= 16, "data.demo_size", f"must be >= 16, got {d.demo_size}")
+    need(d.demo_count >= 2, "data.demo_count", f"must be >= 2, got {d.demo_count}")
+    need(m.channels >= 1, "model.channels", f"must be >= 1, got {m.channels}")
+    need(m.gen_base >= 1, "model.gen_base", f"must be >= 1, got {m.gen_base}")
+    need(m.critic_base >= 1, "model.critic_base", f"must be >= 1, got {m.critic_base}")
+    for k in ("cycle_weight", "identity_weight", "ssim_weight"):
+        need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
+    need(len(lo.channel_weights) == m.channels, "loss.channel_weights",
+         f"needs one weight per channel ({m.channels}), got {len(lo.channel_weights)}")
+    need(lo.l1_to_l2_at == -1 or 0 <= lo.l1_to_l2_at <= 1, "loss.l1_to_l2_at",
+         f"must be -1 or in [0, 1], got {lo.l1_to_l2_at}")
+    need(o.gen_lr > 0, "optim.gen_lr", f"must be > 0, got {o.gen_lr}")
+    need(o.critic_lr > 0, "optim.critic_lr", f"must be > 0, got {o.critic_lr}")
+    need(len(o.gen_betas) == 2, "optim.gen_betas", "needs two values")
+    need(len(o.critic_betas) == 2, "optim.critic_betas", "needs two values")
+    need(0 <= o.critic_momentum < 1, "optim.critic_momentum", f"must be in [0, 1), got {o.critic_momentum}")
+    need(o.warmup_epochs >= 0, "optim.warmup_epochs", f"must be >= 0, got {o.warmup_epochs}")
+    need(o.decay_start_epoch >= 0, "optim.decay_start_epoch", f"must be >= 0, got {o.decay_start_epoch}")
+    need(o.grad_clip >= 0, "optim.grad_clip", f"must be >= 0, got {o.grad_clip}")
+    need(o.pool_size >= 0, "optim.pool_size", f"must be >= 0, got {o.pool_size}")
+    need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
+    need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
+    need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
+    need(t.log_every_n_steps >= 1, "train.log_every_n_steps", f"must be >= 1, got {t.log_every_n_steps}")
+    for k in ("sample_every_n_steps", "checkpoint_every_n_steps", "val_every_n_steps"):
+        need(getattr(t, k) >= 0, f"train.{k}", f"must be >= 0, got {getattr(t, k)}")
+    need(t.val_batches >= 1, "train.val_batches", f"must be >= 1, got {t.val_batches}")
+    need(t.max_bad_steps >= 1, "train.max_bad_steps", f"must be >= 1, got {t.max_bad_steps}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` (int accepted for float); raise ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            if arg is type(None) and value is None:
+                return None
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{key}: expected {tp}, got {value!r}")
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, prefix=f"{key}.")
+    raise AssertionError(f"unsupported config type {_type_name(tp)} at {key}")
+
+
+def _build(cls: type, d: Any, prefix: str) -> Any:
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(d).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k in d:
+        if k not in names:
+            close = [n for n in names if n.startswith(str(k)[:3])]
+            hint = f" (did you mean {', '.join(sorted(close))}?)" if close else ""
+            raise ConfigError(f"{prefix}{k}: unknown key{hint}")
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}") for k, v in d.items()}
+    return cls(**kwargs)
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. loss.cycle_weight=5")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings (values parsed as YAML scalars/lists) to a nested dict, in place."""
+    for item in overrides:
+        parts, value = _parse_override(item)
+        node = d
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if nxt is None:
+                nxt = node[p] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {item!r}: {p} is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return d
+
+
+def resolve_preset(name_or_path: str | Path) -> Path:
+    """A file path, or a preset name from ``configs/`` (``demo`` -> ``configs/demo.yaml``)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    candidate = PRESETS_DIR / f"{name_or_path}.yaml"
+    if candidate.is_file():
+        return candidate
+    presets = sorted(x.stem for x in PRESETS_DIR.glob("*.yaml")) if PRESETS_DIR.is_dir() else []
+    raise ConfigError(f"--config {name_or_path}: no such file or preset (presets: {', '.join(presets) or 'none'})")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML config (or the defaults when ``path`` is None), apply overrides, validate."""
+    d: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        p = resolve_preset(path)
+        where = str(p)
+        try:
+            loaded = yaml.safe_load(p.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(f"{p}: not a readable YAML file ({first})") from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: expected a mapping at the top level")
+        d = loaded or {}
+    apply_overrides(d, overrides or [])
+    return RunConfig.from_dict(d, where=where)
