@@ -1,0 +1,98 @@
+"""Classic CycleGAN ResNet generator (``resnet9``), adapted to [0, 1] tensors with any channel count.
+
+Layout (Johnson et al. / CycleGAN notation): ``c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-out``:
+reflection padding, instance norm (not affine, CycleGAN's default), ReLU, conv biases on (as CycleGAN with instance
+norm), transposed convs to upsample. The output layer is squashed with a **sigmoid** instead of CycleGAN's tanh
+because our network tensors live in [0, 1] (RGB/255 and encoded depth), not [-1, 1].
+
+Parameter count at ``base=64, n_blocks=9``, 4 -> 4 channels: 11,384,452 (checked in
+``tests/models/test_param_counts.py``). ``size_multiple = 4`` (two stride-2 downsamplings).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from volo_adapt.models.layers import check_input
+
+
+class ResnetBlock(nn.Module):
+    """Residual block: (reflect pad, 3x3 conv, IN, ReLU, [dropout], reflect pad, 3x3 conv, IN) + skip.
+
+    Shapes:
+        ``(B, C, H, W) -> (B, C, H, W)``.
+    """
+
+    def __init__(self, channels: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            nn.InstanceNorm2d(channels),
+            nn.ReLU(True),
+        ]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN ResNet generator with a sigmoid output in [0, 1].
+
+    Args:
+        in_channels: input channels.
+        out_channels: output channels.
+        base: width of the first layer (CycleGAN: 64).
+        n_blocks: residual blocks at ``input / 4`` (``resnet9``: 9).
+        dropout: dropout inside the residual blocks (CycleGAN default: none).
+
+    Shapes:
+        ``(B, in_channels, H, W)`` float in [0, 1] -> ``(B, out_channels, H, W)`` float in (0, 1); H and W multiples
+        of :attr:`size_multiple` (4).
+
+    Example:
+        >>> g = ResnetGenerator(4, 4, base=8, n_blocks=2)
+        >>> g(torch.rand(1, 4, 16, 16)).shape
+        torch.Size([1, 4, 16, 16])
+    """
+
+    def __init__(
+        self, in_channels: int = 4, out_channels: int = 4, base: int = 64, n_blocks: int = 9, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        if n_blocks < 0:
+            raise ValueError(f"ResnetGenerator: n_blocks must be >= 0, got {n_blocks}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.size_multiple = 4
+        self.min_size = 4
+        self.requires_square = False
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, base, 7),
+            nn.InstanceNorm2d(base),
+            nn.ReLU(True),
+        ]
+        ch = base
+        for _ in range(2):
+            layers += [nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * ch), nn.ReLU(True)]
+            ch *= 2
+        layers += [ResnetBlock(ch, dropout) for _ in range(n_blocks)]
+        for _ in range(2):
+            layers += [
+                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
+                nn.InstanceNorm2d(ch // 2),
+                nn.ReLU(True),
+            ]
+            ch //= 2
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Sigmoid()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.in_channels, self.size_multiple, "ResnetGenerator", min_size=self.min_size)
+        return self.model(x)
