@@ -132,17 +132,27 @@ def has_spectral_norm(conv: nn.Module) -> bool:
 def bake_spectral_norm(module: nn.Module) -> nn.Module:
     """Replace every spectral-norm parametrisation by its current normalised weight, in place.
 
-    Use on a copy of a trained network before export or fast inference: afterwards ``weight`` is a plain parameter
-    equal to ``W / sigma(W)`` with the stored power-iteration vectors, and nothing is recomputed per call. The
-    module is switched to eval mode first so that baking does not run an extra power iteration.
+    Use on a copy of a trained network before ONNX export (the legacy exporter cannot translate the power
+    iteration's ``aten::vdot``) or for fast inference: afterwards ``weight`` is a plain parameter equal to
+    ``W / sigma(W)`` computed with the stored power-iteration vectors, and nothing is recomputed per call. The module
+    is switched to eval mode first so that baking runs no extra power iteration.
+
+    Written by hand instead of ``parametrize.remove_parametrizations``: that function deletes the ``weight``
+    property from the dynamically created ``Parametrized*`` class, which ``copy.deepcopy`` shares between the copy
+    and the original, so baking a deep copy would break the original network.
 
     Returns:
         The same module (for chaining).
     """
     module.eval()
-    for _, m in iter_convs(module):
-        if parametrize.is_parametrized(m, "weight"):
-            parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
+    for m in [m for _, m in iter_convs(module) if parametrize.is_parametrized(m, "weight")]:
+        assert len(m.parametrizations) == 1, "only a parametrised weight is expected"
+        with torch.no_grad():
+            w = m.weight.detach().clone()
+        base_cls = type(m).__bases__[0]  # Parametrized<Conv2d> -> Conv2d
+        del m._modules["parametrizations"]
+        m.__class__ = base_cls
+        m.weight = nn.Parameter(w)
     return module
 
 

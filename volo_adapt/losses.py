@@ -1,0 +1,292 @@
+"""Loss functions of VoloGAN: adversarial (lsgan / hinge / bce), channel-weighted reconstruction, global SSIM.
+
+Small pure functions on tensors; the LightningModule combines them with their lambdas. Network tensors are
+``(B, C, H, W)`` float in [0, 1] (RGB + encoded depth, depth last); critic outputs are lists of raw score tensors
+of any shape (the VoloGAN critic returns three, PatchGAN one).
+
+Channel weights (the original: ``[1, 1, 1, 3]``, "depth weighted by the number of colour channels") are applied
+as a *weighted mean*: ``sum_c w_c e_c / sum_c w_c``. With equal per-channel errors ``e`` the loss is ``e``, as an
+unweighted L1, so the lambdas keep their CycleGAN meaning; with ``[1, 1, 1, 3]`` depth counts as much as the three
+colour channels together (half the loss). ``normalize="channels"`` divides by the channel count instead
+(``mean(|x - y| * w)``, 1.5x larger for ``[1, 1, 1, 3]``) and ``normalize="none"`` sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from volo_adapt.errors import ConfigError
+
+ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
+RECONSTRUCTION_KINDS = ("l1", "l2")
+SSIM_KINDS = ("global", "windowed")
+NORMALIZE_KINDS = ("weights", "channels", "none")
+
+
+def _check_kind(kind: str, valid: tuple[str, ...], what: str) -> None:
+    if kind not in valid:
+        raise ConfigError(f"unknown {what} {kind!r}; valid: {', '.join(valid)}")
+
+
+def adversarial_d_loss(
+    kind: str, real_scores: Sequence[torch.Tensor], fake_scores: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """Critic loss, summed over the critic's outputs.
+
+    - ``lsgan`` (the original): ``sum_k 0.5 * (MSE(real_k, 1) + MSE(fake_k, 0))``;
+    - ``hinge``: ``sum_k mean(relu(1 - real_k)) + mean(relu(1 + fake_k))``;
+    - ``bce``: ``sum_k 0.5 * (BCE_logits(real_k, 1) + BCE_logits(fake_k, 0))``.
+
+    Args:
+        kind: ``lsgan`` | ``hinge`` | ``bce``.
+        real_scores: raw critic outputs on real images, one tensor per output head (any shapes).
+        fake_scores: raw critic outputs on generated images, same heads and shapes.
+
+    Returns:
+        Scalar tensor (fp32 when scores are fp32).
+
+    Example:
+        >>> adversarial_d_loss("lsgan", [torch.ones(2, 1)], [torch.zeros(2, 1)])
+        tensor(0.)
+    """
+    _check_kind(kind, ADVERSARIAL_KINDS, "adversarial loss")
+    assert len(real_scores) == len(fake_scores) > 0, (len(real_scores), len(fake_scores))
+    total = real_scores[0].new_zeros((), dtype=torch.float32)
+    for r, f in zip(real_scores, fake_scores, strict=True):
+        r, f = r.float(), f.float()
+        if kind == "lsgan":
+            total = total + 0.5 * (F.mse_loss(r, torch.ones_like(r)) + F.mse_loss(f, torch.zeros_like(f)))
+        elif kind == "hinge":
+            total = total + F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
+        else:
+            total = total + 0.5 * (
+                F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
+                + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f))
+            )
+    return total
+
+
+def adversarial_g_loss(kind: str, fake_scores: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Generator loss from the critic's outputs on generated images, summed over outputs.
+
+    - ``lsgan`` (the original): ``sum_k MSE(fake_k, 1)``;
+    - ``hinge``: ``sum_k -mean(fake_k)``;
+    - ``bce``: ``sum_k BCE_logits(fake_k, 1)`` (the non-saturating loss).
+
+    Args:
+        kind: ``lsgan`` | ``hinge`` | ``bce``.
+        fake_scores: raw critic outputs on generated images, one tensor per head.
+
+    Returns:
+        Scalar tensor.
+
+    Example:
+        >>> adversarial_g_loss("lsgan", [torch.zeros(3), torch.ones(2)])
+        tensor(1.)
+    """
+    _check_kind(kind, ADVERSARIAL_KINDS, "adversarial loss")
+    assert len(fake_scores) > 0
+    total = fake_scores[0].new_zeros((), dtype=torch.float32)
+    for f in fake_scores:
+        f = f.float()
+        if kind == "lsgan":
+            total = total + F.mse_loss(f, torch.ones_like(f))
+        elif kind == "hinge":
+            total = total - f.mean()
+        else:
+            total = total + F.binary_cross_entropy_with_logits(f, torch.ones_like(f))
+    return total
+
+
+def _weights(channel_weights: Sequence[float] | torch.Tensor, channels: int, ref: torch.Tensor) -> torch.Tensor:
+    w = torch.as_tensor(channel_weights, dtype=torch.float32, device=ref.device).flatten()
+    if w.numel() != channels:
+        raise ValueError(f"channel_weights has {w.numel()} entries but the images have {channels} channels")
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"channel_weights must be non-negative with a positive sum, got {w.tolist()}")
+    return w
+
+
+def _combine(per_channel: torch.Tensor, w: torch.Tensor, normalize: str) -> torch.Tensor:
+    _check_kind(normalize, NORMALIZE_KINDS, "channel-weight normalisation")
+    total = (per_channel * w).sum()
+    if normalize == "weights":
+        return total / w.sum()
+    if normalize == "channels":
+        return total / w.numel()
+    return total
+
+
+def per_channel_error(
+    x: torch.Tensor, y: torch.Tensor, kind: str = "l1", valid: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean absolute (``l1``) or squared (``l2``) error of each channel over batch and pixels.
+
+    Args:
+        x: ``(B, C, H, W)`` float.
+        y: same shape.
+        kind: ``l1`` | ``l2``.
+        valid: optional ``(B, 1, H, W)`` bool; when given, the *last* channel (depth) averages only over valid
+            pixels (0 when none is valid); the other channels always average over all pixels.
+
+    Returns:
+        ``(C,)`` fp32 tensor.
+    """
+    _check_kind(kind, RECONSTRUCTION_KINDS, "reconstruction loss")
+    if x.shape != y.shape or x.dim() != 4:
+        raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    d = (x.float() - y.float()).abs() if kind == "l1" else (x.float() - y.float()).square()
+    per = d.mean(dim=(0, 2, 3))
+    if valid is not None:
+        b, _, h, w = x.shape
+        if tuple(valid.shape) != (b, 1, h, w):
+            raise ValueError(f"valid must be (B, 1, H, W) = {(b, 1, h, w)}, got {tuple(valid.shape)}")
+        m = valid.to(d.dtype)
+        depth = (d[:, -1:] * m).sum() / m.sum().clamp_min(1.0)
+        per = torch.cat([per[:-1], depth.reshape(1)])
+    return per
+
+
+def weighted_reconstruction_loss(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    channel_weights: Sequence[float] | torch.Tensor,
+    kind: str = "l1",
+    valid: torch.Tensor | None = None,
+    normalize: str = "weights",
+) -> torch.Tensor:
+    """Channel-weighted L1/L2 (the cycle and identity losses of the original, before their lambdas).
+
+    ``loss = sum_c w_c e_c / sum_c w_c`` with ``e_c`` the mean absolute (``l1``) or squared (``l2``) error of channel
+    ``c`` over batch and pixels (see the module docstring for ``normalize``).
+
+    Args:
+        x: ``(B, C, H, W)`` float, e.g. the real image in [0, 1].
+        y: same shape, e.g. the cycled image.
+        channel_weights: ``C`` non-negative weights (the original: ``[1, 1, 1, 3]``).
+        kind: ``l1`` | ``l2``.
+        valid: optional ``(B, 1, H, W)`` bool mask; the depth channel (last) then averages only over valid pixels.
+        normalize: ``weights`` (divide by ``sum w``, default) | ``channels`` (divide by ``C``) | ``none``.
+
+    Returns:
+        Scalar fp32 tensor.
+
+    Example:
+        >>> x = torch.zeros(1, 4, 2, 2); y = x.clone(); y[:, 3] = 1.0
+        >>> weighted_reconstruction_loss(x, y, [1, 1, 1, 3])
+        tensor(0.5000)
+    """
+    per = per_channel_error(x, y, kind, valid)
+    return _combine(per, _weights(channel_weights, x.shape[1], x), normalize)
+
+
+def global_ssim_per_channel(x: torch.Tensor, y: torch.Tensor, c1: float = 0.01**2, c2: float = 0.03**2) -> torch.Tensor:
+    """The original's *global* SSIM of each channel: one mean, variance and covariance over the whole batch.
+
+    ``SSIM_c = (2 mu_x mu_y + c1)(2 cov_xy + c2) / ((mu_x^2 + mu_y^2 + c1)(var_x + var_y + c2))`` with the moments
+    taken over ``(B, H, W)`` of channel ``c`` (population variance), no window. ``c1, c2`` assume data range 1.
+
+    Args:
+        x: ``(B, C, H, W)`` float in [0, 1].
+        y: same shape.
+        c1: luminance stabiliser (``(0.01 * L)^2``).
+        c2: contrast stabiliser (``(0.03 * L)^2``).
+
+    Returns:
+        ``(C,)`` fp32 tensor, values in [-1, 1].
+    """
+    if x.shape != y.shape or x.dim() != 4:
+        raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    x, y = x.float(), y.float()
+    dims = (0, 2, 3)
+    mx, my = x.mean(dim=dims), y.mean(dim=dims)
+    xc = x - mx.view(1, -1, 1, 1)
+    yc = y - my.view(1, -1, 1, 1)
+    vx, vy = xc.square().mean(dim=dims), yc.square().mean(dim=dims)
+    cov = (xc * yc).mean(dim=dims)
+    return ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx.square() + my.square() + c1) * (vx + vy + c2))
+
+
+def global_ssim(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    channel_weights: Sequence[float] | torch.Tensor,
+    c1: float = 0.01**2,
+    c2: float = 0.03**2,
+) -> torch.Tensor:
+    """Channel-weighted global SSIM (see :func:`global_ssim_per_channel`): ``sum_c w_c SSIM_c / sum_c w_c``.
+
+    Args:
+        x: ``(B, C, H, W)`` float in [0, 1].
+        y: same shape.
+        channel_weights: ``C`` non-negative weights.
+        c1: luminance stabiliser.
+        c2: contrast stabiliser.
+
+    Returns:
+        Scalar fp32 tensor in [-1, 1]; 1 for identical inputs.
+    """
+    per = global_ssim_per_channel(x, y, c1, c2)
+    return _combine(per, _weights(channel_weights, x.shape[1], x), "weights")
+
+
+def windowed_ssim_per_channel(x: torch.Tensor, y: torch.Tensor, window_size: int = 11) -> torch.Tensor:
+    """Mean windowed (Gaussian 11x11, sigma 1.5, data range 1) SSIM of each channel, via ``kornia.metrics.ssim``.
+
+    Args:
+        x: ``(B, C, H, W)`` float in [0, 1].
+        y: same shape.
+        window_size: odd Gaussian window size.
+
+    Returns:
+        ``(C,)`` fp32 tensor.
+    """
+    import kornia.metrics  # deferred: kornia is only needed for this variant
+
+    if x.shape != y.shape or x.dim() != 4:
+        raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    smap = kornia.metrics.ssim(x.float(), y.float(), window_size, max_val=1.0)
+    return smap.mean(dim=(0, 2, 3))
+
+
+def ssim_loss(
+    x: torch.Tensor, y: torch.Tensor, channel_weights: Sequence[float] | torch.Tensor, kind: str = "global"
+) -> torch.Tensor:
+    """``1 - SSIM``, weighted per channel; ``global`` is the original's, ``windowed`` the usual 11x11 Gaussian SSIM.
+
+    Args:
+        x: ``(B, C, H, W)`` float in [0, 1] (the original: the real image).
+        y: same shape (the cycled image).
+        channel_weights: ``C`` non-negative weights.
+        kind: ``global`` | ``windowed``.
+
+    Returns:
+        Scalar fp32 tensor in [0, 2]; 0 for identical inputs.
+    """
+    _check_kind(kind, SSIM_KINDS, "SSIM kind")
+    if kind == "global":
+        return 1.0 - global_ssim(x, y, channel_weights)
+    per = windowed_ssim_per_channel(x, y)
+    return 1.0 - _combine(per, _weights(channel_weights, x.shape[1], x), "weights")
+
+
+def reconstruction_kind_at(progress: float, switch_at: float) -> str:
+    """The original's optional L1 -> L2 switch of the cycle and identity losses.
+
+    Args:
+        progress: fraction of training done, in [0, 1] (e.g. ``epoch / max_epochs``).
+        switch_at: fraction at which to switch; any negative value (``-1``) means never.
+
+    Returns:
+        ``"l1"`` while ``progress < switch_at`` (or always, when ``switch_at < 0``), ``"l2"`` from ``switch_at`` on.
+
+    Example:
+        >>> [reconstruction_kind_at(p, 0.5) for p in (0.0, 0.49, 0.5, 1.0)]
+        ['l1', 'l1', 'l2', 'l2']
+    """
+    if switch_at < 0 or progress < switch_at:
+        return "l1"
+    return "l2"
