@@ -1,3 +1,112 @@
-"""`volo translate` command(s)."""
+"""`volo translate` command: a thin wrapper over :func:`volo_adapt.inference.translate_source`."""
 
 from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cli.app import app
+
+
+class Direction(str, Enum):
+    a2b = "a2b"
+    b2a = "b2a"
+
+
+class RgbFormat(str, Enum):
+    png = "png"
+    jpg = "jpg"
+    same = "same"
+
+
+@app.command("translate")
+def translate(
+    source: str = typer.Argument(..., metavar="IN", help="Source: folder with rgb/+depth/, FILE.json#KEY, CSV, or "
+                                 "a folder of (H,W,4) arrays."),
+    out: Path = typer.Argument(..., metavar="OUT", help="Output folder (same layout as IN; must not be inside IN)."),
+    ckpt: Path = typer.Option(..., "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt)."),
+    direction: Direction = typer.Option(Direction.a2b, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
+    batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per network call (same-size images)."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
+    precision: str = typer.Option("32", "--precision", help="32 (exact) | bf16 | 16 (autocast; faster, less exact)."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Keep samples whose outputs all exist "
+                                       "(resume an interrupted run)."),
+    depth_scale: float = typer.Option(None, "--depth-scale", help="16-bit PNG depth units per metre, read and "
+                                      "written (default: the run's data.depth_scale; TUM RGB-D: 5000)."),
+    no_ema: bool = typer.Option(False, "--no-ema", help="Use the raw weights even if the run kept an EMA."),
+    rgb_format: RgbFormat = typer.Option(RgbFormat.png, "--rgb-format", help="Output colour format: png "
+                                         "(lossless), jpg, or same as the input."),
+) -> None:
+    """Translate every RGB-D sample of IN with a trained generator into OUT (same names, formats, sizes)."""
+    from volo_adapt.inference import load_generator, translate_source
+
+    console = Console(stderr=True)
+    loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
+    console.print(
+        f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from {ckpt}",
+        highlight=False,
+    )
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    start = time.perf_counter()
+    counts = {"translated": 0, "skipped": 0, "failed": 0}
+    task = progress.add_task("translate", total=None, rate="")
+
+    def on_progress(done: int, total: int, item) -> None:
+        if item is not None:
+            counts[item.status] += 1
+            if item.status == "failed":
+                progress.console.print(f"[red]failed[/] {item.key}: {item.reason}", highlight=False)
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        progress.update(task, total=total, completed=done, rate=f"{counts['translated'] / elapsed:.2f} img/s")
+
+    with progress:
+        report = translate_source(
+            source,
+            out,
+            loaded,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
+            skip_existing=skip_existing,
+            depth_scale=depth_scale,
+            rgb_format=rgb_format.value,
+            progress=on_progress,
+        )
+
+    table = Table(title=f"volo translate -> {report.out_dir}", show_header=True)
+    for col in ("translated", "skipped", "failed", "time", "img/s"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        str(len(report.translated)),
+        str(len(report.skipped)),
+        str(len(report.failed)),
+        f"{report.elapsed_s:.1f} s",
+        f"{report.images_per_s:.2f}",
+    )
+    Console().print(table)
+    if report.out_of_range_images:
+        console.print(
+            f"[yellow]note:[/] {report.out_of_range_images} image(s) had {report.out_of_range_px} depth pixel(s)"
+            f" outside the trained range [{loaded.codec.near}, {loaded.codec.far}] m; they were translated as invalid",
+            highlight=False,
+        )
+    console.print(f"report: {report.report_file}", highlight=False)
+    if report.failed:
+        console.print(f"[bold red]error:[/] {len(report.failed)} sample(s) failed (see {report.report_file})",
+                      highlight=False)
+        raise typer.Exit(code=2)

@@ -1,0 +1,139 @@
+"""Tensor-level inference: pad to the generator's size multiple, run under the chosen precision, crop back.
+
+Padding choice: **zeros at the bottom and right**. Zero is the "invalid / background" value in every channel, so
+padding adds background the generator saw throughout training (the original's shift augmentation pads exactly
+that way, bottom/right with zeros); reflection would instead invent mirrored RGB-D content, including depth that
+does not exist, which the generator would then translate and let bleed into the real border pixels through its
+receptive field. The padded area is cropped away. Instance norm sees the padded image, so an image's output
+depends (slightly) on how much padding it needed; inputs whose sides already are multiples get none.
+
+Large images run whole (no tiling): instance normalisation uses statistics of the whole image, so tiles would be
+normalised differently and show seams. Memory therefore grows linearly with H * W; the VoloGAN generator at
+1920x1440 needs a few GB in fp32 (about half with bf16), see ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from volo_adapt.errors import VoloError
+from volo_adapt.inference.loading import LoadedGenerator
+
+PRECISIONS = ("32", "bf16", "16")
+"""``32``: fp32 (exact); ``bf16``: bfloat16 autocast (fast on CPUs with AVX-512 BF16 and on GPUs, depth keeps about
+3 significant digits); ``16``: float16 autocast (GPU; on CPU slower than bf16)."""
+_PRECISION_ALIASES = {"32-true": "32", "fp32": "32", "bf16-mixed": "bf16", "16-mixed": "16", "fp16": "16"}
+
+
+def normalise_precision(precision: str) -> str:
+    """Map Lightning-style names (``bf16-mixed``) onto :data:`PRECISIONS`; raise VoloError for unknown ones."""
+    p = _PRECISION_ALIASES.get(str(precision), str(precision))
+    if p not in PRECISIONS:
+        raise VoloError(f"--precision {precision!r}: must be one of {', '.join(PRECISIONS)} (or bf16-mixed, 16-mixed)")
+    return p
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``auto``/None -> CUDA when available, else CPU; otherwise the named device (VoloError if unusable)."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise VoloError(f"--device {device!r}: not a device name (e.g. cpu, cuda, cuda:1, auto)") from e
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VoloError(f"--device {device}: CUDA is not available in this torch build/machine")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise VoloError(f"--device {device}: MPS is not available")
+    return dev
+
+
+def prepare(loaded: LoadedGenerator, device: str | torch.device | None = "cpu", channels_last: bool = False) -> None:
+    """Move the generator to ``device`` (in place) and optionally to channels-last memory format."""
+    dev = resolve_device(device)
+    loaded.module.to(dev)
+    if channels_last:
+        loaded.module.to(memory_format=torch.channels_last)
+
+
+def padded_size(h: int, w: int, multiple: int, square: bool = False, min_size: int = 1) -> tuple[int, int]:
+    """Smallest ``(H', W')`` >= ``(h, w)`` and >= ``min_size`` that are multiples of ``multiple`` (equal if ``square``).
+
+    Example:
+        >>> padded_size(33, 51, 8)
+        (40, 56)
+        >>> padded_size(33, 51, 32, square=True, min_size=64)
+        (64, 64)
+    """
+    hp = -(-max(h, min_size) // multiple) * multiple
+    wp = -(-max(w, min_size) // multiple) * multiple
+    if square:
+        hp = wp = max(hp, wp)
+    return hp, wp
+
+
+@contextlib.contextmanager
+def _autocast(device: torch.device, precision: str) -> Iterator[None]:
+    if precision == "32":
+        yield
+        return
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def translate_batch(
+    loaded: LoadedGenerator,
+    x: torch.Tensor,
+    *,
+    precision: str = "32",
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """Run the generator on a batch of network tensors of any size.
+
+    Pads each side to the generator's ``size_multiple`` and ``min_size`` (and to a square for architectures that
+    need one, like the VoloGAN generator with attention: a 4:3 image then gets a background band of 1/3) with
+    zeros at the bottom/right (see the module docstring), runs under ``torch.inference_mode`` and the requested
+    autocast precision, and crops back.
+
+    Args:
+        loaded: the generator (see :func:`~volo_adapt.inference.loading.load_generator`); it runs on whatever device
+            its module is on.
+        x: ``(B, 4, H, W)`` float in ``[0, 1]``, RGB then codec-encoded depth, all channels 0 where depth is invalid.
+            Any device; any ``H, W >= 1``.
+        precision: ``"32"``, ``"bf16"`` or ``"16"`` (autocast); the result is float32 either way.
+        channels_last: feed the network channels-last tensors (faster for convs on CPU/GPU when the module was
+            converted too, see :func:`prepare`).
+
+    Returns:
+        ``(B, 4, H, W)`` float32 in ``[0, 1]`` on ``x``'s device: the translated RGB-D in network encoding.
+
+    Example:
+        >>> y = translate_batch(loaded, torch.rand(2, 4, 33, 51))  # doctest: +SKIP
+        >>> y.shape
+        torch.Size([2, 4, 33, 51])
+    """
+    if x.ndim != 4 or x.shape[1] != loaded.config.model.channels:
+        raise ValueError(
+            f"translate_batch: expected (B, {loaded.config.model.channels}, H, W), got {tuple(x.shape)}"
+        )
+    precision = normalise_precision(precision)
+    param = next(loaded.module.parameters(), None)
+    device = param.device if param is not None else x.device
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    hp, wp = padded_size(h, w, loaded.size_multiple, loaded.requires_square, loaded.min_size)
+    with torch.inference_mode():
+        inp = x.to(device=device, dtype=torch.float32, non_blocking=True)
+        if (hp, wp) != (h, w):
+            inp = F.pad(inp, (0, wp - w, 0, hp - h), mode="constant", value=0.0)
+        if channels_last:
+            inp = inp.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, precision):
+            out = loaded.module(inp)
+        out = out[..., :h, :w].float().to(x.device)
+    # A clone made outside inference mode is an ordinary tensor callers may modify in place or use with autograd.
+    return out.clone(memory_format=torch.contiguous_format)
