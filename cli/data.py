@@ -1,3 +1,80 @@
-"""`volo data` command(s)."""
+"""`volo data` command(s): `volo data check` (thin wrapper over volo_adapt.data.check.check_sources)."""
 
 from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cli.app import data_app
+from volo_adapt.data.check import CheckReport, SourceStats, check_sources, format_size
+from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
+
+
+def _resolutions(st: SourceStats) -> str:
+    parts = []
+    for (rgb_size, depth_size), n in st.resolutions.most_common():
+        size = (
+            format_size(rgb_size) if rgb_size == depth_size else f"{format_size(rgb_size)} / {format_size(depth_size)}"
+        )
+        parts.append(f"{size} ({n})")
+    return "\n".join(parts) or "-"
+
+
+def _formats(st: SourceStats) -> str:
+    rgb = ", ".join(f"{k} ({n})" for k, n in st.rgb_formats.most_common()) or "-"
+    depth = ", ".join(f"{k} ({n})" for k, n in st.depth_formats.most_common()) or "-"
+    return f"rgb: {rgb}\ndepth: {depth}"
+
+
+def _render(report: CheckReport, console: Console) -> None:
+    table = Table(title="RGB-D sources", show_lines=True)
+    for col in ("source", "kind", "samples", "sizes WxH rgb / depth (n)", "formats (n)", "depth m", "valid"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("kind", "valid"))
+    for st in report.sources:
+        samples = f"{st.samples}" + (f"\n[red]{st.bad} bad[/]" if st.bad else "")
+        depth = "-" if st.depth_min is None else f"{st.depth_min:.3f}-{st.depth_max:.3f}"
+        valid = "-" if st.mean_valid_fraction is None else f"{st.mean_valid_fraction:.1%}"
+        table.add_row(st.spec, st.kind, samples, _resolutions(st), _formats(st), depth, valid)
+    console.print(table)
+
+
+@data_app.command("check")
+def check(
+    sources: list[str] = typer.Argument(
+        ..., help="Source specs: folder with rgb/ and depth/, FILE.json#KEY, FILE.csv, or a folder of .npy/.npz."
+    ),
+    depth_scale: float = typer.Option(
+        1000.0, "--depth-scale", help="16-bit PNG depth units per metre (1000 = mm, TUM RGB-D = 5000)."
+    ),
+    pixel_limit: int = typer.Option(
+        DEFAULT_PIXEL_LIMIT, "--pixel-limit", help="Largest H*W accepted per file (decompression-bomb guard)."
+    ),
+) -> None:
+    """Read every sample fully; print per-source statistics and every bad sample (exit code 2 if any)."""
+    console = Console()
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("check", total=None)
+        report = check_sources(
+            sources,
+            depth_scale=depth_scale,
+            pixel_limit=pixel_limit,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    _render(report, console)
+    if report.bad:
+        console.print(f"[bold red]{len(report.bad)} bad sample(s):[/]")
+        for b in report.bad:
+            console.print(f"  {b.reason}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    console.print(f"[green]all {sum(st.ok for st in report.sources)} samples readable[/]")

@@ -99,7 +99,7 @@ def common_size(rgb_size: tuple[int, int], depth_size: tuple[int, int], name: st
     if abs(ratio - 1.0) > ASPECT_TOLERANCE:
         where = f"{name}: " if name else ""
         raise DataError(
-            f"{where}RGB {hr}x{wr} and depth {hd}x{wd} (HxW) have aspect ratios differing by "
+            f"{where}RGB {wr}x{hr} and depth {wd}x{hd} (WxH) have aspect ratios differing by "
             f"{abs(ratio - 1.0):.1%} (> {ASPECT_TOLERANCE:.0%}); crop them to the same field of view"
         )
     return (int(hd), int(wd)) if hd * wd <= hr * wr else (int(hr), int(wr))
