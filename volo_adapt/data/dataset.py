@@ -148,6 +148,13 @@ class RGBDDataset(Dataset):
             if get_worker_info() is None:
                 raise
             return BadItem(str(e))
+        except OSError as e:  # e.g. a file deleted or made unreadable after the start-up check
+            ref = self.refs[index]
+            path = next((p for p in (ref.array_path, ref.rgb_path, ref.depth_path) if p is not None), ref.source)
+            err = DataError(f"{path}: cannot read ({e.strerror or e})")
+            if get_worker_info() is None:
+                raise err from e
+            return BadItem(str(err))
 
 
 def collate_rgbd(items: list[Any]) -> Any:

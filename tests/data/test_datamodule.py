@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from lightning.pytorch.trainer.states import RunningStage
+from lightning.pytorch.utilities.combined_loader import CombinedLoader
+from lightning.pytorch.utilities.data import _update_dataloader
+from torch.utils.data import DistributedSampler, RandomSampler
+
+from volo_adapt.config import DataConfig
+from volo_adapt.data.datamodule import UnpairedRGBDDataModule, split_indices
+from volo_adapt.data.formats import write_rgbd_array
+from volo_adapt.data.sample import DepthCodec
+from volo_adapt.errors import ConfigError, DataError
+
+CODEC = DepthCodec(near=0.25, far=5.0, gap=0.05)
+S = 16
+
+
+def _arrays(root: Path, n: int, value: float = 0.5, h: int = 20, w: int = 24) -> str:
+    """``n`` (H, W, 4) .npy samples; sample i has constant colour and depth ``1 + 0.1 * i`` m (identifiable)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        rgb = torch.full((3, h, w), value)
+        depth = torch.full((1, h, w), 1.0 + 0.1 * i)
+        depth[..., :2, :] = 0.0  # an invalid top band
+        write_rgbd_array(root / f"s{i:02d}.npy", rgb, depth)
+    return str(root)
+
+
+def _dm(tmp_path: Path, n_a: int = 6, n_b: int = 4, **kw) -> UnpairedRGBDDataModule:
+    a = _arrays(tmp_path / "a", n_a, value=0.25)
+    b = _arrays(tmp_path / "b", n_b, value=0.75)
+    args = {"codec": CODEC, "image_size": S, "batch_size": 2, "num_workers": 0, "val_fraction": 0.34, "seed": 10}
+    args.update(kw)
+    return UnpairedRGBDDataModule([a], [b], **args)
+
+
+def _keys(ds) -> list[str]:
+    return [f"{Path(r.source).name}/{r.key}" for r in ds.refs]
+
+
+def test_split_indices_seeded() -> None:
+    tr, va = split_indices(10, 0.2, seed=10)
+    assert len(tr) == 8 and len(va) == 2 and sorted(tr + va) == list(range(10))
+    assert split_indices(10, 0.2, seed=10) == (tr, va)
+    assert {tuple(split_indices(10, 0.2, seed=s)[1]) for s in range(6)} != {tuple(va)}, "the seed must matter"
+    assert split_indices(10, 0.2, seed=10, domain=0) != split_indices(10, 0.2, seed=10, domain=1)
+    assert split_indices(3, 0.01, seed=1)[1] != [], "a positive fraction keeps at least one val sample"
+    assert split_indices(3, 0.0, seed=1) == ([0, 1, 2], [])
+    assert len(split_indices(2, 0.9, seed=1)[0]) == 1, "at least one training sample"
+
+
+def test_setup_splits_per_domain_reproducibly(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=9, n_b=6)
+    dm.setup("fit")
+    assert (len(dm.train_sets["A"]), len(dm.val_sets["A"])) == (6, 3)
+    assert (len(dm.train_sets["B"]), len(dm.val_sets["B"])) == (4, 2)
+    assert not set(_keys(dm.train_sets["A"])) & set(_keys(dm.val_sets["A"]))
+    assert dm.val_sets["A"].train is False and dm.train_sets["A"].train is True
+    again = _dm(tmp_path, n_a=9, n_b=6)
+    again.setup("fit")
+    assert _keys(again.val_sets["A"]) == _keys(dm.val_sets["A"])
+    splits = set()
+    for seed in range(5):
+        other = _dm(tmp_path, n_a=9, n_b=6, seed=seed)
+        other.setup("fit")
+        splits.add(tuple(_keys(other.val_sets["A"])))
+    assert len(splits) > 1, "different seeds must give different splits"
+
+
+def test_several_specs_are_concatenated(tmp_path: Path) -> None:
+    a1 = _arrays(tmp_path / "a1", 3)
+    a2 = _arrays(tmp_path / "a2", 2)
+    b = _arrays(tmp_path / "b", 3)
+    dm = UnpairedRGBDDataModule([a1, a2], [b], codec=CODEC, image_size=S, num_workers=0, val_fraction=0.0)
+    dm.setup("fit")
+    assert len(dm.train_sets["A"]) == 5 and len(dm.train_sets["B"]) == 3
+    assert dm.val_dataloader() == [], "no validation split -> Lightning skips validation"
+
+
+def _corrupt(tmp_path: Path) -> tuple[str, str]:
+    a = _arrays(tmp_path / "a", 6)
+    (Path(a) / "s03.npy").write_bytes(b"garbage")
+    (Path(a) / "s04.npy").write_bytes(b"")
+    return a, _arrays(tmp_path / "b", 4)
+
+
+def test_bad_files_refused_with_one_line(tmp_path: Path) -> None:
+    a, b = _corrupt(tmp_path)
+    dm = UnpairedRGBDDataModule([a], [b], codec=CODEC, image_size=S, num_workers=0)
+    with pytest.raises(DataError, match=r"domain A: 2 of 6 samples cannot be read") as e:
+        dm.setup("fit")
+    msg = str(e.value)
+    assert "\n" not in msg and "s03.npy" in msg and "s04.npy" in msg and "skip_bad" in msg
+
+
+def test_bad_files_skipped_keep_the_split(tmp_path: Path) -> None:
+    a, b = _corrupt(tmp_path)
+    seen = []
+    dm = UnpairedRGBDDataModule(
+        [a], [b], codec=CODEC, image_size=S, num_workers=0, val_fraction=0.34, skip_bad=True,
+        progress=lambda d, done, total: seen.append((d, done, total)),
+    )
+    dm.setup("fit")
+    assert sorted(Path(s.path).name for s in dm.skipped) == ["s03.npy", "s04.npy"]
+    kept = _keys(dm.train_sets["A"]) + _keys(dm.val_sets["A"])
+    assert len(kept) == 4 and not any("s03" in k or "s04" in k for k in kept)
+    clean = _dm(tmp_path / "clean", n_a=6, n_b=4, val_fraction=0.34)
+    clean.setup("fit")
+    expected_val = [k for k in _keys(clean.val_sets["A"]) if "s03" not in k and "s04" not in k]
+    assert _keys(dm.val_sets["A"]) == expected_val, "skipping must not move samples between train and val"
+    assert ("A", 6, 6) in seen and ("B", 4, 4) in seen
+
+
+def test_too_few_training_samples(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=2, n_b=4, batch_size=2, val_fraction=0.5)
+    with pytest.raises(DataError, match="domain A: 1 training samples.*batch_size 2"):
+        dm.setup("fit")
+
+
+def test_missing_source_is_a_dataerror(tmp_path: Path) -> None:
+    dm = UnpairedRGBDDataModule([str(tmp_path / "nope")], [str(tmp_path / "nope")], codec=CODEC, num_workers=0)
+    with pytest.raises(DataError):
+        dm.setup("fit")
+
+
+def test_from_config(tmp_path: Path) -> None:
+    cfg = DataConfig(image_size=S, batch_size=3, num_workers=0, seed=4, shift_prob=0.5, color_jitter=0.1)
+    with pytest.raises(ConfigError, match="data.data_a"):
+        UnpairedRGBDDataModule.from_config(cfg, CODEC)
+    dm = UnpairedRGBDDataModule.from_config(cfg, CODEC, data_a=["x"], data_b=["y"])
+    assert dm.specs == {"A": ["x"], "B": ["y"]} and dm.batch_size == 3 and dm.seed == 4
+    assert dm.augment.shift_prob == 0.5 and dm.augment.color_jitter == 0.1 and dm.image_size == S
+
+
+def _order(loader) -> list[int]:
+    return [int(i) for batch in loader for i in batch["index"]]
+
+
+def test_train_loaders_shuffle_independently_and_per_epoch(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=12, n_b=12, val_fraction=0.0, batch_size=2)
+    dm.setup("fit")
+    combined = dm.train_dataloader()
+    assert isinstance(combined, CombinedLoader) and combined._mode == "max_size_cycle"
+    dl_a, dl_b = combined.iterables["A"], combined.iterables["B"]
+    assert dl_a.drop_last and dl_b.drop_last and isinstance(dl_a.sampler, RandomSampler)
+    assert dl_a.generator is not dl_b.generator
+    a1, b1 = _order(dl_a), _order(dl_b)
+    assert sorted(a1) == list(range(12)) and sorted(b1) == list(range(12))
+    assert a1 != b1, "equal-size domains must not be shuffled alike"
+    assert _order(dl_a) != a1, "a new order every epoch"
+    # The seed is honoured: a fresh DataModule with the same seed repeats the order, another seed does not.
+    same = _dm(tmp_path, n_a=12, n_b=12, val_fraction=0.0, batch_size=2)
+    same.setup("fit")
+    assert _order(same.train_dataloader().iterables["A"]) == a1
+    other = _dm(tmp_path, n_a=12, n_b=12, val_fraction=0.0, batch_size=2, seed=11)
+    other.setup("fit")
+    assert _order(other.train_dataloader().iterables["A"]) != a1
+
+
+def test_val_loader_fixed_order(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=9, n_b=6)
+    dm.setup("fit")
+    combined = dm.val_dataloader()
+    assert isinstance(combined, CombinedLoader)
+    dl = combined.iterables["A"]
+    assert _order(dl) == list(range(3)) == _order(dl) and not dl.drop_last
+
+
+def test_ddp_shards_are_disjoint(tmp_path: Path) -> None:
+    """Do what Lightning does under DDP: swap each loader's sampler for a DistributedSampler."""
+    dm = _dm(tmp_path, n_a=12, n_b=8, val_fraction=0.0, batch_size=2)
+    dm.setup("fit")
+    per_rank: dict[str, list[set[int]]] = {"A": [], "B": []}
+    for rank in range(2):
+        combined = dm.train_dataloader()
+        for d, dl in combined.iterables.items():
+            sampler = DistributedSampler(dl.dataset, num_replicas=2, rank=rank, shuffle=True, seed=0, drop_last=False)
+            new = _update_dataloader(dl, sampler, mode=RunningStage.TRAINING)
+            assert new.sampler is sampler and new.batch_size == 2 and new.drop_last
+            per_rank[d].append(set(_order(new)))
+    for d, n in (("A", 12), ("B", 8)):
+        r0, r1 = per_rank[d]
+        assert not r0 & r1, f"domain {d}: ranks overlap"
+        assert len(r0) == len(r1) == n // 2 and r0 | r1 == set(range(n))
+
+
+def _stub_trainer(training: bool) -> SimpleNamespace:
+    return SimpleNamespace(training=training)
+
+
+def test_flat_batch_format_and_augment_only_in_training(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=6, n_b=4, val_fraction=0.0, batch_size=2, shift_prob=1.0, hflip=False)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    if isinstance(batch, tuple):  # CombinedLoader yields (batch, batch_idx, dataloader_idx)
+        batch = batch[0]
+    assert set(batch) == {"A", "B"}
+    raw_a = batch["A"]["image"].clone()
+    dm.trainer = _stub_trainer(training=False)
+    flat = dm.on_after_batch_transfer(batch, 0)
+    assert set(flat) == {"A", "B", "valid_A", "valid_B"}
+    for d in ("A", "B"):
+        assert flat[d].shape == (2, 4, S, S) and flat[d].dtype == torch.float32
+        assert flat[f"valid_{d}"].shape == (2, 1, S, S) and flat[f"valid_{d}"].dtype == torch.bool
+    assert torch.equal(flat["A"], raw_a), "no augmentation outside training"
+    assert torch.allclose(flat["A"][:, :3][flat["valid_A"].expand(-1, 3, -1, -1)], torch.tensor(0.25))
+    assert torch.allclose(flat["B"][:, :3][flat["valid_B"].expand(-1, 3, -1, -1)], torch.tensor(0.75))
+    dm.trainer = _stub_trainer(training=True)
+    torch.manual_seed(0)
+    aug = dm.on_after_batch_transfer(batch, 0)
+    assert aug["A"].shape == (2, 4, S, S) and not torch.equal(aug["A"], raw_a), "shift_prob=1 must shift"
+    for d in ("A", "B"):
+        x, v = aug[d], aug[f"valid_{d}"]
+        assert (x[~v.expand_as(x)] == 0).all()
+
+
+def test_worker_loading_and_bad_file_surfaces_in_main_process(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=4, n_b=4, val_fraction=0.0, batch_size=2, num_workers=1, validate=False)
+    dm.setup("fit")
+    (Path(dm.specs["A"][0]) / "s01.npy").write_bytes(b"broken after the start-up check")
+    dm.trainer = _stub_trainer(training=False)
+    combined = dm.train_dataloader()
+    dl = combined.iterables["A"]
+    assert dl.num_workers == 1 and dl.persistent_workers
+    with pytest.raises(DataError, match="s01.npy") as e:
+        for batch in combined:
+            dm.on_after_batch_transfer(batch[0] if isinstance(batch, tuple) else batch, 0)
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value)

@@ -1,0 +1,326 @@
+"""The unpaired two-domain RGB-D LightningDataModule.
+
+Domain A (source, e.g. synthetic renders) and domain B (target, e.g. phone RGB + LiDAR) are listed,
+validated, split into train/val per domain by a seeded permutation, and loaded by two independent
+DataLoaders combined with ``CombinedLoader(mode="max_size_cycle")``: an epoch runs through the larger
+training set once while the smaller one cycles; the two domains are shuffled independently (each
+DataLoader has its own seeded ``torch.Generator``) and differently every epoch.
+
+The batch reaching ``training_step`` / ``validation_step`` is the flat dict::
+
+    {"A": (B, 4, S, S) float32, "B": (B, 4, S, S) float32,
+     "valid_A": (B, 1, S, S) bool, "valid_B": (B, 1, S, S) bool}
+
+Training augmentation (:class:`~volo_adapt.data.augment.JointAugment`) runs batched on the device in
+``on_after_batch_transfer``, only while the trainer is training.
+
+DDP: no sampler is passed to the DataLoaders, so Lightning replaces their samplers with a
+``DistributedSampler`` each (disjoint shards per rank, reshuffled every epoch by ``set_epoch``). Those
+samplers share Lightning's seed, so under DDP two domains of *equal* size are permuted alike and sample
+``i`` of A always meets sample ``i`` of B (still unpaired data, but a fixed pairing); on one device the
+two generators keep them independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities.combined_loader import CombinedLoader
+from torch.utils.data import DataLoader
+
+from volo_adapt.data.augment import JointAugment
+from volo_adapt.data.check import validate_refs
+from volo_adapt.data.dataset import RGBDDataset, collate_rgbd, raise_if_bad
+from volo_adapt.data.sample import DepthCodec
+from volo_adapt.data.sources import SampleRef, open_source
+from volo_adapt.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from volo_adapt.config import DataConfig
+
+DOMAINS = ("A", "B")
+"""Domain names, also the keys of the combined batch."""
+MAX_LISTED_BAD = 3
+"""How many unreadable files the start-up refusal names (the count is always given)."""
+VAL_MODE = "max_size_cycle"
+"""CombinedLoader mode of validation: every held-out sample of both domains is seen once per run, the
+smaller domain cycling (so the A and B parts of the last batches may hold different numbers of samples)."""
+
+
+def split_indices(n: int, val_fraction: float, seed: int, domain: int = 0) -> tuple[list[int], list[int]]:
+    """Reproducible train/val split of ``range(n)`` by a seeded permutation.
+
+    ``round(n * val_fraction)`` indices go to validation, at least one when ``val_fraction > 0`` and at
+    most ``n - 1``. The permutation depends on ``seed`` and on ``domain`` (so two domains of equal size
+    are not split alike). Both lists come back sorted.
+
+    Example:
+        >>> split_indices(5, 0.4, seed=10) == split_indices(5, 0.4, seed=10)
+        True
+    """
+    assert n >= 0 and 0 <= val_fraction < 1
+    n_val = round(n * val_fraction)
+    if val_fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    else:
+        n_val = 0
+    g = torch.Generator().manual_seed(int(seed) * len(DOMAINS) + int(domain))
+    perm = torch.randperm(n, generator=g).tolist()
+    return sorted(perm[n_val:]), sorted(perm[:n_val])
+
+
+def _describe_bad(domain: str, bad: Sequence[Any], total: int) -> str:
+    shown = "; ".join(b.reason for b in bad[:MAX_LISTED_BAD])  # each reason names its file
+    more = f"; and {len(bad) - MAX_LISTED_BAD} more" if len(bad) > MAX_LISTED_BAD else ""
+    return (
+        f"domain {domain}: {len(bad)} of {total} samples cannot be read ({shown}{more}); "
+        "fix or remove them, or skip them with data.skip_bad=true"
+    )
+
+
+class UnpairedRGBDDataModule(L.LightningDataModule):
+    """Two unpaired RGB-D domains for translation training.
+
+    Args:
+        data_a: source specs of domain A (see :func:`~volo_adapt.data.sources.open_source`), concatenated.
+        data_b: source specs of domain B, concatenated.
+        codec: metres <-> network depth channel.
+        image_size: side ``S`` of the square samples, pixels.
+        batch_size: samples per domain per batch (and per device).
+        num_workers: DataLoader worker processes per domain (0 = load in the main process).
+        val_fraction: fraction of each domain held out for validation, ``[0, 1)``.
+        seed: seed of the train/val split and of the two shuffling generators.
+        depth_scale: units per metre of integer depth files.
+        hflip: random horizontal flip during training.
+        shift_prob: per-sample probability of the original's shift during training.
+        resized_crop_prob: per-sample probability of a random resized crop during training.
+        color_jitter: strength of RGB colour jitter during training (0 = off).
+        skip_bad: skip unreadable samples found at start (listed in :attr:`skipped`) instead of refusing.
+        validate: read every file once in :meth:`setup` (recommended; False skips the check).
+        pixel_limit: refuse images with more pixels (None: the readers' default).
+        pin_memory: pin loader memory (None: only when CUDA is available).
+        progress: called as ``progress(domain, done, total)`` while :meth:`setup` validates the files.
+
+    Attributes (after :meth:`setup`):
+        train_sets, val_sets: ``{"A": RGBDDataset, "B": RGBDDataset}``.
+        skipped: the ``BadSample`` records skipped with ``skip_bad`` (empty otherwise), for the caller to report.
+    """
+
+    def __init__(
+        self,
+        data_a: list[str],
+        data_b: list[str],
+        *,
+        codec: DepthCodec,
+        image_size: int = 512,
+        batch_size: int = 1,
+        num_workers: int = 2,
+        val_fraction: float = 0.2,
+        seed: int = 10,
+        depth_scale: float = 1000.0,
+        hflip: bool = True,
+        shift_prob: float = 0.3,
+        resized_crop_prob: float = 0.0,
+        color_jitter: float = 0.0,
+        skip_bad: bool = False,
+        validate: bool = True,
+        pixel_limit: int | None = None,
+        pin_memory: bool | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.specs = {"A": list(data_a), "B": list(data_b)}
+        self.codec = codec
+        self.image_size = int(image_size)
+        self.batch_size = int(batch_size)
+        self.num_workers = int(num_workers)
+        self.val_fraction = float(val_fraction)
+        self.seed = int(seed)
+        self.depth_scale = float(depth_scale)
+        self.hflip = bool(hflip)
+        self.shift_prob = float(shift_prob)
+        self.resized_crop_prob = float(resized_crop_prob)
+        self.color_jitter = float(color_jitter)
+        self.skip_bad = bool(skip_bad)
+        self.validate = bool(validate)
+        self.pixel_limit = pixel_limit
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
+        self.progress = progress
+        self.train_sets: dict[str, RGBDDataset] = {}
+        self.val_sets: dict[str, RGBDDataset] = {}
+        self.skipped: list[Any] = []
+        self.augment = JointAugment(
+            hflip=self.hflip,
+            shift_prob=self.shift_prob,
+            resized_crop_prob=self.resized_crop_prob,
+            color_jitter=self.color_jitter,
+        )
+        # One generator per domain: independent shuffling, advanced (so reshuffled) every epoch.
+        self._generators: dict[str, torch.Generator] = {}
+
+    @classmethod
+    def from_config(
+        cls,
+        data_cfg: DataConfig,
+        codec: DepthCodec,
+        data_a: list[str] | None = None,
+        data_b: list[str] | None = None,
+    ) -> UnpairedRGBDDataModule:
+        """Build from a :class:`~volo_adapt.config.DataConfig`; ``data_a`` / ``data_b`` override its sources.
+
+        Raises:
+            ConfigError: a domain has no sources (the built-in demo set must be generated by the caller).
+        """
+        a = list(data_cfg.data_a if data_a is None else data_a)
+        b = list(data_cfg.data_b if data_b is None else data_b)
+        for key, specs in (("data.data_a", a), ("data.data_b", b)):
+            if not specs:
+                raise ConfigError(f"{key}: no data sources given")
+        return cls(
+            a,
+            b,
+            codec=codec,
+            image_size=data_cfg.image_size,
+            batch_size=data_cfg.batch_size,
+            num_workers=data_cfg.num_workers,
+            val_fraction=data_cfg.val_fraction,
+            seed=data_cfg.seed,
+            depth_scale=data_cfg.depth_scale,
+            hflip=data_cfg.hflip,
+            shift_prob=data_cfg.shift_prob,
+            resized_crop_prob=data_cfg.resized_crop_prob,
+            color_jitter=data_cfg.color_jitter,
+            skip_bad=data_cfg.skip_bad,
+        )
+
+    # ----------------------------------------------------------------- setup
+
+    def _list(self, domain: str) -> list[SampleRef]:
+        specs = self.specs[domain]
+        if not specs:
+            raise DataError(f"domain {domain}: no data sources given")
+        refs: list[SampleRef] = []
+        for spec in specs:
+            refs.extend(open_source(spec))
+        if not refs:
+            raise DataError(f"domain {domain}: no samples found in {', '.join(specs)}")
+        return refs
+
+    def _validate(self, domain: str, refs: list[SampleRef]) -> tuple[list[SampleRef], list[Any]]:
+        kwargs: dict[str, Any] = {"depth_scale": self.depth_scale}
+        if self.pixel_limit is not None:
+            kwargs["pixel_limit"] = self.pixel_limit
+        if self.progress is not None:
+            report = self.progress
+            kwargs["progress"] = lambda done, total: report(domain, done, total)
+        good, bad = validate_refs(refs, **kwargs)
+        if bad and not self.skip_bad:
+            raise DataError(_describe_bad(domain, bad, len(refs)))
+        return list(good), list(bad)
+
+    def setup(self, stage: str | None = None) -> None:
+        """List the sources, validate every file (unless ``validate=False``) and split each domain.
+
+        The split is made on the listing *before* bad files are removed, so skipping a corrupt file never
+        moves other samples between train and val. Idempotent (Lightning calls it once per stage).
+
+        Raises:
+            DataError: a source cannot be listed; a domain has unreadable files (without ``skip_bad``); a
+                domain has fewer training samples than ``batch_size``.
+        """
+        if self.train_sets:
+            return
+        skipped: list[Any] = []
+        for d, domain in enumerate(DOMAINS):
+            refs = self._list(domain)
+            train_idx, val_idx = split_indices(len(refs), self.val_fraction, self.seed, d)
+            train_refs = [refs[i] for i in train_idx]
+            val_refs = [refs[i] for i in val_idx]
+            if self.validate:
+                good, bad = self._validate(domain, refs)
+                skipped.extend(bad)
+                if bad:
+                    keep = {(r.source, r.key) for r in good}
+                    train_refs = [r for r in train_refs if (r.source, r.key) in keep]
+                    val_refs = [r for r in val_refs if (r.source, r.key) in keep]
+            if len(train_refs) < self.batch_size:
+                raise DataError(
+                    f"domain {domain}: {len(train_refs)} training samples (of {len(refs)} listed, val_fraction "
+                    f"{self.val_fraction}) is fewer than data.batch_size {self.batch_size}"
+                )
+            common = {"codec": self.codec, "image_size": self.image_size, "depth_scale": self.depth_scale,
+                      "pixel_limit": self.pixel_limit}
+            self.train_sets[domain] = RGBDDataset(train_refs, train=True, **common)
+            self.val_sets[domain] = RGBDDataset(val_refs, train=False, **common)
+            self._generators[domain] = torch.Generator().manual_seed(self.seed * len(DOMAINS) + d)
+        self.skipped = skipped
+
+    # ----------------------------------------------------------------- loaders
+
+    def _loader(self, dataset: RGBDDataset, *, shuffle: bool, generator: torch.Generator | None) -> DataLoader:
+        # No sampler argument: Lightning must stay free to insert a DistributedSampler under DDP.
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+            collate_fn=collate_rgbd,
+            generator=generator,
+        )
+
+    def _need_setup(self) -> None:
+        if not self.train_sets:
+            raise RuntimeError("UnpairedRGBDDataModule: call setup() before asking for a dataloader")
+
+    def train_dataloader(self) -> CombinedLoader:
+        """``CombinedLoader({"A": ..., "B": ...}, "max_size_cycle")`` over the training splits.
+
+        Each loader: shuffled by its own generator, ``drop_last=True``, ``batch_size`` samples per batch.
+        """
+        self._need_setup()
+        loaders = {
+            d: self._loader(self.train_sets[d], shuffle=True, generator=self._generators[d]) for d in DOMAINS
+        }
+        return CombinedLoader(loaders, mode="max_size_cycle")
+
+    def val_dataloader(self) -> CombinedLoader | list:
+        """``CombinedLoader({"A": ..., "B": ...}, VAL_MODE)`` over the validation splits, in a fixed order.
+
+        Returns an empty list (Lightning then skips validation) when ``val_fraction`` is 0 or a domain has
+        no validation samples.
+        """
+        self._need_setup()
+        if any(len(self.val_sets[d]) == 0 for d in DOMAINS):
+            return []
+        loaders = {d: self._loader(self.val_sets[d], shuffle=False, generator=None) for d in DOMAINS}
+        return CombinedLoader(loaders, mode=VAL_MODE)
+
+    # ----------------------------------------------------------------- batches
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, torch.Tensor]:
+        """``{"A": item-batch, "B": item-batch}`` -> the flat dict; augments while training.
+
+        Raises:
+            DataError: a worker could not read a file (the one-line message naming it).
+        """
+        raise_if_bad(batch)
+        assert isinstance(batch, dict) and set(batch) == set(DOMAINS), (
+            f"expected a batch with keys {DOMAINS}, got {type(batch).__name__} "
+            f"{sorted(batch) if isinstance(batch, dict) else ''}"
+        )
+        trainer = self.trainer
+        training = trainer is not None and bool(trainer.training)
+        out: dict[str, torch.Tensor] = {}
+        for d in DOMAINS:
+            x, valid = batch[d]["image"], batch[d]["valid"]
+            if training:
+                x, valid = self.augment(x, valid)
+            out[d] = x
+            out[f"valid_{d}"] = valid
+        return out
