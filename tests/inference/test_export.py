@@ -1,0 +1,77 @@
+"""Tests for volo_adapt/inference/export.py: standalone files that compute what the checkpoint computes."""
+
+from __future__ import annotations
+
+import builtins
+import json
+
+import pytest
+import torch
+
+from volo_adapt.errors import VoloError
+from volo_adapt.inference import export_generator, load_generator, translate_batch
+
+
+@pytest.fixture(scope="module")
+def gen(tiny_ckpt):
+    return load_generator(tiny_ckpt)
+
+
+def _x(b, side, seed=0):
+    return torch.rand(b, 4, side, side, generator=torch.Generator().manual_seed(seed))
+
+
+def test_torchscript_matches_checkpoint_at_two_sizes_and_carries_metadata(gen, tmp_path):
+    path = export_generator(gen, tmp_path / "g.torchscript", "torchscript")
+    extra = {"volo.json": ""}
+    ts = torch.jit.load(str(path), _extra_files=extra)
+    meta = json.loads(extra["volo.json"])
+    assert meta["size_multiple"] == 8 and meta["gap"] == gen.codec.gap and meta["near_m"] == gen.codec.near
+    assert "0 in ALL four" in meta["invalid"]
+    for side in (16, 40):
+        x = _x(2, side)
+        assert (ts(x) - translate_batch(gen, x)).abs().max() < 1e-4
+    assert not list(path.parent.glob(".*partial*"))
+
+
+def test_export_leaves_the_loaded_generator_intact(gen, tmp_path):
+    before = translate_batch(gen, _x(1, 16))
+    export_generator(gen, tmp_path / "a.torchscript", "torchscript")
+    export_generator(gen, tmp_path / "b.torchscript", "torchscript")
+    assert torch.equal(translate_batch(gen, _x(1, 16)), before)
+
+
+def test_onnx_matches_checkpoint_with_dynamic_sizes(resnet_ckpt, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="the optional 'onnx' extra is not installed")
+    onnx = pytest.importorskip("onnx", reason="the optional 'onnx' extra is not installed")
+    g = load_generator(resnet_ckpt)
+    path = export_generator(g, tmp_path / "g.onnx", "onnx")
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    meta = json.loads(props["volo"])
+    assert meta["size_multiple"] == 4 and meta["far_m"] == g.codec.far and props["direction"] == "a2b"
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in ((1, 4, 16, 16), (2, 4, 12, 20)):
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+        y = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
+        assert (y - translate_batch(g, x)).abs().max() < 1e-4
+
+
+def test_exception_onnx_extra_missing_names_the_extra(gen, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "onnx" or name.startswith("onnx."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(VoloError, match=r"volo-adapt\[onnx\]"):
+        export_generator(gen, tmp_path / "g.onnx", "onnx")
+    assert not (tmp_path / "g.onnx").exists()
+
+
+def test_exception_unknown_format_and_directory_target(gen, tmp_path):
+    with pytest.raises(VoloError, match="--format 'tflite'"):
+        export_generator(gen, tmp_path / "g.tflite", "tflite")
+    with pytest.raises(VoloError, match="is a directory"):
+        export_generator(gen, tmp_path, "pt")
