@@ -382,7 +382,7 @@ def load_depth(
     raw = read_depth_raw(path, pixel_limit)
     suffix = _suffix(path)
     if suffix == ".png":
-        d = (raw.astype(np.float64) / float(depth_scale)).astype(np.float32)
+        d = raw.astype(np.float32) / np.float32(depth_scale)  # one correctly rounded float32 division
         fmt = "png16"
     else:
         d = raw
