@@ -1,0 +1,52 @@
+"""Tests for cli/export.py: `volo export` writes a standalone generator file."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from cli.main import run
+from volo_adapt.inference import load_generator, translate_batch
+
+_spec = importlib.util.spec_from_file_location(
+    "volo_inference_ckpt_factory", Path(__file__).parents[1] / "inference" / "ckpt_factory.py"
+)
+factory = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(factory)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return factory.make_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt", factory.tiny_config())
+
+
+def _volo(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        run(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+@pytest.mark.parametrize("fmt", ["pt", "torchscript"])
+def test_smoke_export_matches_checkpoint(ckpt, tmp_path, capsys, fmt):
+    out = tmp_path / f"g.{fmt}"
+    code, stdout, stderr = _volo(["export", str(out), "--ckpt", str(ckpt), "--direction", "b2a", "--format", fmt],
+                                 capsys)
+    assert code in (0, None), stderr
+    assert "multiples of 8" in stdout
+    ref = load_generator(ckpt, "b2a")
+    x = torch.rand(1, 4, 16, 16)
+    model = load_generator(out, "b2a").module if fmt == "pt" else torch.jit.load(str(out))
+    with torch.no_grad():
+        assert (model(x) - translate_batch(ref, x)).abs().max() < 1e-4
+
+
+def test_exception_missing_ckpt_and_bad_format(ckpt, tmp_path, capsys):
+    code, _, stderr = _volo(["export", str(tmp_path / "g.pt"), "--ckpt", str(tmp_path / "none.ckpt")], capsys)
+    assert code == 2 and "no such checkpoint file" in stderr
+    code, _, stderr = _volo(["export", str(tmp_path / "g.x"), "--ckpt", str(ckpt), "--format", "tflite"], capsys)
+    assert code == 2 and "format" in stderr
+    assert not list(tmp_path.iterdir())
