@@ -51,8 +51,12 @@ def _child(kind: str, name: str, args: dict, queue) -> None:  # runs in a fresh 
         net.zero_grad(set_to_none=True)
         return time.perf_counter() - t0
 
-    step()  # warm-up (allocator, oneDNN kernels)
-    times = [step() for _ in range(args["repeats"])]
+    try:
+        step()  # warm-up (allocator, oneDNN kernels)
+        times = [step() for _ in range(args["repeats"])]
+    except (ValueError, RuntimeError) as e:  # e.g. a size the network refuses, or out of memory
+        queue.put({"kind": kind, "name": name, "error": str(e).splitlines()[0]})
+        return
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     queue.put(
         {
@@ -107,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}:{name:<12} failed (exit code {proc.exitcode})")
             continue
         r = q.get()
+        if "error" in r:
+            print(f"{kind[0].upper()}:{name:<18} skipped: {r['error']}")
+            continue
         results.append(r)
         print(f"{kind[0].upper()}:{name:<18} {r['params']:>12,} {r['median_s']:>10.3f} {r['peak_rss_gib']:>13.2f}")
     if a.json:
