@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from volo_adapt.data.formats import write_depth, write_rgb
 
@@ -48,3 +50,52 @@ def make_rgbd_folder() -> Callable[..., dict[str, tuple[torch.Tensor, torch.Tens
     """Factory fixture: ``make_rgbd_folder(root, keys=..., size=(H, W), depth_size=None, rgb_suffix=".png",
     depth_suffix=".png", depth_scale=1000.0, seed=0)`` writes a folder source and returns its ground truth."""
     return _make_rgbd_folder
+
+
+def _make_mixed_rgbd_folder(root: Path, n_good: int = 3, size: tuple[int, int] = (12, 16)) -> dict[str, str]:
+    """Write a folder source with ``n_good`` readable samples (``good0``...) plus one sample of each bad kind.
+
+    Returns:
+        bad key -> a fragment of its expected one-line reason. (A wrong-channel-count array lives in the
+        separate array source ``root.parent / (root.name + "_arrays")``, key ``three_channels``.)
+    """
+    _make_rgbd_folder(root, keys=tuple(f"good{i}" for i in range(n_good)), size=size)
+    rgb, depth = root / "rgb", root / "depth"
+    # truncated PNG colour (half of a valid file)
+    write_rgb(rgb / "truncated.png", torch.rand(3, 64, 64))
+    data = (rgb / "truncated.png").read_bytes()
+    (rgb / "truncated.png").write_bytes(data[: len(data) // 2])
+    write_depth(depth / "truncated.png", torch.ones(1, 64, 64))
+    # empty depth file
+    write_rgb(rgb / "empty.png", torch.rand(3, *size))
+    (depth / "empty.png").write_bytes(b"")
+    # text file named .png
+    (rgb / "text.png").write_text("hello, I am not a PNG\n")
+    write_depth(depth / "text.png", torch.ones(1, *size))
+    # missing partner
+    write_rgb(rgb / "orphan.png", torch.rand(3, *size))
+    # 8-bit depth PNG
+    write_rgb(rgb / "depth8.png", torch.rand(3, *size))
+    Image.new("L", (size[1], size[0]), 7).save(depth / "depth8.png")
+    # wrong channel count in a 4-channel array source
+    arrays = root.parent / f"{root.name}_arrays"
+    arrays.mkdir(parents=True, exist_ok=True)
+    np.save(arrays / "three_channels.npy", np.zeros((*size, 3), np.float32))
+    arr = np.zeros((*size, 4), np.float32)
+    arr[..., 3] = 1.5
+    np.save(arrays / "ok.npy", arr)
+    return {
+        "truncated": "truncated",
+        "empty": "empty file",
+        "text": "not an image",
+        "orphan": "missing depth partner for orphan",
+        "depth8": "8-bit depth",
+        "three_channels": "wrong array shape",
+    }
+
+
+@pytest.fixture
+def make_mixed_rgbd_folder() -> Callable[..., dict[str, str]]:
+    """Factory fixture: ``make_mixed_rgbd_folder(root, n_good=3, size=(H, W))`` writes good samples and one of
+    each bad kind (see :func:`_make_mixed_rgbd_folder`) and returns ``bad key -> reason fragment``."""
+    return _make_mixed_rgbd_folder
