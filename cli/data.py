@@ -23,15 +23,25 @@ def _resolutions(st: SourceStats) -> str:
 
 
 def _formats(st: SourceStats) -> str:
-    rgb = ", ".join(f"{k} ({n})" for k, n in st.rgb_formats.most_common()) or "-"
-    depth = ", ".join(f"{k} ({n})" for k, n in st.depth_formats.most_common()) or "-"
-    return f"rgb: {rgb}\ndepth: {depth}"
+    """``"rgb / depth"`` formats, with counts only where a source mixes formats."""
+
+    def one(c) -> str:
+        if len(c) == 1:
+            return next(iter(c))
+        return ", ".join(f"{k} ({n})" for k, n in c.most_common()) or "-"
+
+    return f"{one(st.rgb_formats)} / {one(st.depth_formats)}" if st.ok else "-"
 
 
 def _render(report: CheckReport, console: Console) -> None:
-    table = Table(title="RGB-D sources", show_lines=True)
-    for col in ("source", "kind", "samples", "sizes WxH rgb / depth (n)", "formats (n)", "depth m", "valid"):
-        table.add_column(col, overflow="fold", no_wrap=col in ("kind", "valid"))
+    table = Table(
+        title="RGB-D sources",
+        caption="sizes WxH as stored, formats: rgb / depth; (n): number of samples",
+        show_lines=True,
+    )
+    for col in ("source", "kind", "samples", "sizes", "formats", "depth m", "valid"):
+        wrap = col in ("source", "sizes", "formats")
+        table.add_column(col, overflow="fold", no_wrap=not wrap)
     for st in report.sources:
         samples = f"{st.samples}" + (f"\n[red]{st.bad} bad[/]" if st.bad else "")
         depth = "-" if st.depth_min is None else f"{st.depth_min:.3f}-{st.depth_max:.3f}"
