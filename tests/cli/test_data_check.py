@@ -34,7 +34,7 @@ def test_mixed_good_and_bad_samples(tmp_path, capsys, make_mixed_rgbd_folder):
         lines = [ln for ln in out.splitlines() if key in ln and fragment in ln]
         assert lines, f"bad sample {key!r} ({fragment!r}) not listed in:\n{out}"
     assert "8" in out and "5 bad" in out and "1 bad" in out  # 3 good + 5 bad; 1 good + 1 bad arrays
-    assert "png8 (3)" in out  # the good ones are counted
+    assert "16x12 (3)" in out and "png8 / png16" in out  # the good ones are counted and described
 
 
 def test_all_kinds_of_good_sources(tmp_path, capsys, make_rgbd_folder):
