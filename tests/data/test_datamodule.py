@@ -171,22 +171,46 @@ def test_val_loader_fixed_order(tmp_path: Path) -> None:
     assert _order(dl) == list(range(3)) == _order(dl) and not dl.drop_last
 
 
-def test_ddp_shards_are_disjoint(tmp_path: Path) -> None:
-    """Do what Lightning does under DDP: swap each loader's sampler for a DistributedSampler."""
-    dm = _dm(tmp_path, n_a=12, n_b=8, val_fraction=0.0, batch_size=2)
+def test_lightning_can_shard_plain_loaders(tmp_path: Path) -> None:
+    """Do what Lightning does under DDP with a plain loader (val, or a train loader built outside a trainer):
+    swap its sampler for a DistributedSampler; the rebuilt loaders keep their settings and shard disjointly."""
+    dm = _dm(tmp_path, n_a=16, n_b=8, val_fraction=0.5, batch_size=2)
     dm.setup("fit")
-    per_rank: dict[str, list[set[int]]] = {"A": [], "B": []}
+    for stage, make in ((RunningStage.TRAINING, dm.train_dataloader), (RunningStage.VALIDATING, dm.val_dataloader)):
+        shards: dict[str, list[set[int]]] = {"A": [], "B": []}
+        for rank in range(2):
+            for d, dl in make().iterables.items():
+                shuffle = stage == RunningStage.TRAINING
+                sampler = DistributedSampler(dl.dataset, num_replicas=2, rank=rank, shuffle=shuffle, seed=0)
+                new = _update_dataloader(dl, sampler, mode=stage)
+                assert new.sampler is sampler and new.batch_size == 2 and new.drop_last == dl.drop_last
+                assert new.collate_fn is dl.collate_fn
+                shards[d].append(set(_order(new)))
+        for d, n in (("A", 8), ("B", 4)):
+            r0, r1 = shards[d]
+            assert not r0 & r1 and r0 | r1 == set(range(n)), f"{stage} domain {d}: shards {r0} {r1}"
+
+
+def test_ddp_train_loaders_disjoint_and_domains_independent(tmp_path: Path) -> None:
+    """Inside a multi-process trainer each domain gets its own DistributedSampler with its own seed."""
+    orders: dict[str, list[list[int]]] = {"A": [], "B": []}
     for rank in range(2):
-        combined = dm.train_dataloader()
-        for d, dl in combined.iterables.items():
-            sampler = DistributedSampler(dl.dataset, num_replicas=2, rank=rank, shuffle=True, seed=0, drop_last=False)
-            new = _update_dataloader(dl, sampler, mode=RunningStage.TRAINING)
-            assert new.sampler is sampler and new.batch_size == 2 and new.drop_last
-            per_rank[d].append(set(_order(new)))
-    for d, n in (("A", 12), ("B", 8)):
-        r0, r1 = per_rank[d]
-        assert not r0 & r1, f"domain {d}: ranks overlap"
-        assert len(r0) == len(r1) == n // 2 and r0 | r1 == set(range(n))
+        dm = _dm(tmp_path, n_a=12, n_b=12, val_fraction=0.0, batch_size=2)
+        dm.setup("fit")
+        dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, training=True)
+        for d, dl in dm.train_dataloader().iterables.items():
+            assert isinstance(dl.sampler, DistributedSampler) and dl.sampler.rank == rank
+            assert dl.sampler.num_replicas == 2 and dl.drop_last
+            orders[d].append(_order(dl))
+            dl.sampler.set_epoch(1)
+            assert _order(dl) != orders[d][-1], "set_epoch must reshuffle"
+    for d in ("A", "B"):
+        r0, r1 = (set(o) for o in orders[d])
+        assert not r0 & r1 and r0 | r1 == set(range(12)), f"domain {d}: ranks overlap"
+    assert orders["A"][0] != orders["B"][0], "equal-size domains must not be paired by index under DDP"
+    # Lightning leaves a DistributedSampler in place (it only replaces other samplers).
+    dm.trainer = None
+    assert not isinstance(dm.train_dataloader().iterables["A"].sampler, DistributedSampler)
 
 
 def _stub_trainer(training: bool) -> SimpleNamespace:

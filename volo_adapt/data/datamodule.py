@@ -14,11 +14,15 @@ The batch reaching ``training_step`` / ``validation_step`` is the flat dict::
 Training augmentation (:class:`~volo_adapt.data.augment.JointAugment`) runs batched on the device in
 ``on_after_batch_transfer``, only while the trainer is training.
 
-DDP: no sampler is passed to the DataLoaders, so Lightning replaces their samplers with a
-``DistributedSampler`` each (disjoint shards per rank, reshuffled every epoch by ``set_epoch``). Those
-samplers share Lightning's seed, so under DDP two domains of *equal* size are permuted alike and sample
-``i`` of A always meets sample ``i`` of B (still unpaired data, but a fixed pairing); on one device the
-two generators keep them independent.
+DDP: every rank must read a disjoint shard of each domain. Lightning would replace a plain loader's
+sampler by a ``DistributedSampler`` seeded with the global seed, the *same* seed for both loaders; two
+domains of equal size would then be permuted alike on every rank and every epoch, so sample ``i`` of A
+would always meet sample ``i`` of B (a fixed pairing). So when :meth:`train_dataloader` runs inside a
+multi-process trainer it gives each domain its own ``DistributedSampler`` (``num_replicas`` and ``rank``
+from the trainer, a per-domain seed); Lightning keeps a sampler that already is a ``DistributedSampler``
+and still calls ``set_epoch`` on it every epoch. Outside DDP no sampler is passed (``shuffle=True`` with a
+per-domain generator), so Lightning stays free to insert its own wherever it needs one. Validation loaders
+are plain and sharded by Lightning (order does not matter there).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import lightning as L
 import torch
 from lightning.pytorch.utilities.combined_loader import CombinedLoader
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from volo_adapt.data.augment import JointAugment
 from volo_adapt.data.check import validate_refs
@@ -260,12 +264,19 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- loaders
 
-    def _loader(self, dataset: RGBDDataset, *, shuffle: bool, generator: torch.Generator | None) -> DataLoader:
-        # No sampler argument: Lightning must stay free to insert a DistributedSampler under DDP.
+    def _loader(
+        self,
+        dataset: RGBDDataset,
+        *,
+        shuffle: bool,
+        generator: torch.Generator | None,
+        sampler: DistributedSampler | None = None,
+    ) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             drop_last=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -281,13 +292,32 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
     def train_dataloader(self) -> CombinedLoader:
         """``CombinedLoader({"A": ..., "B": ...}, "max_size_cycle")`` over the training splits.
 
-        Each loader: shuffled by its own generator, ``drop_last=True``, ``batch_size`` samples per batch.
+        Each loader: shuffled by its own generator (under DDP: its own per-domain-seeded DistributedSampler),
+        ``drop_last=True``, ``batch_size`` samples per batch.
         """
         self._need_setup()
         loaders = {
-            d: self._loader(self.train_sets[d], shuffle=True, generator=self._generators[d]) for d in DOMAINS
+            d: self._loader(
+                self.train_sets[d], shuffle=True, generator=self._generators[d], sampler=self._ddp_sampler(d)
+            )
+            for d in DOMAINS
         }
         return CombinedLoader(loaders, mode="max_size_cycle")
+
+    def _ddp_sampler(self, domain: str) -> DistributedSampler | None:
+        """A per-domain-seeded DistributedSampler when running in a multi-process trainer, else None."""
+        trainer = self.trainer
+        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        if world <= 1:
+            return None
+        return DistributedSampler(
+            self.train_sets[domain],
+            num_replicas=world,
+            rank=int(trainer.global_rank),
+            shuffle=True,
+            seed=self.seed * len(DOMAINS) + DOMAINS.index(domain),
+            drop_last=False,  # as Lightning's own: pad so that every rank gets the same number of batches
+        )
 
     def val_dataloader(self) -> CombinedLoader | list:
         """``CombinedLoader({"A": ..., "B": ...}, VAL_MODE)`` over the validation splits, in a fixed order.
