@@ -113,6 +113,16 @@ def test_grey_and_alpha_colour_modes(tmp_path):
     rgb = read_rgb(tmp_path / "rgba.png")
     assert torch.equal(rgb, torch.from_numpy(rgba[:, :, :3].transpose(2, 0, 1).astype(np.float32) / 255.0))
 
+    rgba16 = rgba.astype(np.uint16) * 256 + 7  # not multiples of 257: 8-bit truncation would show
+    (tmp_path / "rgba16.png").write_bytes(_png_bytes(rgba16, 16, 6))
+    rgb = read_rgb(tmp_path / "rgba16.png")
+    assert torch.equal(rgb, torch.from_numpy(rgba16[:, :, :3].transpose(2, 0, 1).astype(np.float32) / 65535.0))
+
+    (tmp_path / "la16.png").write_bytes(_png_bytes(rgba16[:, :, :2], 16, 4))
+    with pytest.raises(DataError, match="grey\\+alpha") as e:
+        read_rgb(tmp_path / "la16.png")
+    _one_line_naming(e, tmp_path / "la16.png")
+
 
 def test_jpeg_is_close_and_refuses_16_bits(tmp_path):
     smooth = torch.linspace(0, 1, 32)[None, None, :].expand(3, 16, 32).clone()

@@ -89,8 +89,11 @@ def _png_header(path: Path) -> tuple[int, int, int, int] | None:
     Hand-written because Pillow does not expose the stored bit depth of colour PNGs (a 16-bit RGB PNG
     opens as 8-bit mode ``RGB``), and we must not lose those bits.
     """
-    with open(path, "rb") as f:
-        head = f.read(33)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(33)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
     if not head.startswith(_PNG_SIGNATURE):
         return None
     if len(head) < 33 or head[12:16] != b"IHDR":
@@ -181,7 +184,9 @@ def load_rgb(path: str | os.PathLike, pixel_limit: int = DEFAULT_PIXEL_LIMIT) ->
     if hdr is not None:
         h, w, bit_depth, colour_type = hdr
         _check_pixels(path, h, w, pixel_limit)
-        if bit_depth == 16 and colour_type != 0:  # 16-bit RGB / RGBA / grey+alpha
+        if bit_depth == 16 and colour_type == 4:
+            raise DataError(f"{path}: 16-bit grey+alpha PNG is not supported; save it as 16-bit grey or RGB")
+        if bit_depth == 16 and colour_type != 0:  # 16-bit RGB / RGBA
             arr = _read_png16_colour(path)
             rgb = arr[:, :, :3] if arr.shape[2] >= 3 else np.repeat(arr[:, :, :1], 3, axis=2)
             t = torch.from_numpy(rgb.astype(np.float32) / 65535.0).permute(2, 0, 1).contiguous()
