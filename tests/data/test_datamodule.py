@@ -162,6 +162,19 @@ def test_train_loaders_shuffle_independently_and_per_epoch(tmp_path: Path) -> No
     assert _order(other.train_dataloader().iterables["A"]) != a1
 
 
+def test_shuffle_state_round_trips(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=12, n_b=8, val_fraction=0.0, batch_size=2)
+    dm.setup("fit")
+    dl = dm.train_dataloader().iterables["A"]
+    _order(dl)
+    state = dm.state_dict()
+    want = _order(dl)
+    resumed = _dm(tmp_path, n_a=12, n_b=8, val_fraction=0.0, batch_size=2)
+    resumed.setup("fit")
+    resumed.load_state_dict(state)
+    assert _order(resumed.train_dataloader().iterables["A"]) == want
+
+
 def test_val_loader_fixed_order(tmp_path: Path) -> None:
     dm = _dm(tmp_path, n_a=9, n_b=6)
     dm.setup("fit")
@@ -243,6 +256,7 @@ def test_flat_batch_format_and_augment_only_in_training(tmp_path: Path) -> None:
         assert (x[~v.expand_as(x)] == 0).all()
 
 
+@pytest.mark.slow
 def test_worker_loading_and_bad_file_surfaces_in_main_process(tmp_path: Path) -> None:
     dm = _dm(tmp_path, n_a=4, n_b=4, val_fraction=0.0, batch_size=2, num_workers=1, validate=False)
     dm.setup("fit")

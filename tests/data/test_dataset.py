@@ -89,6 +89,7 @@ def test_bad_file_raises_one_line_dataerror(tmp_path: Path) -> None:
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_bad_file_in_worker_surfaces_as_one_line_dataerror(tmp_path: Path) -> None:
     root = _arrays(tmp_path / "a", n=2)
     (root / "s01.npy").write_bytes(b"not an array")

@@ -331,6 +331,19 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         loaders = {d: self._loader(self.val_sets[d], shuffle=False, generator=None) for d in DOMAINS}
         return CombinedLoader(loaders, mode=VAL_MODE)
 
+    # ----------------------------------------------------------------- checkpoint state
+
+    def state_dict(self) -> dict[str, Any]:
+        """The shuffling generators' states, stored in Lightning checkpoints so a resumed run keeps shuffling
+        from where it stopped instead of repeating the first epoch's order."""
+        return {"generators": {d: g.get_state() for d, g in self._generators.items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (Lightning calls it after :meth:`setup`, before the loaders are built)."""
+        for d, st in state_dict.get("generators", {}).items():
+            if d in self._generators:
+                self._generators[d].set_state(st)
+
     # ----------------------------------------------------------------- batches
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, torch.Tensor]:
