@@ -1,3 +1,117 @@
-"""`volo train` command(s)."""
+"""`volo train`: thin wrapper over :func:`volo_adapt.training.run.train`."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.app import app
+from volo_adapt.config import load_config, validate
+
+
+def _summary_table(info: dict) -> Table:
+    table = Table(title="volo train", show_header=False, show_lines=False)
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    for d in ("A", "B"):
+        src = info["data"][d]
+        table.add_row(f"domain {d}", f"{', '.join(src['sources'])}\n{src['samples']}")
+    if info.get("skipped_bad_samples"):
+        table.add_row("skipped", f"[yellow]{info['skipped_bad_samples']} unreadable samples (--skip-bad)[/]")
+    params = info["params"]
+    table.add_row(
+        "model",
+        f"generators {params['gen_a2b']:,} + {params['gen_b2a']:,} params, "
+        f"critics {params['critic_a']:,} + {params['critic_b']:,}" + (" (+ EMA copies)" if info.get("ema") else ""),
+    )
+    table.add_row("device", info["device"])
+    table.add_row("precision", info["precision"])
+    table.add_row(
+        "schedule",
+        f"{info['batches_per_epoch']} batches/epoch, {info['planned_batches']} planned"
+        + (f", resuming at batch {info['resumed_at_batch']}" if info.get("resumed_at_batch") else ""),
+    )
+    table.add_row("run dir", info["run_dir"])
+    for note in info.get("notes", []):
+        table.add_row("note", f"[cyan]{note}[/]")
+    return table
+
+
+def _params_table(counts: dict[str, int]) -> Table:
+    table = Table(title="parameters (trainable)")
+    table.add_column("network")
+    table.add_column("parameters", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    table.add_row("total", f"{sum(counts.values()):,}", style="bold")
+    return table
+
+
+@app.command("train")
+def train_cmd(
+    config: str = typer.Option(
+        None, "--config", "-c", help="YAML file or preset (vologan, cyclegan, demo, smoke). Default: demo."
+    ),
+    data_a: list[str] = typer.Option(
+        None, "--data-a", help="Domain A (source/synthetic) source; repeatable. None: the built-in demo set."
+    ),
+    data_b: list[str] = typer.Option(
+        None, "--data-b", help="Domain B (target/sensor) source; repeatable. None: the built-in demo set."
+    ),
+    out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<config name>)."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Stop after N training batches (not optimiser steps)."),
+    max_epochs: int = typer.Option(None, "--max-epochs", help="Epochs to train."),
+    devices: str = typer.Option(None, "--devices", help="Devices (Lightning syntax: auto, 1, 2, '0,1')."),
+    accelerator: str = typer.Option(None, "--accelerator", help="cpu | gpu | auto."),
+    precision: str = typer.Option(None, "--precision", help="32-true | bf16-mixed | 16-mixed."),
+    resume: str = typer.Option(
+        None, "--resume", help="'auto' (RUN_DIR/checkpoints/last.ckpt if present) or a checkpoint path."
+    ),
+    set_: list[str] = typer.Option(None, "--set", help="Override a config key, e.g. --set loss.cycle_weight=5."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and parameter counts; exit."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip unreadable samples (reported) instead of failing."),
+) -> None:
+    """Train a VoloGAN/CycleGAN translator between two unpaired RGB-D domains (A -> B and back)."""
+    from volo_adapt.training.run import train
+
+    preset = config or "demo"
+    cfg = load_config(preset, list(set_ or []))
+    if data_a:
+        cfg.data.data_a = list(data_a)
+    if data_b:
+        cfg.data.data_b = list(data_b)
+    if max_steps is not None:
+        cfg.train.max_steps = max_steps
+    if max_epochs is not None:
+        cfg.train.max_epochs = max_epochs
+    if devices is not None:
+        cfg.train.devices = devices
+    if accelerator is not None:
+        cfg.train.accelerator = accelerator
+    if precision is not None:
+        cfg.train.precision = precision
+    if skip_bad:
+        cfg.data.skip_bad = True
+    validate(cfg)
+    run_dir = out if out is not None else Path("runs") / Path(preset).stem
+    console = Console()
+
+    if dry_run:
+        result = train(cfg, run_dir, dry_run=True)
+        console.print(cfg.to_yaml(), highlight=False, markup=False)
+        console.print(_params_table(result.param_counts))
+        return
+
+    result = train(cfg, run_dir, resume=resume, on_start=lambda info: console.print(_summary_table(info)))
+    for msg in result.health:
+        console.print(f"[yellow]{msg}[/]", highlight=False)
+    state = "interrupted" if result.interrupted else "done"
+    console.print(
+        f"{state}: {result.batches_done} batches, last checkpoint {result.last_checkpoint}, "
+        f"{len(result.samples)} sample grids in {run_dir / 'samples'}"
+        + (f", {result.skipped_steps} optimiser steps skipped (non-finite)" if result.skipped_steps else ""),
+        highlight=False,
+    )

@@ -1,0 +1,214 @@
+"""Training callbacks: batch limit, checkpoints (periodic, last, on interrupt), sample grids, health checks.
+
+All step counts here are *batches* (:attr:`VoloGANModule.batches_done`), not ``trainer.global_step``,
+which Lightning advances once per optimiser step (twice per batch here).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from volo_adapt.atomic import atomic_path
+from volo_adapt.training.samples import make_grid, save_png
+
+log = logging.getLogger(__name__)
+
+
+class BatchLimit(L.Callback):
+    """Stop after ``max_batches`` training batches (``train.max_steps``; -1 = no limit).
+
+    Lightning's own ``max_steps`` counts optimiser steps; counting batches here keeps ``--max-steps N``
+    meaning N batches whatever the number of optimisers or skipped steps.
+    """
+
+    def __init__(self, max_batches: int) -> None:
+        self.max_batches = max_batches
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.max_batches > 0 and pl_module.batches_done >= self.max_batches:
+            trainer.should_stop = True
+
+
+class RunCheckpoints(L.Callback):
+    """``checkpoints/last.ckpt`` plus a periodic ``checkpoints/step_NNNNNNN.ckpt`` every ``every_n`` batches.
+
+    ``last.ckpt`` is refreshed with every periodic checkpoint, at the end of training, and when training is
+    interrupted (SIGTERM, Ctrl-C) or stops on divergence. Writes go through the trainer's CheckpointIO
+    (:class:`~volo_adapt.training.checkpoint.AtomicCheckpointIO`: temp file, fsync, rename), so an
+    interrupted write leaves the previous file intact.
+
+    Args:
+        ckpt_dir: ``RUN_DIR/checkpoints``.
+        every_n: periodic interval in batches (0 = only ``last.ckpt``).
+    """
+
+    def __init__(self, ckpt_dir: str | Path, every_n: int) -> None:
+        self.ckpt_dir = Path(ckpt_dir)
+        self.every_n = every_n
+        self.last_saved_batch = -1
+        self.saved: list[Path] = []
+
+    @property
+    def last_path(self) -> Path:
+        return self.ckpt_dir / "last.ckpt"
+
+    def save_last(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if pl_module.batches_done == self.last_saved_batch and self.last_path.exists():
+            return
+        trainer.save_checkpoint(self.last_path)
+        self.last_saved_batch = pl_module.batches_done
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        n = pl_module.batches_done
+        if self.every_n > 0 and n % self.every_n == 0:
+            path = self.ckpt_dir / f"step_{n:07d}.ckpt"
+            trainer.save_checkpoint(path)
+            if trainer.is_global_zero:
+                with atomic_path(self.last_path) as tmp:
+                    shutil.copyfile(path, tmp)
+            trainer.strategy.barrier("volo_last_ckpt")
+            self.last_saved_batch = n
+            self.saved.append(path)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        self.save_last(trainer, pl_module)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: Any, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException | KeyboardInterrupt):
+            log.warning("interrupted: writing %s", self.last_path)
+            self.save_last(trainer, pl_module)
+
+
+class SampleGrids(L.Callback):
+    """Every ``every_n`` batches, translate the current batch and write a grid (PNG + TensorBoard image).
+
+    PNG: ``RUN_DIR/samples/step_NNNNNN.png`` (atomic write). TensorBoard: tag ``samples`` at step = batches.
+    Uses the live generators in eval mode (no dropout), on rank 0 only.
+
+    Args:
+        out_dir: ``RUN_DIR/samples``.
+        every_n: interval in batches (0 = off).
+        max_items: examples per grid.
+    """
+
+    def __init__(self, out_dir: str | Path, every_n: int, max_items: int = 4) -> None:
+        self.out_dir = Path(out_dir)
+        self.every_n = every_n
+        self.max_items = max_items
+        self.written: list[Path] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        n = pl_module.batches_done
+        if self.every_n <= 0 or n % self.every_n != 0 or not trainer.is_global_zero:
+            return
+        self.write(trainer, pl_module, batch, n)
+
+    def write(self, trainer: L.Trainer, pl_module: Any, batch: dict, step: int) -> Path:
+        real_a, real_b = batch["A"][: self.max_items], batch["B"][: self.max_items]
+        modes = [m.training for m in (pl_module.gen_a2b, pl_module.gen_b2a)]
+        pl_module.gen_a2b.eval()
+        pl_module.gen_b2a.eval()
+        try:
+            out = pl_module.translate_batch(real_a, real_b)
+        finally:
+            pl_module.gen_a2b.train(modes[0])
+            pl_module.gen_b2a.train(modes[1])
+        grid = make_grid({"real_A": real_a, "real_B": real_b, **out}, pl_module.codec, self.max_items)
+        path = save_png(grid, self.out_dir / f"step_{step:06d}.png")
+        self.written.append(path)
+        for logger in trainer.loggers:
+            exp = getattr(logger, "experiment", None)
+            if hasattr(exp, "add_image"):
+                exp.add_image("samples", grid, global_step=step, dataformats="CHW")
+        return path
+
+
+class HealthMonitor(L.Callback):
+    """Watch for the two classic failure modes and say so in the logs (``health/...``) and once as a warning.
+
+    * critic wins: a critic's loss, smoothed (EMA 0.98), stays below ``critic_floor`` after ``warmup`` batches;
+      the generator then gets no useful gradient (``health/critic_A_stuck``, ``health/critic_B_stuck``).
+    * collapse: translated images have (almost) no variation: per-batch pixel std below ``std_floor``, or,
+      with batch > 1, every input mapped to the same output (``health/collapse``).
+
+    These are heuristics (thresholds chosen for the lsgan loss on [0, 1] images), meant to tell "stuck"
+    from "slow" early; they never stop training.
+
+    Args:
+        warmup: batches before any verdict.
+        critic_floor: smoothed critic loss below which the critic is considered to have won.
+        std_floor: fakes' std below which the generator is considered collapsed.
+        warn: called with a one-line message the first time each condition fires (default: ``logging``).
+    """
+
+    def __init__(
+        self,
+        warmup: int = 100,
+        critic_floor: float = 1e-3,
+        std_floor: float = 1e-3,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.warmup = warmup
+        self.critic_floor = critic_floor
+        self.std_floor = std_floor
+        self.warn = warn or log.warning
+        self.ema: dict[str, float] = {}
+        self.fired: set[str] = set()
+        self.messages: list[str] = []
+
+    def _fire(self, key: str, message: str) -> None:
+        if key not in self.fired:
+            self.fired.add(key)
+            self.messages.append(message)
+            self.warn(message)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        stats = dict(pl_module.last_stats)
+        if not stats:
+            return
+        for k in ("d_loss_A", "d_loss_B"):
+            v = stats[k]
+            self.ema[k] = v if k not in self.ema else 0.98 * self.ema[k] + 0.02 * v
+        n = pl_module.batches_done
+        flags = {"health/critic_A_stuck": 0.0, "health/critic_B_stuck": 0.0, "health/collapse": 0.0}
+        if n >= self.warmup:
+            for d in ("A", "B"):
+                if self.ema[f"d_loss_{d}"] < self.critic_floor:
+                    flags[f"health/critic_{d}_stuck"] = 1.0
+                    self._fire(
+                        f"critic_{d}",
+                        f"health: critic_{d.lower()} loss stuck near 0 (smoothed {self.ema[f'd_loss_{d}']:.2e} at "
+                        f"batch {n}): the critic wins and the generator gets little signal",
+                    )
+            spread = stats.get("fake_batch_spread")
+            low = min(stats["fake_std_A"], stats["fake_std_B"])
+            if low < self.std_floor or (spread is not None and spread < self.std_floor):
+                flags["health/collapse"] = 1.0
+                self._fire(
+                    "collapse",
+                    f"health: generator collapse suspected at batch {n} (fakes' std {low:.2e}"
+                    + (f", spread across batch {spread:.2e}" if spread is not None else "")
+                    + ")",
+                )
+        logs = {f"health/{k}": v for k, v in stats.items()}
+        logs.update({f"health/{k}_ema": v for k, v in self.ema.items()})
+        logs.update(flags)
+        pl_module.log_dict(logs, on_step=True, on_epoch=False, batch_size=1)
+
+
+class StartHook(L.Callback):
+    """Call ``fn(trainer, pl_module)`` once when training starts (rank 0), e.g. to print a summary table."""
+
+    def __init__(self, fn: Callable[[L.Trainer, Any], None]) -> None:
+        self.fn = fn
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if trainer.is_global_zero:
+            self.fn(trainer, pl_module)

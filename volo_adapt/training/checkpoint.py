@@ -1,0 +1,125 @@
+"""Checkpoint format, atomic checkpoint IO, RNG capture and the resume compatibility check.
+
+A volo-adapt checkpoint is a normal Lightning checkpoint (``state_dict``, ``optimizer_states``,
+``lr_schedulers``, ``loops``, ``callbacks``...) plus:
+
+* ``checkpoint["volo"] = {"format": 1, "volo_version": str, "config": RunConfig.to_dict()}``; this is what
+  ``volo translate`` / ``export`` read to rebuild the generators. ``state_dict`` keys start with
+  ``gen_a2b.``, ``gen_b2a.``, ``critic_a.``, ``critic_b.`` and, with EMA, ``gen_a2b_ema.``, ``gen_b2a_ema.``.
+* ``checkpoint["volo_train_state"]``: batch counter, image pools, health counters and the RNG states
+  (torch CPU/CUDA, numpy, python), so that a resumed run continues the same random stream.
+
+Everything stored is loadable with ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from volo_adapt.atomic import atomic_path
+from volo_adapt.errors import CheckpointError
+
+CHECKPOINT_FORMAT = 1
+"""Version of the ``checkpoint["volo"]`` block; bump when its meaning changes."""
+
+MODEL_KEYS_THAT_MUST_MATCH = (
+    "generator", "critic", "channels", "gen_base", "critic_base", "gen_kwargs", "critic_kwargs"
+)
+"""Resuming refuses a checkpoint whose ``model`` section differs in any of these."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning CheckpointIO writing through :func:`volo_adapt.atomic.atomic_path`.
+
+    Lightning's own ``_atomic_save`` goes through an fsspec transaction (temp file + move) but never
+    fsyncs, so after a power loss the renamed file can be empty. Here the bytes are written to a hidden
+    ``.NAME.PID.partial.ckpt`` sibling, fsynced, then renamed over the target: the previous checkpoint
+    stays intact until the new one is complete.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO does not take storage_options")
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            torch.save(checkpoint, f)
+
+
+def collect_rng_state() -> dict[str, Any]:
+    """The global RNG states (torch CPU, CUDA if initialised, numpy, python) in a weights-only-safe form."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        "python": list(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`collect_rng_state` (missing entries are left alone)."""
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu())
+    if "numpy" in state:
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        states = state["cuda"]
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states)
+
+
+def read_volo_block(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint's ``volo`` block (config, versions); CheckpointError if it is not a volo checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # torch raises many types for corrupt/foreign files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from e
+    block = ckpt.get("volo") if isinstance(ckpt, dict) else None
+    if not isinstance(block, dict) or "config" not in block:
+        raise CheckpointError(f"{path}: not a volo-adapt training checkpoint (no 'volo' block)")
+    if block.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {block.get('format')} is not supported "
+            f"(this volo-adapt reads {CHECKPOINT_FORMAT})"
+        )
+    return block
+
+
+def check_resume_compatible(path: str | os.PathLike, model_cfg: dict[str, Any]) -> None:
+    """Raise CheckpointError naming every ``model.*`` key where the checkpoint and the run config differ."""
+    block = read_volo_block(path)
+    saved = block["config"].get("model", {})
+    diffs = [
+        f"model.{k}: checkpoint {saved.get(k)!r} vs config {model_cfg.get(k)!r}"
+        for k in MODEL_KEYS_THAT_MUST_MATCH
+        if saved.get(k) != model_cfg.get(k)
+    ]
+    if diffs:
+        raise CheckpointError(f"{path}: was trained with a different model config ({'; '.join(diffs)})")
+
+
+def checkpoints_dir(run_dir: str | os.PathLike) -> Path:
+    """``RUN_DIR/checkpoints``."""
+    return Path(run_dir) / "checkpoints"
+
+
+def last_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """``RUN_DIR/checkpoints/last.ckpt`` (may not exist)."""
+    return checkpoints_dir(run_dir) / "last.ckpt"

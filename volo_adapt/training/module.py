@@ -1,0 +1,448 @@
+"""The VoloGAN / CycleGAN LightningModule: two generators, two critics, manual optimisation.
+
+Networks (attribute names are part of the checkpoint format, see :mod:`volo_adapt.training.checkpoint`):
+
+* ``gen_a2b``: domain A (source, synthetic) -> domain B (target, sensor look); the direction that matters.
+* ``gen_b2a``: B -> A.
+* ``critic_a``: judges domain-A images (real A vs ``gen_b2a`` outputs).
+* ``critic_b``: judges domain-B images (real B vs ``gen_a2b`` outputs).
+* ``gen_a2b_ema`` / ``gen_b2a_ema`` (only when ``optim.ema_decay > 0``): exponential moving averages of the
+  generators, plain copies updated after every generator step and never trained.
+
+Optimisers, in this fixed order (checkpoints store them by position):
+
+0. generators: one optimiser with two parameter groups, ``[gen_a2b, gen_b2a]`` (NAdam as in the original, or
+   Adam as in CycleGAN). NAdam/Adam are element-wise, so one optimiser over both generators updates each exactly
+   as two separate optimisers would; the routing below decides which loss reaches which group.
+1. critics: one optimiser with two parameter groups, ``[critic_a, critic_b]`` (SGD with momentum, or Adam).
+
+Each optimiser has a ``LambdaLR`` scheduler stepped once per batch (see :mod:`volo_adapt.training.schedules`).
+
+Tensors entering :meth:`training_step` (from :class:`~volo_adapt.data.datamodule.UnpairedRGBDDataModule`):
+``{"A": (B, C, S, S) float32 in [0, 1], "B": same, "valid_A": (B, 1, S, S) bool, "valid_B": same}`` with
+RGB first and the encoded depth last (0 = invalid in every channel).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+import volo_adapt
+from volo_adapt.build import build_codec, build_critic, build_generator
+from volo_adapt.config import RunConfig
+from volo_adapt.losses import (
+    adversarial_d_loss,
+    adversarial_g_loss,
+    reconstruction_kind_at,
+    ssim_loss,
+    weighted_reconstruction_loss,
+)
+from volo_adapt.training.checkpoint import CHECKPOINT_FORMAT, collect_rng_state, restore_rng_state
+from volo_adapt.training.ema import init_ema, update_ema
+from volo_adapt.training.image_pool import ImagePool
+from volo_adapt.training.schedules import batch_to_epoch, lr_multiplier, planned_batches
+
+log = logging.getLogger(__name__)
+
+OPTIMIZER_ORDER = ("generators", "critics")
+"""Position of each optimiser (and its scheduler) in ``configure_optimizers`` and in checkpoints."""
+
+ValMetricsFn = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+"""``fn(batch, outputs) -> {name: scalar tensor}``; ``outputs`` holds ``fake_A, fake_B, cyc_A, cyc_B``."""
+
+
+class VoloGANModule(L.LightningModule):
+    """Unpaired RGB-D translation with two generators and two critics (manual optimisation).
+
+    Gradient routing (``loss.routing``):
+
+    * ``vologan`` (the original): one forward pass; two per-domain totals::
+
+          total_B = adv(critic_b(gen_a2b(A))) + l_cyc * cyc(B, gen_a2b(gen_b2a(B)))
+                    + l_id * id(B, gen_a2b(B)) + l_ssim * (1 - SSIM(B, gen_a2b(gen_b2a(B))))
+          total_A = the same with A and B (and the two generators) swapped
+
+      ``gen_a2b`` is updated by the gradient of ``total_B`` only, ``gen_b2a`` by ``total_A`` only (the original
+      took ``tape.gradient(total_B, gen_a2b.variables)``). Every term of ``total_B`` has ``gen_a2b`` as the
+      *last* network applied; the only path from ``total_B`` into ``gen_b2a`` is through the intermediate
+      ``gen_b2a(B)`` of the B->A->B cycle. That intermediate is **detached** before it enters ``gen_a2b``
+      (likewise ``gen_a2b(A)`` inside the A->B->A cycle), so ``total_B`` depends on ``gen_a2b``'s weights only
+      and ``total_A`` on ``gen_b2a``'s only. One backward of ``total_A + total_B`` then gives each generator
+      exactly the gradient of its own total (what the original computed with two tape gradients), in a single
+      DDP-friendly backward that also skips back-propagating through the other generator.
+    * ``cyclegan`` (textbook): the same terms without the detach, one total
+      ``adv_A + adv_B + l_cyc (cyc_A + cyc_B) + l_id (id_A + id_B) + l_ssim (ssim_A + ssim_B)`` whose gradient
+      reaches both generators through the cycles.
+
+    In both routings the critics are then updated from the *same* forward pass: real images against the
+    detached fakes (through the image pool when ``optim.pool_size > 0``). Critic weights are frozen
+    (``toggled_optimizer``) while the generators' adversarial terms are computed.
+
+    Non-finite losses or gradients skip that optimiser step (counted in ``health/skipped_steps``); after
+    ``train.max_bad_steps`` consecutive bad batches the module sets :attr:`diverged` and asks the trainer
+    to stop (the caller saves the last good state and reports). With ``16-mixed`` on GPU, infinite
+    gradients are the grad scaler's business (it skips the step and lowers the scale) and are not
+    counted as divergence.
+
+    Args:
+        cfg: the run configuration (model, loss, optim, train sections are used here).
+    """
+
+    def __init__(self, cfg: RunConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.automatic_optimization = False
+        self.gen_a2b = build_generator(cfg.model)
+        self.gen_b2a = build_generator(cfg.model)
+        self.critic_a = build_critic(cfg.model)
+        self.critic_b = build_critic(cfg.model)
+        self.ema_decay = float(cfg.optim.ema_decay)
+        if self.ema_decay > 0:
+            self.gen_a2b_ema = init_ema(build_generator(cfg.model), self.gen_a2b)
+            self.gen_b2a_ema = init_ema(build_generator(cfg.model), self.gen_b2a)
+        self.codec = build_codec(cfg.data)
+        self.pool_a = ImagePool(cfg.optim.pool_size)  # fakes of domain A (gen_b2a outputs) for critic_a
+        self.pool_b = ImagePool(cfg.optim.pool_size)
+        self.batches_done = 0
+        """Training batches completed (the run's step counter; ``trainer.global_step`` counts optimiser steps)."""
+        self.planned_batches = 1
+        """Batches this run plans to do (set in ``configure_optimizers``); defines schedule progress."""
+        self.skipped_steps = 0
+        self.bad_in_row = 0
+        self.diverged = False
+        self.last_stats: dict[str, float] = {}
+        """Per-batch scalars for the health monitor (losses, fakes' std)."""
+        self.val_metrics_fn: ValMetricsFn | None = None
+        """Optional extra validation metrics (e.g. from volo_adapt.metrics), logged under ``val/``."""
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def ema_enabled(self) -> bool:
+        return self.ema_decay > 0
+
+    def progress(self) -> float:
+        """Fraction of the planned batches done, in ``[0, 1]``."""
+        return min(1.0, self.batches_done / max(1, self.planned_batches))
+
+    def _uses_grad_scaler(self) -> bool:
+        plugin = getattr(self.trainer, "precision_plugin", None)
+        return getattr(plugin, "scaler", None) is not None
+
+    def _agree(self, ok: bool) -> bool:
+        """All ranks take the same decision (a rank skipping a backward the others do would hang DDP)."""
+        return bool(self.trainer.strategy.reduce_boolean_decision(bool(ok), all=True))
+
+    @staticmethod
+    def _grads_finite(params: list[nn.Parameter]) -> bool:
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return True
+        norms = torch._foreach_norm(grads)
+        return bool(torch.isfinite(torch.stack([n.float() for n in norms])).all())
+
+    def _networks_of(self, optimizer: torch.optim.Optimizer) -> list[list[nn.Parameter]]:
+        return [list(g["params"]) for g in optimizer.param_groups]
+
+    # ------------------------------------------------------------------ losses
+
+    def generator_losses(
+        self,
+        real_a: torch.Tensor,
+        real_b: torch.Tensor,
+        valid_a: torch.Tensor | None = None,
+        valid_b: torch.Tensor | None = None,
+        rec_kind: str = "l1",
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """One forward pass of both generators and the generators' loss terms.
+
+        Args:
+            real_a: ``(B, C, S, S)`` float in [0, 1], domain A.
+            real_b: same, domain B.
+            valid_a: ``(B, 1, S, S)`` bool valid-depth mask of ``real_a`` (used with ``loss.mask_invalid``).
+            valid_b: same for ``real_b``.
+            rec_kind: ``l1`` | ``l2`` for the cycle and identity terms.
+
+        Returns:
+            ``(losses, images)``: scalar losses ``adv_A, adv_B, cycle_A, cycle_B, id_A, id_B, ssim_A, ssim_B,
+            total_A, total_B, total`` (A = terms on domain-A images, trained into ``gen_b2a`` under vologan
+            routing) and images ``fake_A, fake_B, cyc_A, cyc_B`` (``(B, C, S, S)``, graph attached).
+        """
+        lc = self.cfg.loss
+        w = lc.channel_weights
+        detach_cycle = lc.routing == "vologan"
+        mask_a = valid_a if lc.mask_invalid else None
+        mask_b = valid_b if lc.mask_invalid else None
+
+        fake_b = self.gen_a2b(real_a)
+        fake_a = self.gen_b2a(real_b)
+        # vologan routing: cut the path from total_A into gen_a2b (and total_B into gen_b2a), see class docstring
+        cyc_a = self.gen_b2a(fake_b.detach() if detach_cycle else fake_b)
+        cyc_b = self.gen_a2b(fake_a.detach() if detach_cycle else fake_a)
+
+        zero = real_a.new_zeros((), dtype=torch.float32)
+        terms: dict[str, torch.Tensor] = {}
+        terms["adv_A"] = adversarial_g_loss(lc.adversarial, self.critic_a(fake_a))
+        terms["adv_B"] = adversarial_g_loss(lc.adversarial, self.critic_b(fake_b))
+        terms["cycle_A"] = weighted_reconstruction_loss(real_a, cyc_a, w, rec_kind, mask_a)
+        terms["cycle_B"] = weighted_reconstruction_loss(real_b, cyc_b, w, rec_kind, mask_b)
+        if lc.identity_weight > 0:
+            terms["id_A"] = weighted_reconstruction_loss(real_a, self.gen_b2a(real_a), w, rec_kind, mask_a)
+            terms["id_B"] = weighted_reconstruction_loss(real_b, self.gen_a2b(real_b), w, rec_kind, mask_b)
+        else:
+            terms["id_A"] = terms["id_B"] = zero
+        if lc.ssim_weight > 0:
+            terms["ssim_A"] = ssim_loss(real_a, cyc_a, w, lc.ssim_kind)
+            terms["ssim_B"] = ssim_loss(real_b, cyc_b, w, lc.ssim_kind)
+        else:
+            terms["ssim_A"] = terms["ssim_B"] = zero
+        for d in ("A", "B"):
+            terms[f"total_{d}"] = (
+                terms[f"adv_{d}"]
+                + lc.cycle_weight * terms[f"cycle_{d}"]
+                + lc.identity_weight * terms[f"id_{d}"]
+                + lc.ssim_weight * terms[f"ssim_{d}"]
+            )
+        terms["total"] = terms["total_A"] + terms["total_B"]
+        return terms, {"fake_A": fake_a, "fake_B": fake_b, "cyc_A": cyc_a, "cyc_B": cyc_b}
+
+    def critic_losses(
+        self, real_a: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, fake_b: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Critic losses on real images and (detached, pooled) fakes: ``{"A", "B", "total"}`` scalars."""
+        kind = self.cfg.loss.adversarial
+        pa = self.pool_a.query(fake_a.detach())
+        pb = self.pool_b.query(fake_b.detach())
+        d_a = adversarial_d_loss(kind, self.critic_a(real_a), self.critic_a(pa))
+        d_b = adversarial_d_loss(kind, self.critic_b(real_b), self.critic_b(pb))
+        return {"A": d_a, "B": d_b, "total": d_a + d_b}
+
+    # ------------------------------------------------------------------ training
+
+    def _optimise(self, opt: Any, loss: torch.Tensor) -> bool:
+        """zero_grad, backward, step unless the loss or (unscaled) gradients are non-finite. Returns stepped."""
+        if not self._agree(bool(torch.isfinite(loss.detach()).all())):
+            opt.zero_grad(set_to_none=True)
+            return False
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if not self._uses_grad_scaler():
+            params = [p for group in self._networks_of(opt.optimizer) for p in group]
+            # gradients were all-reduced by DDP, so every rank sees the same verdict
+            if not self._grads_finite(params):
+                opt.zero_grad(set_to_none=True)
+                return False
+        opt.step()  # clipping happens in on_before_optimizer_step (unscaled gradients under 16-mixed)
+        return True
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """One batch: generator step, critic step, EMA, schedulers, logs. Returns nothing (manual optimisation)."""
+        opt_g, opt_d = self.optimizers()
+        real_a, real_b = batch["A"], batch["B"]
+        valid_a, valid_b = batch.get("valid_A"), batch.get("valid_B")
+        rec_kind = reconstruction_kind_at(self.progress(), self.cfg.loss.l1_to_l2_at)
+
+        with self.toggled_optimizer(opt_g):
+            g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind)
+            g_ok = self._optimise(opt_g, g_losses["total"])
+        with self.toggled_optimizer(opt_d):
+            d_losses = self.critic_losses(real_a, real_b, images["fake_A"], images["fake_B"])
+            d_ok = self._optimise(opt_d, d_losses["total"])
+
+        if g_ok and self.ema_enabled:
+            update_ema(self.gen_a2b_ema, self.gen_a2b, self.ema_decay)
+            update_ema(self.gen_b2a_ema, self.gen_b2a, self.ema_decay)
+        for sch in self.lr_schedulers():
+            sch.step()
+        self.batches_done += 1
+
+        bad = not (g_ok and d_ok)
+        self.skipped_steps += int(not g_ok) + int(not d_ok)
+        self.bad_in_row = self.bad_in_row + 1 if bad else 0
+        if self.bad_in_row >= self.cfg.train.max_bad_steps:
+            self.diverged = True
+            self.trainer.should_stop = True
+            log.error(
+                "training diverged: %d consecutive batches with non-finite losses or gradients (batch %d); stopping",
+                self.bad_in_row,
+                self.batches_done,
+            )
+
+        with torch.no_grad():
+            fakes = torch.cat([images["fake_A"].detach(), images["fake_B"].detach()], 0).float()
+            stats = {
+                "fake_std_A": float(images["fake_A"].detach().float().std()),
+                "fake_std_B": float(images["fake_B"].detach().float().std()),
+                "d_loss_A": float(d_losses["A"].detach()),
+                "d_loss_B": float(d_losses["B"].detach()),
+            }
+            if real_a.shape[0] > 1:  # spread across the batch: ~0 when every input maps to the same output
+                stats["fake_batch_spread"] = float(fakes.std(0).mean())
+        self.last_stats = stats
+        logs = {f"loss/G/{k}": v.detach() for k, v in g_losses.items()}
+        logs.update({f"loss/D/{k}": v.detach() for k, v in d_losses.items()})
+        logs["lr/G"] = opt_g.optimizer.param_groups[0]["lr"]
+        logs["lr/D"] = opt_d.optimizer.param_groups[0]["lr"]
+        logs["health/skipped_steps"] = float(self.skipped_steps)
+        logs["train/batches"] = float(self.batches_done)
+        self.log_dict(logs, on_step=True, on_epoch=False, batch_size=real_a.shape[0])
+        self.log_dict(
+            {"G": g_losses["total"].detach(), "D": d_losses["total"].detach()},
+            prog_bar=True, logger=False, on_step=True, on_epoch=False, batch_size=real_a.shape[0],
+        )
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Clip each network's gradient norm to ``optim.grad_clip`` (one parameter group = one network).
+
+        Lightning calls this hook from inside ``opt.step()``, after the 16-mixed grad scaler has unscaled the
+        gradients, so the threshold applies to true gradients under every precision. ``self.clip_gradients``
+        would clip the joint norm of both networks of the optimiser; per-network clipping keeps one network's
+        large gradient from shrinking the other's.
+        """
+        clip = self.cfg.optim.grad_clip
+        if clip > 0:
+            for params in self._networks_of(optimizer):
+                torch.nn.utils.clip_grad_norm_(params, clip, foreach=True)
+
+    # ------------------------------------------------------------------ validation
+
+    @torch.no_grad()
+    def translate_batch(self, real_a: torch.Tensor, real_b: torch.Tensor, use_ema: bool = False) -> dict[str, Any]:
+        """Fakes and cycles without gradients: ``fake_A, fake_B, cyc_A, cyc_B`` ``(B, C, S, S)`` in [0, 1]."""
+        g_ab = self.gen_a2b_ema if (use_ema and self.ema_enabled) else self.gen_a2b
+        g_ba = self.gen_b2a_ema if (use_ema and self.ema_enabled) else self.gen_b2a
+        fake_b, fake_a = g_ab(real_a), g_ba(real_b)
+        return {"fake_A": fake_a, "fake_B": fake_b, "cyc_A": g_ba(fake_b), "cyc_B": g_ab(fake_a)}
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Cheap metrics on held-out images, logged per epoch under ``val/``.
+
+        * ``val/cycle_l1_A``, ``val/cycle_l1_B``: plain L1 between real and cycled images (all channels).
+        * ``val/invalid_frac_real_B``, ``val/invalid_frac_fake_B``: fraction of pixels with invalid depth in
+          real B images and in translated A->B images (a sensor-look statistic: LiDAR holes), and
+          ``val/invalid_frac_gap_B`` = their absolute difference.
+        * anything returned by :attr:`val_metrics_fn`.
+        """
+        real_a, real_b = batch["A"], batch["B"]
+        out = self.translate_batch(real_a, real_b)
+        n = real_a.shape[0]
+        inv_real = 1.0 - self.codec.valid_from_encoded(real_b[:, -1:].float()).float().mean()
+        inv_fake = 1.0 - self.codec.valid_from_encoded(out["fake_B"][:, -1:].float()).float().mean()
+        metrics = {
+            "val/cycle_l1_A": (out["cyc_A"].float() - real_a.float()).abs().mean(),
+            "val/cycle_l1_B": (out["cyc_B"].float() - real_b.float()).abs().mean(),
+            "val/invalid_frac_real_B": inv_real,
+            "val/invalid_frac_fake_B": inv_fake,
+            "val/invalid_frac_gap_B": (inv_real - inv_fake).abs(),
+        }
+        if self.val_metrics_fn is not None:
+            for k, v in self.val_metrics_fn(batch, out).items():
+                metrics[k if k.startswith("val/") else f"val/{k}"] = v
+        self.log_dict(metrics, on_step=False, on_epoch=True, sync_dist=True, batch_size=n)
+
+    # ------------------------------------------------------------------ optimisers
+
+    def _planned(self) -> int:
+        t = self.cfg.train
+        trainer = self._trainer
+        per_epoch = 0
+        if trainer is not None:
+            try:
+                _ = trainer.estimated_stepping_batches  # makes Lightning set up the train dataloader
+                n = trainer.num_training_batches
+                per_epoch = int(n) if math.isfinite(n) else 0
+            except Exception:  # no dataloader yet (unit tests); fall back below
+                per_epoch = 0
+        if per_epoch <= 0:
+            return t.max_steps if t.max_steps > 0 else t.max_epochs
+        return planned_batches(per_epoch, t.max_epochs, t.max_steps)
+
+    def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[Any]]:
+        """``[generators, critics]`` optimisers (order fixed: :data:`OPTIMIZER_ORDER`) and their LambdaLR schedules.
+
+        The schedule is a function of the batch counter stretched over the planned batches of *this* run
+        (:func:`~volo_adapt.training.schedules.planned_batches`), so resuming with a different ``max_steps``
+        re-plans the remaining schedule. The lambdas are closures, which ``LambdaLR`` does not store in
+        checkpoints (only its counters), so the plan always comes from the current config.
+        """
+        o, t = self.cfg.optim, self.cfg.train
+        g_groups = [{"params": list(self.gen_a2b.parameters())}, {"params": list(self.gen_b2a.parameters())}]
+        d_groups = [{"params": list(self.critic_a.parameters())}, {"params": list(self.critic_b.parameters())}]
+        if o.gen_optimizer == "nadam":
+            opt_g = torch.optim.NAdam(g_groups, lr=o.gen_lr, betas=tuple(o.gen_betas))
+        else:
+            opt_g = torch.optim.Adam(g_groups, lr=o.gen_lr, betas=tuple(o.gen_betas))
+        if o.critic_optimizer == "sgd":
+            opt_d = torch.optim.SGD(d_groups, lr=o.critic_lr, momentum=o.critic_momentum)
+        else:
+            opt_d = torch.optim.Adam(d_groups, lr=o.critic_lr, betas=tuple(o.critic_betas))
+        self.planned_batches = planned = self._planned()
+        kind, max_epochs = o.schedule, t.max_epochs
+        warmup, decay_start = o.warmup_epochs, o.decay_start_epoch
+
+        def multiplier(batch_index: int) -> float:
+            epoch = batch_to_epoch(batch_index, planned, max_epochs)
+            return lr_multiplier(kind, epoch, max_epochs, warmup, decay_start)
+
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, multiplier) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], schedulers
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Add the ``volo`` block (format, version, config) and the training state outside ``state_dict``."""
+        checkpoint["volo"] = {
+            "format": CHECKPOINT_FORMAT,
+            "volo_version": volo_adapt.__version__,
+            "config": self.cfg.to_dict(),
+        }
+        checkpoint["volo_train_state"] = {
+            "batches_done": self.batches_done,
+            "skipped_steps": self.skipped_steps,
+            "bad_in_row": self.bad_in_row,
+            "pool_a": self.pool_a.state_dict(),
+            "pool_b": self.pool_b.state_dict(),
+            "rng": collect_rng_state(),
+            "data_generators": self._data_generator_states(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore counters, pools and RNG streams (before Lightning creates the data iterators)."""
+        state = checkpoint.get("volo_train_state")
+        if not state:
+            return
+        self.batches_done = int(state["batches_done"])
+        self.skipped_steps = int(state["skipped_steps"])
+        self.bad_in_row = 0  # a resumed run gets the full max_bad_steps tolerance again
+        self.pool_a.load_state_dict(state["pool_a"])
+        self.pool_b.load_state_dict(state["pool_b"])
+        restore_rng_state(state["rng"])
+        self._restore_data_generators(state.get("data_generators", {}))
+
+    def _data_generators(self) -> dict[str, torch.Generator]:
+        # The DataModule shuffles each domain with its own torch.Generator, which the global RNG state does not
+        # cover; saving their states makes a resumed run see the same data order as an uninterrupted one.
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        gens = getattr(dm, "_generators", None)
+        return gens if isinstance(gens, dict) else {}
+
+    def _data_generator_states(self) -> dict[str, torch.Tensor]:
+        return {k: g.get_state() for k, g in self._data_generators().items()}
+
+    def _restore_data_generators(self, states: dict[str, torch.Tensor]) -> None:
+        gens = self._data_generators()
+        for k, st in states.items():
+            if k in gens:
+                gens[k].set_state(st)
+
+    def on_train_start(self) -> None:
+        # pools restored from a CPU checkpoint follow the model's device
+        for pool in (self.pool_a, self.pool_b):
+            pool.images = [t.to(self.device) for t in pool.images]
