@@ -1,0 +1,69 @@
+"""Helpers of the fault-injection suite, importable as ``volo_faults_helpers`` (registered by conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from volo_adapt.errors import VoloError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def volo_cmd(*args: str) -> list[str]:
+    """The ``volo`` console script as a subprocess command line (same interpreter, repo on the path)."""
+    return [sys.executable, "-m", "cli.main", *args]
+
+
+def volo_env(**extra: str) -> dict[str, str]:
+    """Environment for ``volo`` subprocesses: repo importable, few threads (2 shared cores), no colour codes."""
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        NO_COLOR="1",
+        TERM="dumb",
+        COLUMNS="200",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_volo(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """Run ``volo ARGS`` to completion in a subprocess; returns the completed process (text output)."""
+    return subprocess.run(volo_cmd(*args), cwd=REPO, env=volo_env(**env), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def assert_one_line_error(stderr: str, *fragments: str) -> str:
+    """The CLI's ``error: ...`` line: exactly one, no traceback, containing every fragment. Returns the line."""
+    assert "Traceback" not in stderr, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, stderr
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+    return lines[0]
+
+
+def expect_error_or_ok(
+    fn: Callable[[], Any], error: type[VoloError], names: str | None, check_ok: Callable[[Any], None] | None = None
+) -> Any:
+    """Call ``fn``; it may succeed (then ``check_ok(result)``) or raise ``error`` with a one-line message that
+    contains ``names``. Any other exception type propagates and fails the test. Returns the result or the error."""
+    try:
+        out = fn()
+    except error as e:
+        msg = str(e)
+        assert msg and "\n" not in msg, f"not one line: {msg!r}"
+        if names is not None:
+            assert names in msg, f"{names!r} not named in {msg!r}"
+        return e
+    if check_ok is not None:
+        check_ok(out)
+    return out
