@@ -18,6 +18,7 @@ def scenes(
     holes: float = 0.0,
     shift: int = 0,
     flying: bool = False,
+    wall: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A disc "subject" (tilted plane near 1.5 m) in front of a background wall (3 m, slanted).
 
@@ -29,11 +30,13 @@ def scenes(
         holes: fraction of subject pixels dropped (invalid), independently per pixel.
         shift: move the subject right by this many pixels.
         flying: put pixels at the mean of subject and wall depth on the ring just outside the subject.
+        wall: the background wall is valid (else only the subject, and a flying ring, are valid).
 
     Returns:
         ``(rgb (n,3,S,S) [0,1], depth (n,1,S,S) metres, valid (n,1,S,S) bool)``.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)  # geometry and colour: independent of noise/holes/flying
+    gn = torch.Generator().manual_seed(seed + 7919)  # noise and holes
     yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
                             indexing="ij")
     rgb, depth, valid = [], [], []
@@ -43,16 +46,18 @@ def scenes(
         cx = size / 2 + size * 0.05 * (torch.rand((), generator=g) - 0.5) + shift
         dist = ((yy - cy) ** 2 + (xx - cx) ** 2).sqrt()
         disc = dist <= r
-        wall = 3.0 + 0.004 * xx
+        wall_d = 3.0 + 0.004 * xx
         subj = 1.5 + 0.003 * (yy - cy)
-        d = torch.where(disc, subj, wall)
+        d = torch.where(disc, subj, wall_d)
         if flying:
             ring = (dist > r) & (dist <= r + 1.5)
-            d = torch.where(ring, (subj + wall) / 2, d)
-        d = d + noise * torch.randn(d.shape, generator=g)
-        v = torch.ones_like(d, dtype=torch.bool)
+            d = torch.where(ring, (subj + wall_d) / 2, d)
+        d = d + noise * torch.randn(d.shape, generator=gn)
+        v = torch.ones_like(d, dtype=torch.bool) if wall else disc.clone()
+        if flying and not wall:
+            v |= ring
         if holes > 0:
-            v &= ~(disc & (torch.rand(d.shape, generator=g) < holes))
+            v &= ~(disc & (torch.rand(d.shape, generator=gn) < holes))
         col = torch.rand(3, 1, 1, generator=g)
         im = torch.where(disc, col, torch.full((3, 1, 1), 0.3)) + 0.02 * yy / size
         rgb.append(im.clamp(0, 1))
