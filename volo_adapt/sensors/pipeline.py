@@ -1,0 +1,81 @@
+"""Scenes -> renderer -> sensor models, for a list of sample indices of one random stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from volo_adapt.sensors.camera import DEFAULT_HFOV_DEG, PinholeCamera
+from volo_adapt.sensors.render import render
+from volo_adapt.sensors.scene import SceneConfig, sample_scene, stack_scenes
+from volo_adapt.sensors.seeding import numpy_rng, torch_generator
+from volo_adapt.sensors.sensor_s import SensorSConfig, sensor_s
+from volo_adapt.sensors.sensor_t import SensorTConfig, lidar_depth, phone_rgb
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that defines the benchmark besides seed, size and counts."""
+
+    hfov_deg: float = DEFAULT_HFOV_DEG
+    """Horizontal field of view of the (square) pinhole camera, degrees."""
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    """Ranges of the random scene parameters."""
+    sensor_s: SensorSConfig = field(default_factory=SensorSConfig)
+    """Sensor S (photogrammetry render) parameters."""
+    sensor_t: SensorTConfig = field(default_factory=SensorTConfig)
+    """Sensor T (phone RGB + LiDAR) parameters."""
+
+
+@dataclass
+class SynthBatch:
+    """Images of one batch; ``None`` for a sensor that was not asked for.
+
+    Attributes:
+        rgb_s: ``(B, 3, S, S)`` float32 in ``[0, 1]``; depth_s: ``(B, 1, S, S)`` float32 metres (0 = invalid).
+        rgb_t: ``(B, 3, S, S)`` float32 in ``[0, 1]``; depth_t: ``(B, 1, S, S)`` float32 metres (0 = invalid).
+    """
+
+    rgb_s: torch.Tensor | None
+    depth_s: torch.Tensor | None
+    rgb_t: torch.Tensor | None
+    depth_t: torch.Tensor | None
+
+
+def synthesize(
+    seed: int,
+    stream: str,
+    indices: list[int],
+    size: int,
+    sensors: str = "ST",
+    cfg: SynthConfig = SynthConfig(),  # noqa: B008
+) -> SynthBatch:
+    """Render samples ``indices`` of ``stream`` and pass them through the requested sensors.
+
+    Sample ``i`` depends only on ``(seed, stream, i)`` and ``cfg`` (not on the other indices in the batch).
+
+    Args:
+        seed: global seed (``>= 0``).
+        stream: name of the random stream, e.g. ``"A/train"``; different streams give different scenes.
+        indices: sample indices within the stream.
+        size: output side in pixels (square images).
+        sensors: ``"S"``, ``"T"`` or ``"ST"`` (both on the same scenes).
+        cfg: benchmark parameters.
+    """
+    assert indices and set(sensors) <= {"S", "T"} and sensors
+    camera = PinholeCamera.from_fov(size, size, cfg.hfov_deg)
+    scenes = stack_scenes([sample_scene(numpy_rng(seed, stream, i, "scene"), cfg.scene) for i in indices])
+    buf = render(scenes, camera)
+    rgb_clean, depth_clean = sensor_s(buf.albedo, buf.normal, buf.depth, scenes.light_dir, scenes.light_intensity,
+                                      cfg.sensor_s)
+    out = SynthBatch(None, None, None, None)
+    if "S" in sensors:
+        out.rgb_s, out.depth_s = rgb_clean, depth_clean
+    if "T" in sensors:
+        lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo,
+                          [torch_generator(seed, stream, i, "lidar") for i in indices], cfg.sensor_t, buf.range)
+        out.depth_t = lid.depth
+        out.rgb_t = phone_rgb(rgb_clean, buf.mask, [torch_generator(seed, stream, i, "rgb") for i in indices],
+                              cfg.sensor_t)
+    return out
