@@ -69,3 +69,15 @@ def test_bad_arguments_and_specs(tmp_path, make_rgbd_folder):
         check_sources([str(tmp_path / "a"), str(tmp_path / "missing")])
     report = check_sources([str(tmp_path / "a")], pixel_limit=100)
     assert report.bad and "too many pixels" in report.bad[0].reason
+
+
+def test_thread_count_is_restored(tmp_path, make_rgbd_folder):
+    make_rgbd_folder(tmp_path / "a", keys=("x",))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        check_sources([str(tmp_path / "a")])
+        validate_refs(open_source(str(tmp_path / "a")))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

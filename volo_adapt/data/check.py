@@ -7,9 +7,12 @@ for ``volo data check``.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+import torch
 
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
 from volo_adapt.data.sample import RGBDSample
@@ -111,6 +114,22 @@ def _fault_path(ref: SampleRef, message: str) -> str:
     return str(files[0]) if files else ref.source
 
 
+@contextlib.contextmanager
+def _single_thread() -> Iterator[None]:
+    """Run torch ops on one intra-op thread, then restore the previous count.
+
+    Validation does small elementwise ops per sample, where intra-op threads cost more than they save:
+    on a loaded 2-core machine ``check`` took 0.11 s per 256x192 sample with 2 threads and 0.009 s with 1
+    (phone-sized 1920x1440 RGB: about the same either way).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def iter_validated(
     refs: list[SampleRef],
     depth_scale: float = 1000.0,
@@ -151,11 +170,12 @@ def validate_refs(
     """
     good: list[SampleRef] = []
     bad: list[BadSample] = []
-    for ref, result in iter_validated(refs, depth_scale, pixel_limit, progress):
-        if isinstance(result, BadSample):
-            bad.append(result)
-        else:
-            good.append(ref)
+    with _single_thread():
+        for ref, result in iter_validated(refs, depth_scale, pixel_limit, progress):
+            if isinstance(result, BadSample):
+                bad.append(result)
+            else:
+                good.append(ref)
     return good, bad
 
 
@@ -192,15 +212,16 @@ def check_sources(
 
     stats: list[SourceStats] = []
     bad: list[BadSample] = []
-    for spec, kind, refs in opened:
-        st = SourceStats(spec=spec, kind=kind)
-        for _, result in iter_validated(refs, depth_scale, pixel_limit, _tick):
-            if isinstance(result, BadSample):
-                st.bad += 1
-                bad.append(result)
-            else:
-                st.add(result)
-        stats.append(st)
+    with _single_thread():
+        for spec, kind, refs in opened:
+            st = SourceStats(spec=spec, kind=kind)
+            for _, result in iter_validated(refs, depth_scale, pixel_limit, _tick):
+                if isinstance(result, BadSample):
+                    st.bad += 1
+                    bad.append(result)
+                else:
+                    st.add(result)
+            stats.append(st)
     return CheckReport(sources=stats, bad=bad)
 
 
