@@ -410,7 +410,6 @@ class VoloGANModule(L.LightningModule):
             "pool_a": self.pool_a.state_dict(),
             "pool_b": self.pool_b.state_dict(),
             "rng": collect_rng_state(),
-            "data_generators": self._data_generator_states(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -424,23 +423,6 @@ class VoloGANModule(L.LightningModule):
         self.pool_a.load_state_dict(state["pool_a"])
         self.pool_b.load_state_dict(state["pool_b"])
         restore_rng_state(state["rng"])
-        self._restore_data_generators(state.get("data_generators", {}))
-
-    def _data_generators(self) -> dict[str, torch.Generator]:
-        # The DataModule shuffles each domain with its own torch.Generator, which the global RNG state does not
-        # cover; saving their states makes a resumed run see the same data order as an uninterrupted one.
-        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        gens = getattr(dm, "_generators", None)
-        return gens if isinstance(gens, dict) else {}
-
-    def _data_generator_states(self) -> dict[str, torch.Tensor]:
-        return {k: g.get_state() for k, g in self._data_generators().items()}
-
-    def _restore_data_generators(self, states: dict[str, torch.Tensor]) -> None:
-        gens = self._data_generators()
-        for k, st in states.items():
-            if k in gens:
-                gens[k].set_state(st)
 
     def on_train_start(self) -> None:
         # pools restored from a CPU checkpoint follow the model's device

@@ -1,0 +1,136 @@
+"""Tests for volo_adapt/training/run.py: smoke training, checkpoints, resume (determinism, mismatch), stops."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from tests.training.conftest import smoke_config
+from volo_adapt.errors import CheckpointError, ConfigError, VoloError
+from volo_adapt.training.run import train
+
+QUIET = {"progress": False}
+
+
+class StopAt(L.Callback):
+    """Ask the trainer to stop after ``n`` batches (simulates a run cut short)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        if pl_module.batches_done >= self.n:
+            trainer.should_stop = True
+
+
+def test_smoke_run_writes_checkpoint_config_samples_and_logs(tiny_data, tmp_path):
+    res = train(smoke_config(tiny_data), tmp_path / "run", **QUIET)
+    run = tmp_path / "run"
+    assert res.batches_done == 4 and not res.interrupted
+    assert (run / "config.yaml").is_file() and "gen_base: 4" in (run / "config.yaml").read_text()
+    assert res.last_checkpoint == run / "checkpoints" / "last.ckpt"
+    assert (run / "checkpoints" / "step_0000002.ckpt").is_file()
+    assert [p.name for p in res.samples] == ["step_000002.png", "step_000004.png"]
+    from PIL import Image
+
+    with Image.open(res.samples[0]) as im:
+        assert im.mode == "RGB" and im.size[0] > im.size[1] > 32  # 6 columns, 2 rows per example
+    assert not list(run.rglob("*.partial*"))
+    ckpt = torch.load(res.last_checkpoint, map_location="cpu", weights_only=True)
+    assert ckpt["volo"]["format"] == 1 and ckpt["volo"]["config"]["model"]["gen_base"] == 4
+    prefixes = {k.split(".")[0] for k in ckpt["state_dict"]}
+    assert prefixes == {"gen_a2b", "gen_b2a", "critic_a", "critic_b", "gen_a2b_ema", "gen_b2a_ema"}
+    assert len(ckpt["optimizer_states"]) == 2 and len(ckpt["lr_schedulers"]) == 2
+    (metrics,) = list((run / "logs" / "csv").rglob("metrics.csv"))
+    header = next(csv.reader(metrics.open()))
+    for key in ("loss/G/cycle_A", "loss/G/adv_B", "loss/D/A", "lr/G", "lr/D", "health/skipped_steps",
+                "health/fake_std_B", "val/cycle_l1_A"):
+        assert key in header, key
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path):
+    cfg = ("train.max_steps=-1", "train.checkpoint_every_n_steps=0", "train.sample_every_n_steps=0")
+    straight = train(smoke_config(tiny_data, *cfg), tmp_path / "straight", **QUIET)
+    first = train(smoke_config(tiny_data, *cfg), tmp_path / "split", callbacks=[StopAt(2)], **QUIET)
+    assert first.batches_done == 2
+    second = train(smoke_config(tiny_data, *cfg), tmp_path / "split", resume="auto", **QUIET)
+    assert second.resumed_from == tmp_path / "split" / "checkpoints" / "last.ckpt"
+    assert straight.batches_done == second.batches_done == 4
+    s1, s2 = straight.module.state_dict(), second.module.state_dict()
+    assert s1.keys() == s2.keys()
+    for k in s1:
+        assert torch.equal(s1[k], s2[k]), k
+    o1 = torch.load(straight.last_checkpoint, weights_only=True)["optimizer_states"]
+    o2 = torch.load(second.last_checkpoint, weights_only=True)["optimizer_states"]
+    torch.testing.assert_close(o1, o2, rtol=0, atol=0)
+
+
+def test_resume_from_a_different_model_config_says_what_differs(tiny_data, tmp_path):
+    res = train(smoke_config(tiny_data, "train.max_steps=1"), tmp_path / "r", **QUIET)
+    with pytest.raises(CheckpointError, match=r"model\.gen_base: checkpoint 4 vs config 8"):
+        train(smoke_config(tiny_data, "model.gen_base=8"), tmp_path / "r2", resume=res.last_checkpoint, **QUIET)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        train(smoke_config(tiny_data), tmp_path / "r3", resume=tmp_path / "missing.ckpt", **QUIET)
+
+
+def test_resume_auto_without_checkpoint_starts_fresh_and_says_so(tiny_data, tmp_path):
+    res = train(smoke_config(tiny_data, "train.max_steps=1"), tmp_path / "fresh", resume="auto", **QUIET)
+    assert res.resumed_from is None and any("starting fresh" in n for n in res.notes)
+
+
+def test_dry_run_reads_no_data_and_writes_nothing(tmp_path):
+    from volo_adapt.config import load_config
+
+    cfg = load_config("smoke", ["data.data_a=[/nonexistent/a]", "data.data_b=[/nonexistent/b]"])
+    res = train(cfg, tmp_path / "dry", dry_run=True)
+    assert res.dry_run and res.param_counts["gen_a2b"] > 0 and not (tmp_path / "dry").exists()
+
+
+def test_one_domain_only_is_refused(tmp_path):
+    from volo_adapt.config import load_config
+
+    with pytest.raises(ConfigError, match="data.data_b"):
+        train(load_config("smoke", ["data.data_a=[x]"]), tmp_path / "x", **QUIET)
+
+
+def test_non_finite_losses_stop_after_max_bad_steps_keeping_the_last_good_weights(tiny_data, tmp_path, monkeypatch):
+    import volo_adapt.training.module as module_mod
+
+    monkeypatch.setattr(module_mod, "adversarial_g_loss", lambda kind, scores: torch.tensor(float("nan")))
+    cfg = smoke_config(tiny_data, "train.max_bad_steps=2", "train.max_steps=-1", "train.max_epochs=5")
+    with pytest.raises(VoloError, match="diverged.*last.ckpt"):
+        train(cfg, tmp_path / "nan", **QUIET)
+    ckpt = torch.load(tmp_path / "nan" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["volo_train_state"]["batches_done"] == 2 and ckpt["volo_train_state"]["skipped_steps"] >= 2
+    L.seed_everything(cfg.train.seed, verbose=False)
+    from volo_adapt.training.module import VoloGANModule
+
+    initial = VoloGANModule(cfg).gen_a2b.state_dict()
+    for k, v in initial.items():  # no generator step was taken
+        if not k.endswith(("_u", "_v")):  # spectral-norm power-iteration vectors move on every forward
+            assert torch.equal(ckpt["state_dict"][f"gen_a2b.{k}"], v), k
+
+
+class SigtermAt(L.Callback):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_batch_start(self, trainer, pl_module, *args) -> None:
+        if pl_module.batches_done == self.n - 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_writes_last_checkpoint_and_returns(tiny_data, tmp_path):
+    res = train(smoke_config(tiny_data, "train.checkpoint_every_n_steps=0"), tmp_path / "term",
+                callbacks=[SigtermAt(2)], **QUIET)
+    assert res.interrupted and res.batches_done == 2
+    ckpt = torch.load(Path(res.last_checkpoint), weights_only=True)
+    assert ckpt["volo_train_state"]["batches_done"] == 2
+    again = train(smoke_config(tiny_data), tmp_path / "term", resume="auto", **QUIET)
+    assert again.batches_done == 4
