@@ -130,6 +130,8 @@ def _read_png16_colour(path: Path) -> np.ndarray:
         import kornia_rs
     except ImportError as e:  # pragma: no cover - kornia_rs ships with kornia
         raise DataError(f"{path}: reading 16-bit colour PNG needs the kornia_rs package (installed with kornia)") from e
+    if not hasattr(kornia_rs, "io") or not hasattr(kornia_rs.io, "read_image"):
+        raise DataError(f"{path}: reading 16-bit colour PNG needs kornia_rs >= 0.2 (found an older version)")
     try:
         arr = kornia_rs.io.read_image(str(path))
     except Exception as e:  # kornia_rs raises a bare Exception on corrupt data
@@ -254,9 +256,12 @@ def write_rgb(path: str | os.PathLike, rgb: torch.Tensor | np.ndarray, bits: int
             else:
                 im.save(tmp, format="JPEG", quality=95, subsampling=0)  # 4:4:4: no chroma halving
         else:
-            import kornia_rs
+            import kornia_rs  # Pillow cannot write 16-bit colour PNG
 
-            kornia_rs.io.write_image_png_u16(str(tmp), np.ascontiguousarray(codes.astype(np.uint16)), "rgb")
+            try:
+                kornia_rs.io.write_image_png_u16(str(tmp), np.ascontiguousarray(codes.astype(np.uint16)), "rgb")
+            except (AttributeError, ValueError, RuntimeError) as e:
+                raise DataError(f"{path}: cannot write 16-bit colour PNG with kornia_rs ({e})") from e
 
 
 # ------------------------------------------------------------------------------------------------- depth
