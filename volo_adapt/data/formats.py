@@ -216,7 +216,7 @@ def read_rgb(path: str | os.PathLike, pixel_limit: int = DEFAULT_PIXEL_LIMIT) ->
 
     Example:
         >>> rgb = read_rgb("scene/rgb/0001.jpg")  # doctest: +SKIP
-        >>> rgb.shape, rgb.dtype
+        >>> rgb.shape, rgb.dtype  # doctest: +SKIP
         (torch.Size([3, 480, 640]), torch.float32)
     """
     return load_rgb(path, pixel_limit)[0]
@@ -407,7 +407,7 @@ def read_depth(
 
     Example:
         >>> d = read_depth("tum/depth/1305031102.160407.png", depth_scale=5000)  # doctest: +SKIP
-        >>> d.shape, d.dtype
+        >>> d.shape, d.dtype  # doctest: +SKIP
         (torch.Size([1, 480, 640]), torch.float32)
     """
     return load_depth(path, depth_scale, pixel_limit)[0]
