@@ -13,7 +13,6 @@ maps ``(B, in_channels, H, W)`` to a ``list`` of raw score tensors. Both carry `
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 
 from torch import nn
 
@@ -23,11 +22,8 @@ from volo_adapt.models.resnet_generator import ResnetGenerator
 from volo_adapt.models.vologan_critic import VoloGANCritic
 from volo_adapt.models.vologan_generator import VoloGANGenerator
 
-_GENERATORS: dict[str, Callable[..., nn.Module]] = {
-    "vologan": VoloGANGenerator,
-    "resnet9": lambda **kw: ResnetGenerator(**{"n_blocks": 9, **kw}),
-}
-_GENERATOR_CLASSES: dict[str, type[nn.Module]] = {"vologan": VoloGANGenerator, "resnet9": ResnetGenerator}
+# resnet9 is ResnetGenerator with its default n_blocks=9.
+_GENERATORS: dict[str, type[nn.Module]] = {"vologan": VoloGANGenerator, "resnet9": ResnetGenerator}
 _CRITICS: dict[str, type[nn.Module]] = {"vologan": VoloGANCritic, "patchgan": PatchGANCritic}
 
 
@@ -71,7 +67,7 @@ def create_generator(name: str, in_channels: int = 4, out_channels: int = 4, bas
     """
     if name not in _GENERATORS:
         raise ConfigError(f"unknown generator {name!r}; valid: {', '.join(list_generators())}")
-    kwargs = _check_kwargs("generator", name, _GENERATOR_CLASSES[name], kwargs)
+    kwargs = _check_kwargs("generator", name, _GENERATORS[name], kwargs)
     try:
         return _GENERATORS[name](in_channels=in_channels, out_channels=out_channels, base=base, **kwargs)
     except ValueError as e:
