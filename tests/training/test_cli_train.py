@@ -1,0 +1,49 @@
+"""Tests for cli/train.py (`volo train`): dry run output, config errors, a tiny real run."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli.main import run
+
+
+def _volo(argv: list[str], capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        run(argv)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+def test_dry_run_prints_config_and_parameter_counts_without_reading_data(capsys, tmp_path):
+    code, out, _ = _volo(
+        ["train", "--config", "smoke", "--data-a", "/nonexistent/a", "--data-b", "/nonexistent/b",
+         "--out", str(tmp_path / "run"), "--max-steps", "7", "--set", "loss.cycle_weight=3", "--dry-run"],
+        capsys,
+    )
+    assert code == 0
+    assert "max_steps: 7" in out and "cycle_weight: 3.0" in out and "/nonexistent/a" in out
+    for name in ("gen_a2b", "gen_b2a", "critic_a", "critic_b", "total"):
+        assert name in out
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_set_key_is_a_one_line_error(capsys):
+    code, _, err = _volo(["train", "--config", "smoke", "--set", "loss.cyc=1", "--dry-run"], capsys)
+    assert code == 2 and "loss.cyc" in err and "unknown key" in err and "Traceback" not in err
+
+
+def test_bad_precision_flag_names_the_key(capsys):
+    code, _, err = _volo(["train", "--config", "smoke", "--precision", "8-bit", "--dry-run"], capsys)
+    assert code == 2 and "train.precision" in err
+
+
+def test_tiny_run_from_the_command_line(tiny_data, tmp_path, capsys):
+    code, out, _ = _volo(
+        ["train", "--config", "smoke", "--data-a", tiny_data[0], "--data-b", tiny_data[1],
+         "--out", str(tmp_path / "cli"), "--max-steps", "2", "--resume", "auto"],
+        capsys,
+    )
+    assert code == 0
+    assert "domain A" in out and "4 train / 1 val" in out and "starting fresh" in out
+    assert "done: 2 batches" in out
+    assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
