@@ -20,6 +20,7 @@ invalid; those pixels are counted per sample and in the summary. Invalid output 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -177,7 +178,8 @@ def translate_source(
     depth_scale: float | None = None,
     rgb_format: str = "png",
     progress: ProgressCallback | None = None,
-    channels_last: bool | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
     max_batch_pixels: int = DEFAULT_MAX_BATCH_PIXELS,
 ) -> TranslateReport:
     """Translate every sample of ``spec`` into ``out_dir`` (same layout, names and formats).
@@ -189,13 +191,17 @@ def translate_source(
         loaded: the generator (:func:`~volo_adapt.inference.loading.load_generator`); moved to ``device``.
         batch_size: images per network call (equal-size images only).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-        precision: ``"32"`` (exact fp32), ``"bf16"`` or ``"16"`` (autocast).
+        precision: ``"32"`` (exact fp32), ``"tf32"`` (CUDA), ``"bf16"`` or ``"16"`` (autocast); see
+            :data:`~volo_adapt.inference.engine.PRECISIONS` for what the reduced ones cost in depth accuracy.
         skip_existing: leave samples whose output files all exist (resume an interrupted run).
         depth_scale: units per metre of 16-bit PNG depth, for reading and writing (default: the run's
             ``data.depth_scale``).
         rgb_format: output colour format: ``"png"`` (default), ``"jpg"`` or ``"same"`` as the input.
         progress: see :data:`ProgressCallback`.
-        channels_last: channels-last memory format for the network (default: on for bf16/16 and CUDA).
+        channels_last: channels-last memory format for the network (default off: it was slower for these
+            generators on an H100, see ``benchmarks/README.md``).
+        compile: run a ``torch.compile``-d copy of the generator (``loaded`` itself is left as is). On an H100 this
+            made bf16 translation about 3x faster after a compile of 10-60 s; every new image size recompiles.
         max_batch_pixels: cap on padded pixels per batch (large images go fewer at a time).
 
     Returns:
@@ -219,8 +225,6 @@ def translate_source(
     if not scale > 0:
         raise VoloError(f"--depth-scale {depth_scale}: must be > 0 units per metre")
     dev = resolve_device(device)
-    if channels_last is None:
-        channels_last = precision != "32" or dev.type == "cuda"
 
     kind = source_kind(spec)
     refs = open_source(spec)
@@ -229,8 +233,13 @@ def translate_source(
     plans = plan_outputs(refs, root, out, rgb_format)
     check_destination(root, out, plans)
     collisions = find_collisions(plans)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # e.g. a parent is a file, or the disk/permissions refuse it: one line, not a traceback
+        raise VoloError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
     prepare(loaded, dev, channels_last)
+    if compile:
+        loaded = dataclasses.replace(loaded, module=torch.compile(loaded.module))
 
     report = TranslateReport(
         source=spec,
