@@ -26,3 +26,15 @@ def faults_tmp(tmp_path_factory) -> Callable[[str], Path]:
         return tmp_path_factory.mktemp(f"{name}{next(counter)}")
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """In-process training and translation on one thread: the 2 cores are shared with other jobs, and several
+    OpenMP threads competing on a loaded machine are many times slower than one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
