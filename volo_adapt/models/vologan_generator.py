@@ -10,7 +10,7 @@ spectral-norm conv without bias -> affine instance norm -> LeakyReLU(0.3)) unles
 - Decoder level ``i`` (from ``levels-1`` down to 0): conv block 1x1 ``C_prev -> 4 C_i``, ``PixelShuffle(2)``
   (-> ``C_i``), concat the skip (``2 C_i``), two 3x3 conv blocks -> ``C_i``.
   ``Dropout2d(0.2)`` after the first two decoder levels; the gated self-attention block after the decoder level
-  ``attention_level`` (default ``levels - 1``: ``input / 16`` = 32x32 for 5 levels at 512).
+  ``attention_level`` (after its dropout; default ``levels - 1``: ``input / 16`` = 32x32 for 5 levels at 512).
 - Output: spectral-norm 1x1 conv ``C_0 -> out_channels`` (no norm, no activation), then the Keras hard sigmoid
   ``clip(0.2 x + 0.5, 0, 1)``.
 
