@@ -22,9 +22,9 @@ COMPARISONS = ("model", "identity", "floor")
 """Comparison names, in table-column order."""
 
 COMPARISON_LABELS = {
-    "model": "model: translated",
-    "identity": "identity: source as-is",
-    "floor": "floor: target half vs half",
+    "model": "model: translated vs target",
+    "identity": "identity: source as-is vs target",
+    "floor": "floor: target half vs other half",
 }
 
 

@@ -89,7 +89,7 @@ def _tail(depth: torch.Tensor, valid: torch.Tensor) -> float:
 
 @register_metric(
     "depth_tail_fraction",
-    description="Flying pixels / discontinuity pixels (5x5 window, jump > 0.2 m, margin 0.05 m)",
+    description="Flying pixels (inside a depth ramp by > max(2 cm, 4 %)) / pixels near a > 0.2 m discontinuity",
     cheap=True,
 )
 def depth_tail_fraction(inp: MetricInputs) -> MetricResult:

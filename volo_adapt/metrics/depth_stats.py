@@ -20,10 +20,16 @@ Definitions (used by the registered metrics and by the documentation):
   deviation ``1.4826 * median(|r - median(r)|)``, so the remaining outliers (flying pixels, speckle) do not
   dominate. It measures *pixel-scale* noise; noise
   correlated over several pixels is partly removed by the high-pass and is underestimated.
-* **flying pixels (tails)**: a valid pixel is at a *discontinuity* when the valid depths in its
-  ``(2r+1)^2`` window span more than ``jump`` metres; it is a *flying pixel* when its depth lies strictly
-  between the window's nearest and farthest valid depth by more than ``margin`` metres on both sides.
-  The tail fraction is flying pixels / discontinuity pixels.
+* **flying pixels (tails)**: a valid pixel is in a *discontinuity zone* when the valid depths in its
+  ``(2r+1)^2`` window span more than ``jump`` metres. It is a *flying pixel* when, along one of the four
+  directions (horizontal, vertical, two diagonals), both neighbours are valid and its depth lies strictly
+  between theirs by more than ``m = max(margin_abs, margin_rel * depth)`` on both sides: a pixel inside a
+  ramp across a depth edge, which is what interpolating across an edge (phone pipelines upsampling LiDAR
+  depth) produces. A pixel next to a clean step has one neighbour on its own side (within ``m``) and is not
+  flying. Planar surfaces whose depth changes by more than ``margin_rel`` (4 %) per pixel (very grazing views,
+  e.g. a distant floor at low resolution) also count. The tail fraction is flying pixels / zone pixels.
+  (A first version, "between the nearest and farthest depth of the 5x5 window", flagged 87 % of the zone in the
+  clean demo renderings: curved and grazing surfaces are between those extremes too.)
 """
 
 from __future__ import annotations
@@ -191,32 +197,53 @@ def curve_distance(a: list[float], b: list[float]) -> float:
     return float((ta[both] - tb[both]).abs().mean()) if bool(both.any()) else math.nan
 
 
+def _neighbour(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``x`` at ``(y + dy, x + dx)`` for every pixel, 0 outside the image; ``(N, 1, H, W)``, ``|dy|, |dx| <= 1``."""
+    h, w = x.shape[-2:]
+    p = F.pad(x, (1, 1, 1, 1))
+    return p[..., 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+
+
 def flying_pixels(
-    depth: torch.Tensor, valid: torch.Tensor, radius: int = 2, jump: float = 0.2, margin: float = 0.05
+    depth: torch.Tensor,
+    valid: torch.Tensor,
+    radius: int = 2,
+    jump: float = 0.2,
+    margin_abs: float = 0.02,
+    margin_rel: float = 0.04,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flying pixels at depth discontinuities (see the module docstring).
+    """Flying pixels in depth-discontinuity zones (see the module docstring).
 
     Args:
         depth: ``(N, 1, H, W)`` float metres.
         valid: ``(N, 1, H, W)`` bool.
-        radius: window half-size in pixels.
-        jump: minimum depth span (metres) of a window that makes its centre a discontinuity pixel.
-        margin: how far (metres) inside ``(nearest, farthest)`` a depth must be to count as flying.
+        radius: half-size in pixels of the window that decides the discontinuity zone.
+        jump: minimum depth span (metres) of that window.
+        margin_abs: minimum margin in metres.
+        margin_rel: margin as a fraction of the pixel's depth (the larger of the two is used).
 
     Returns:
-        ``(flying, edge)``: ``(N, 1, H, W)`` bool masks, ``flying`` a subset of ``edge``.
+        ``(flying, zone)``: ``(N, 1, H, W)`` bool masks, ``flying`` a subset of ``zone``.
     """
     _check(depth, valid)
     near, far = _window_span(depth, valid, radius)
-    edge = valid & (far - near > jump)
-    flying = edge & (depth > near + margin) & (depth < far - margin)
-    return flying, edge
+    zone = valid & (far - near > jump)
+    m = torch.clamp(margin_rel * depth, min=margin_abs)
+    vf = valid.to(depth.dtype)
+    flying = torch.zeros_like(valid)
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a, b = _neighbour(depth, dy, dx), _neighbour(depth, -dy, -dx)
+        both = (_neighbour(vf, dy, dx) > 0.5) & (_neighbour(vf, -dy, -dx) > 0.5)
+        rising = (a + m < depth) & (depth < b - m)
+        falling = (b + m < depth) & (depth < a - m)
+        flying |= both & (rising | falling)
+    return flying & zone, zone
 
 
 def tail_fraction(depth: torch.Tensor, valid: torch.Tensor, **kwargs: float) -> float:
-    """Flying pixels / discontinuity pixels over the batch (:func:`flying_pixels`); NaN without discontinuities."""
-    flying, edge = flying_pixels(depth, valid, **kwargs)
-    n = int(edge.sum())
+    """Flying pixels / discontinuity-zone pixels over the batch (:func:`flying_pixels`); NaN without any zone."""
+    flying, zone = flying_pixels(depth, valid, **kwargs)
+    n = int(zone.sum())
     return float(flying.sum()) / n if n else math.nan
 
 

@@ -296,11 +296,14 @@ def checkpoint_step(path: Path) -> int | None:
     return int(step) if isinstance(step, int) else None
 
 
-def default_demo_sources() -> tuple[list[str], list[str], Path]:
-    """``(A/test, B/test, paired/)`` of the built-in demo benchmark (generated on first use)."""
+def default_demo_sources(size: int = 96, n_train: int = 400) -> tuple[list[str], list[str], Path]:
+    """``(A/test, B/test, paired/)`` of the built-in demo benchmark (generated on first use).
+
+    ``size`` and ``n_train`` select the same demo set training used (``data.demo_size``, ``data.demo_count``).
+    """
     from volo_adapt.sensors.demo import ensure_demo_dataset
 
-    root = Path(ensure_demo_dataset())
+    root = Path(ensure_demo_dataset(size=size, n_train=n_train, seed=0))
     return [str(root / "A" / "test")], [str(root / "B" / "test")], root / "paired"
 
 
@@ -317,7 +320,7 @@ def evaluate(
     inception_weights: str | Path | None = None,
     seed: int = 0,
     c2st_epochs: int = 30,
-    device: str = "cpu",
+    device: str = "auto",
     log: Log | None = None,
 ) -> EvalReport:
     """Evaluate one generator: translate the source domain and judge it against the target domain.
@@ -336,7 +339,7 @@ def evaluate(
         inception_weights: FID Inception weights file (default: the torch hub cache location).
         seed: seeds C2ST, KID subsets and the target halves.
         c2st_epochs: C2ST classifier epochs.
-        device: where the generator and metric networks run.
+        device: where the generator and metric networks run (``auto``, ``cpu``, ``cuda``, ...).
         log: progress callback.
 
     Returns:
@@ -345,8 +348,9 @@ def evaluate(
     Raises:
         DataError: unreadable or mismatched data; ConfigError: unknown metric names.
     """
-    from volo_adapt.inference.engine import translate_batch
+    from volo_adapt.inference.engine import resolve_device, translate_batch
 
+    dev = resolve_device(device)
     names = resolve_metric_names(metrics if metrics is None or isinstance(metrics, str) else list(metrics))
     if (source_a is None) != (source_b is None) or (source_a is not None and (not source_a or not source_b)):
         raise DataError("--data-a and --data-b: give both (or neither, for the built-in demo benchmark)")
@@ -354,7 +358,8 @@ def evaluate(
     if demo:
         if log is not None:
             log("preparing the built-in demo benchmark")
-        source_a, source_b, demo_paired = default_demo_sources()
+        source_a, source_b, demo_paired = default_demo_sources(loaded.config.data.demo_size,
+                                                               loaded.config.data.demo_count)
         if paired is None and demo_paired.is_dir():
             paired = demo_paired
     cfg = loaded.config
@@ -371,10 +376,10 @@ def evaluate(
         paired_source, paired_target = load_paired(
             Path(paired), direction, size, codec, cfg.data.depth_scale, max_samples
         )
-    loaded.module.to(device)
+    loaded.module.to(dev)
 
     def translate(x: torch.Tensor) -> torch.Tensor:
-        return translate_batch(loaded, x.to(device))
+        return translate_batch(loaded, x.to(dev))
 
     source_path = Path(loaded.source)
     info = {
@@ -391,7 +396,7 @@ def evaluate(
     }
     options = MetricOptions(
         seed=seed,
-        device=device,
+        device=str(dev),
         inception_weights=None if inception_weights is None else Path(inception_weights),
         c2st_epochs=c2st_epochs,
     )

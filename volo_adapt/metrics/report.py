@@ -100,7 +100,7 @@ def _fmt(v: float | None) -> str:
 
 
 def render_table(report: Any) -> Table:
-    """A rich table: one row per metric value, one column per comparison (model, identity, floor)."""
+    """A rich table: a heading row per metric, one row per value, one column per comparison (fits 80 columns)."""
     counts = report.info.get("counts", {})
     title = (
         f"volo eval: {report.info.get('checkpoint', '?')} (step {report.info.get('global_step')}), "
@@ -108,18 +108,19 @@ def render_table(report: Any) -> Table:
         + (f" / {counts['paired']} pairs" if counts.get("paired") else "")
         + f" at {'x'.join(str(s) for s in report.info.get('eval_size', []))}"
     )
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric", style="bold")
-    table.add_column("value")
+    caption = "; ".join(f"{c} = {COMPARISON_LABELS[c].split(': ', 1)[1]}" for c in COMPARISONS)
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    table.add_column("metric / value", no_wrap=True)
     for c in COMPARISONS:
-        table.add_column(COMPARISON_LABELS[c], justify="right")
+        table.add_column(c, justify="right", no_wrap=True)
     for name, by_cmp in report.results.items():
         keys: list[str] = []
         for res in by_cmp.values():
             keys += [k for k in res.values if k not in keys]
+        table.add_row(f"[bold]{name}[/]", *[""] * len(COMPARISONS))
         for i, k in enumerate(keys):
             cells = [_fmt(by_cmp[c].values.get(k)) if c in by_cmp else "n/a" for c in COMPARISONS]
-            table.add_row(name if i == 0 else "", k, *cells, end_section=i == len(keys) - 1)
+            table.add_row(f"  {k}", *cells, end_section=i == len(keys) - 1)
     return table
 
 

@@ -1,0 +1,125 @@
+"""Tests for cli/eval.py: `volo eval` end to end on a tiny generated set with a tiny random-weight checkpoint."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.main import run
+from volo_adapt.sensors import demo as demo_mod
+
+_spec = importlib.util.spec_from_file_location(
+    "volo_inference_ckpt_factory", Path(__file__).parents[1] / "inference" / "ckpt_factory.py"
+)
+factory = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(factory)
+
+FAST = ["--c2st-epochs", "2", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A run folder with ``checkpoints/tiny.ckpt`` (vologan, 3 levels, base 4, trained size 32 px)."""
+    root = tmp_path_factory.mktemp("run")
+    (root / "checkpoints").mkdir()
+    cfg = factory.tiny_config(image_size=32, demo_size=32, demo_count=2)
+    factory.make_checkpoint(root / "checkpoints" / "tiny.ckpt", cfg)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory) -> Path:
+    """A real demo benchmark (sensor S as A, phone sensor T as B, paired/), 6 test scenes of 32 px."""
+    return demo_mod.ensure_demo_dataset(size=32, n_train=2, n_test=6, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def _volo(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        run(argv)
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def test_eval_end_to_end_writes_table_json_jsonl_and_plots(run_dir, tiny_demo, tmp_path, capsys):
+    ckpt = run_dir / "checkpoints" / "tiny.ckpt"
+    out = tmp_path / "report.json"
+    code, stdout, stderr = _volo(
+        ["eval", "--ckpt", str(ckpt), "--data-a", str(tiny_demo / "A" / "test"), "--data-b",
+         str(tiny_demo / "B" / "test"), "--paired", str(tiny_demo / "paired"), "--out", str(out),
+         "--plots", str(tmp_path / "plots"), "--max-samples", "6", *FAST], capsys)
+    assert code in (0, None), stderr
+    for name in ("depth_noise_vs_range", "c2st_rgbd_acc", "geometry_vs_source_median5", "paired_depth_mae_mm"):
+        assert name in stdout
+    assert "identity" in stdout and "floor" in stdout and "source as-is" in stdout
+    assert "FID/KID skipped" in stderr and "weights-inception-2015-12-05-6726825d.pth" in stderr
+    assert "volo-adapt[fid]" in stderr
+    rep = json.loads(out.read_text())
+    assert rep["checkpoint"] == str(ckpt) and rep["global_step"] == 42 and rep["direction"] == "a2b"
+    assert rep["eval_size"] == [32, 32] and rep["counts"]["paired"] == 6
+    assert set(rep["results"]["depth_noise_vs_range"]) >= {"model", "identity", "floor", "model_details"}
+    assert "fid_rgb_inception" in rep["skipped"]
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    line = json.loads(lines[-1])
+    assert line["checkpoint"] == str(ckpt) and line["data"]["source"] == [str(tiny_demo / "A" / "test")]
+    assert "timestamp" in line and "model_details" not in line["results"]["depth_noise_vs_range"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "histograms.png", "noise_vs_range.png", "pca.png", "samples.png"]
+
+
+def test_eval_defaults_to_the_demo_benchmark_and_appends_jsonl(run_dir, tiny_demo, monkeypatch, capsys):
+    calls = []
+
+    def fake_demo(size=96, n_train=400, n_test=64, seed=0, **kw):
+        calls.append((size, n_train, seed))
+        return tiny_demo
+
+    monkeypatch.setattr(demo_mod, "ensure_demo_dataset", fake_demo)
+    jsonl = run_dir / "metrics.jsonl"
+    before = len(jsonl.read_text().splitlines()) if jsonl.exists() else 0
+    code, stdout, stderr = _volo(["eval", "--ckpt", str(run_dir / "checkpoints" / "tiny.ckpt"), "--metrics",
+                                  "depth_tail_fraction,paired_depth_mae_mm", "--direction", "b2a", *FAST], capsys)
+    assert code in (0, None), stderr
+    assert calls == [(32, 2, 0)]  # the checkpoint's demo_size / demo_count
+    lines = jsonl.read_text().splitlines()
+    assert len(lines) == before + 1
+    line = json.loads(lines[-1])
+    assert line["data"]["demo"] is True and line["direction"] == "b2a"
+    assert line["data"]["source"] == [str(tiny_demo / "B" / "test")]
+    assert set(line["results"]) == {"depth_tail_fraction", "paired_depth_mae_mm"}
+
+
+def test_unknown_metric_is_one_line_error_listing_valid_metrics(run_dir, capsys):
+    code, _, stderr = _volo(["eval", "--ckpt", str(run_dir / "checkpoints" / "tiny.ckpt"), "--metrics",
+                             "fid50k_full"], capsys)
+    assert code == 2
+    assert "error:" in stderr and "fid50k_full" in stderr and "depth_noise_vs_range" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_one_sided_data_is_refused(run_dir, tiny_demo, capsys):
+    code, _, stderr = _volo(["eval", "--ckpt", str(run_dir / "checkpoints" / "tiny.ckpt"), "--data-a",
+                             str(tiny_demo / "A" / "test"), *FAST], capsys)
+    assert code == 2 and "--data-b" in stderr
+
+
+def test_paired_folder_with_mismatched_names_is_refused(run_dir, tiny_demo, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "paired"
+    shutil.copytree(tiny_demo / "paired", bad)
+    for sub in ("rgb", "depth"):
+        victim = sorted((bad / "B" / sub).iterdir())[0]
+        victim.rename(victim.with_name("zzz" + victim.suffix))
+    code, _, stderr = _volo(["eval", "--ckpt", str(run_dir / "checkpoints" / "tiny.ckpt"), "--data-a",
+                             str(tiny_demo / "A" / "test"), "--data-b", str(tiny_demo / "B" / "test"),
+                             "--paired", str(bad), "--metrics", "paired_depth_mae_mm", *FAST], capsys)
+    assert code == 2 and "same sample names" in stderr and "zzz" in stderr
+
+
+def test_list_metrics(capsys):
+    code, stdout, _ = _volo(["eval", "--ckpt", "unused.ckpt", "--list-metrics"], capsys)
+    assert code in (0, None)
+    assert "c2st_depth_acc" in stdout and "needs paired" in stdout
