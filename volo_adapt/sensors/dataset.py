@@ -15,6 +15,7 @@ depends only on ``(seed, stream, i)``, so the same seed gives byte-identical fil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -94,6 +95,17 @@ def _readme(m: dict) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise VoloError(f"{out}: exists and is not a folder")
@@ -111,6 +123,7 @@ def write_synth_dataset(
     preview: str | os.PathLike | None = None,
     batch_size: int | None = None,
     progress: ProgressFn | None = None,
+    threads: int | None = 1,
 ) -> dict:
     """Generate the benchmark into ``out`` (which must be absent or empty).
 
@@ -124,6 +137,10 @@ def write_synth_dataset(
         preview: optional PNG path for a preview grid of the first paired scenes (S and T side by side).
         batch_size: samples rendered at once (default :func:`default_batch_size`); does not change the output.
         progress: optional ``progress(done, total)`` callback, called after each batch.
+        threads: torch intra-op threads while generating (restored afterwards); ``None`` keeps torch's setting.
+            Default 1: the work is many small element-wise ops, and on a loaded 2-core machine two OpenMP threads
+            were measured 5-15x slower than one (spinning on a descheduled peer); see benchmarks/bench_synth.py.
+            Does not change the output.
 
     Returns:
         The manifest (also written to ``out/synth.json``).
@@ -146,7 +163,7 @@ def write_synth_dataset(
     done = 0
     if progress:
         progress(0, total)
-    with torch.inference_mode():
+    with torch.inference_mode(), _torch_threads(threads):
         for stream, sensors, count, folders in splits:
             for d in folders:
                 (out / d / "rgb").mkdir(parents=True, exist_ok=True)
