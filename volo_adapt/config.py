@@ -10,6 +10,7 @@ The resolved config is written to every run folder and stored inside every check
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -312,7 +313,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise ConfigError(f"{key}: expected true/false, got {value!r}")
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond float range
+                number = math.inf
+            if not math.isfinite(number):  # .nan/.inf would reach losses, learning rates and the depth codec
+                raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+            return number
         raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
