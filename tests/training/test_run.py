@@ -134,3 +134,26 @@ def test_sigterm_writes_last_checkpoint_and_returns(tiny_data, tmp_path):
     assert ckpt["volo_train_state"]["batches_done"] == 2
     again = train(smoke_config(tiny_data), tmp_path / "term", resume="auto", **QUIET)
     assert again.batches_done == 4
+
+
+class SigintAt(SigtermAt):
+    def on_train_batch_start(self, trainer, pl_module, *args) -> None:
+        if pl_module.batches_done == self.n - 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_finishes_the_batch_writes_last_checkpoint_and_returns(tiny_data, tmp_path):
+    res = train(smoke_config(tiny_data, "train.checkpoint_every_n_steps=0"), tmp_path / "int",
+                callbacks=[SigintAt(1)], **QUIET)
+    assert res.interrupted and res.batches_done == 1
+    assert torch.load(res.last_checkpoint, weights_only=True)["volo_train_state"]["batches_done"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_strategy_mapping():
+    from volo_adapt.config import load_config
+    from volo_adapt.training.run import _strategy
+
+    assert _strategy(load_config("smoke", ["train.strategy=ddp"])) == "ddp_find_unused_parameters_true"
+    assert _strategy(load_config("smoke", ["train.devices=2"])) == "ddp_find_unused_parameters_true"
+    assert _strategy(load_config("smoke", ["train.devices=1"])) == "auto"

@@ -104,11 +104,26 @@ def resolve_data(cfg: RunConfig, allow_generate: bool = True) -> tuple[list[str]
     return [str(root / "A" / "train")], [str(root / "B" / "train")], str(root)
 
 
+def _multi_device(cfg: RunConfig) -> bool:
+    d = _devices(cfg.train.devices)
+    if isinstance(d, int):
+        return d > 1 or (d == -1 and cfg.train.accelerator != "cpu" and torch.cuda.device_count() > 1)
+    if d == "auto":
+        return cfg.train.accelerator in ("auto", "gpu", "cuda") and torch.cuda.device_count() > 1
+    return len([x for x in str(d).split(",") if x.strip()]) > 1
+
+
 def _strategy(cfg: RunConfig) -> str:
+    """``ddp`` (or ``auto`` on several devices) -> ``ddp_find_unused_parameters_true``.
+
+    Each backward only reaches part of the module (critics are frozen during the generator step, the
+    generators are detached from the critic step, EMA copies never train), so plain DDP stops with
+    "parameters that were not used in producing the loss".
+    """
     s = cfg.train.strategy
-    # Under "ddp" each backward only reaches part of the module (critics are frozen during the generator step,
-    # generators are detached from the critic step): DDP must look for unused parameters.
-    return "ddp_find_unused_parameters_true" if s == "ddp" else s
+    if s == "ddp" or (s == "auto" and _multi_device(cfg)):
+        return "ddp_find_unused_parameters_true"
+    return s
 
 
 def _devices(value: str) -> Any:
@@ -194,7 +209,8 @@ def train(
     """Train (or, with ``dry_run``, only build and count) a VoloGAN/CycleGAN model.
 
     Args:
-        cfg: the resolved run config (``load_config(...)`` plus any command-line changes).
+        cfg: the resolved run config (``load_config(...)`` plus any command-line changes); not modified (the
+            config actually used, with the demo set's paths filled in, is ``TrainResult.config``).
         out_dir: the run folder (created).
         resume: None (fresh), ``"auto"`` (continue from ``RUN_DIR/checkpoints/last.ckpt`` if it exists,
             else start fresh and say so in ``notes``), or a checkpoint path.
@@ -213,6 +229,7 @@ def train(
             good state is in ``last.ckpt``.
     """
     validate(cfg)
+    cfg = RunConfig.from_dict(cfg.to_dict())  # a private copy: the demo data paths are filled in below
     run_dir = Path(out_dir)
     if dry_run:
         torch.manual_seed(cfg.train.seed)
