@@ -46,10 +46,10 @@ def test_layout_and_manifest(written):
     assert Image.open(out / "B/test/rgb/000001.png").mode == "RGB"
 
 
-def test_same_seed_same_bytes_whatever_the_batch_size(written, tmp_path):
+def test_same_seed_same_bytes_whatever_the_batch_size_and_threads(written, tmp_path):
     out, _ = written
     again = tmp_path / "again"
-    write_synth_dataset(again, n_train=3, n_test=2, size=SIZE, seed=7, batch_size=1)
+    write_synth_dataset(again, n_train=3, n_test=2, size=SIZE, seed=7, batch_size=1, threads=2)
     assert _files(again) == _files(out)
 
 

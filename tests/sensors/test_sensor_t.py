@@ -127,3 +127,22 @@ def test_one_generator_per_sample_required():
     depth, cos, alb = plane_buffers(1.0, size=16, batch=2)
     with pytest.raises(AssertionError):
         lidar_depth(depth, cos, alb, generators(1), CFG)
+
+
+def test_sensor_t_wrapper_on_rendered_buffers():
+    from volo_adapt.sensors.camera import PinholeCamera
+    from volo_adapt.sensors.render import render
+    from volo_adapt.sensors.scene import sample_scene, stack_scenes
+    from volo_adapt.sensors.seeding import numpy_rng
+    from volo_adapt.sensors.sensor_s import sensor_s
+    from volo_adapt.sensors.sensor_t import sensor_t
+
+    cam = PinholeCamera.from_fov(40)
+    sc = stack_scenes([sample_scene(numpy_rng(1, "w", i, "scene")) for i in range(2)])
+    buf = render(sc, cam)
+    clean, depth = sensor_s(buf.albedo, buf.normal, buf.depth, sc.light_dir, sc.light_intensity)
+    rgb, d = sensor_t(clean, depth, -buf.normal, buf.albedo, cam, generators(2), CFG)  # normal sign is irrelevant
+    lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo, generators(2), CFG, buf.range)
+    torch.testing.assert_close(d, lid.depth, atol=1e-3, rtol=0)  # range from depth/ray vs the renderer's range
+    assert rgb.shape == clean.shape and (rgb[(depth == 0).expand(-1, 3, -1, -1)] == 0).all()
+    assert (d > 0).sum() > 0.5 * (depth > 0).sum()

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from volo_adapt.sensors.camera import PinholeCamera
+
 
 @dataclass(frozen=True)
 class SensorTConfig:
@@ -215,3 +217,37 @@ def phone_rgb(
         xi = _jpeg(xi, cfg.jpeg_quality)
         outs.append(torch.where(mask[i], xi, torch.zeros_like(xi)))
     return torch.stack(outs)
+
+
+def sensor_t(
+    rgb: torch.Tensor,
+    depth: torch.Tensor,
+    normal: torch.Tensor,
+    albedo: torch.Tensor,
+    camera: PinholeCamera,
+    generators: list[torch.Generator],
+    cfg: SensorTConfig = SensorTConfig(),  # noqa: B008
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sensor T on any batch of clean RGB-D with normals and albedo (e.g. from another renderer or eval code).
+
+    Args:
+        rgb: ``(B, 3, H, W)`` clean colour in ``[0, 1]``.
+        depth: ``(B, 1, H, W)`` exact depth ``z``, metres, ``0`` = background.
+        normal: ``(B, 3, H, W)`` unit normals, camera frame (OpenCV axes); their sign does not matter.
+        albedo: ``(B, 3, H, W)`` reflectance in ``[0, 1]`` (``rgb`` is a reasonable stand-in if unknown).
+        camera: intrinsics of the images (gives the view directions and the radial range).
+        generators: one ``torch.Generator`` per sample, used first for the depth draws, then for the colour.
+        cfg: sensor parameters.
+
+    Returns:
+        ``rgb (B, 3, H, W)`` float32 in ``[0, 1]`` (0 where ``depth`` is 0) and ``depth (B, 1, H, W)`` float32
+        metres (0 = no return).
+    """
+    assert depth.shape[-2:] == (camera.height, camera.width), (
+        f"camera is {camera.height}x{camera.width}, images are {tuple(depth.shape[-2:])}"
+    )
+    rd = camera.rays().permute(2, 0, 1)[None]  # (1, 3, H, W)
+    view_cos = (normal * rd).sum(1, keepdim=True).abs()
+    range_m = depth / rd[:, 2:3]
+    lid = lidar_depth(depth, view_cos, albedo, generators, cfg, range_m)
+    return phone_rgb(rgb, depth > 0, generators, cfg), lid.depth
