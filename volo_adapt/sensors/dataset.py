@@ -106,7 +106,14 @@ def _torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def _check_out(out: Path) -> None:
+def check_synth_args(out: Path, n_train: int, n_test: int, size: int, seed: int) -> None:
+    """Raise :class:`VoloError` (naming the option or path) for arguments :func:`write_synth_dataset` refuses."""
+    if size < 16:
+        raise VoloError(f"--size must be >= 16 pixels, got {size}")
+    if n_train < 0 or n_test < 0:
+        raise VoloError(f"--n-train and --n-test must be >= 0, got {n_train} and {n_test}")
+    if seed < 0:
+        raise VoloError(f"--seed must be >= 0, got {seed}")
     if out.exists() and not out.is_dir():
         raise VoloError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -150,13 +157,7 @@ def write_synth_dataset(
     """
     cfg = cfg or SynthConfig()
     out = Path(out)
-    if size < 16:
-        raise VoloError(f"--size must be >= 16 pixels, got {size}")
-    if n_train < 0 or n_test < 0:
-        raise VoloError(f"--n-train and --n-test must be >= 0, got {n_train} and {n_test}")
-    if seed < 0:
-        raise VoloError(f"--seed must be >= 0, got {seed}")
-    _check_out(out)
+    check_synth_args(out, n_train, n_test, size, seed)
     bs = batch_size or default_batch_size(size)
     splits = plan(n_train, n_test)
     total = sum(count for _, _, count, _ in splits)

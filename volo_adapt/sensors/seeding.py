@@ -17,12 +17,6 @@ def stream_id(stream: str) -> int:
     return zlib.crc32(stream.encode("utf-8"))
 
 
-def sample_seed_sequence(seed: int, stream: str, index: int) -> np.random.SeedSequence:
-    """The root seed sequence of one sample."""
-    assert seed >= 0 and index >= 0, "seed and index must be non-negative"
-    return np.random.SeedSequence([int(seed), stream_id(stream), int(index)])
-
-
 def numpy_rng(seed: int, stream: str, index: int, purpose: str) -> np.random.Generator:
     """A numpy generator for one sample and one purpose (``"scene"``, ``"sensor_t"``, ...)."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), stream_id(stream), int(index), stream_id(purpose)]))
