@@ -65,3 +65,18 @@ def test_validation_metrics_are_cheap_finite_and_use_the_registered_functions():
     assert out["depth_noise_vs_range/target_mm"] == pytest.approx(10.0, rel=0.15)
     only = validation_metrics(src, src, tgt, CODEC, metrics=["depth_histogram_w1"])
     assert list(only) == ["depth_histogram_w1/w1_mm"]
+
+
+def test_val_metrics_fn_adapter_for_the_training_hook_has_a_stable_key_set():
+    from volo_adapt.metrics import make_val_metrics_fn
+
+    fn = make_val_metrics_fn(CODEC)
+    a = network(*scenes(2, 32, seed=0, wall=False))
+    b = network(*scenes(2, 32, seed=1, noise=0.01))
+    out = fn({"A": a, "B": b}, {"fake_B": a.clone(), "fake_A": b, "cyc_A": a, "cyc_B": b})
+    flat = torch.zeros(2, 4, 32, 32)
+    flat[:, 3] = 0.5  # a plane: no discontinuity, so the tail fraction is undefined (NaN) but still present
+    out2 = fn({"A": flat, "B": flat}, {"fake_B": flat})
+    assert set(out) == set(out2)
+    assert all(isinstance(v, torch.Tensor) and v.ndim == 0 for v in out.values())
+    assert torch.isnan(out2["depth_tail_fraction/value"])

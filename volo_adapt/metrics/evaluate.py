@@ -106,6 +106,7 @@ def validation_metrics(
     target_x: torch.Tensor,
     codec: DepthCodec,
     metrics: Sequence[str] | None = None,
+    keep_nan: bool = False,
 ) -> dict[str, float]:
     """Cheap batch-level metrics for in-training validation (the same registered functions as ``volo eval``).
 
@@ -115,10 +116,11 @@ def validation_metrics(
         target_x: ``(M, 4, H, W)`` real target-domain tensors.
         codec: the run's depth codec.
         metrics: names to run (default: every metric registered as ``cheap`` that needs no paired data).
+        keep_nan: keep undefined values as NaN (a stable key set, needed when logging with ``sync_dist``).
 
     Returns:
-        ``{"metric/key": value}`` for the model comparison, finite values only (batch-level statistics can be
-        undefined, e.g. a tail fraction without any discontinuity, and are then left out).
+        ``{"metric/key": value}`` for the model comparison. Batch-level statistics can be undefined (e.g. a
+        tail fraction without any discontinuity); they are left out unless ``keep_nan``.
     """
     if metrics is None:
         from volo_adapt.metrics.registry import list_metrics
@@ -135,9 +137,30 @@ def validation_metrics(
     out = {}
     for m, by_cmp in results.items():
         for k, v in by_cmp["model"].values.items():
-            if math.isfinite(v):
+            if keep_nan or math.isfinite(v):
                 out[f"{m}/{k}"] = float(v)
     return out
+
+
+def make_val_metrics_fn(
+    codec: DepthCodec, metrics: Sequence[str] | None = None
+) -> Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+    """Adapter for the training module's ``val_metrics_fn(batch, outputs)`` hook.
+
+    Judges ``outputs["fake_B"]`` (A translated to B) against ``batch["B"]``, with ``batch["A"]`` as its source,
+    using :func:`validation_metrics`. Keys are always the same (undefined values are NaN) so that
+    ``log_dict(..., sync_dist=True)`` reduces the same keys on every rank.
+
+    Returns:
+        ``fn(batch, outputs) -> {"metric/key": 0-d float tensor}``.
+    """
+    names = list(metrics) if metrics is not None else None
+
+    def fn(batch: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        vals = validation_metrics(batch["A"], outputs["fake_B"], batch["B"], codec, names, keep_nan=True)
+        return {k: torch.tensor(v, dtype=torch.float32) for k, v in vals.items()}
+
+    return fn
 
 
 def translate_all(

@@ -40,7 +40,7 @@ class MetricOptions:
     device: str = "cpu"
     inception_weights: Path | None = None
     c2st_epochs: int = 30
-    c2st_size: int = 64
+    c2st_size: int = 128
     depth_bin_m: float = 0.5
 
 
