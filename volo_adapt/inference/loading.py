@@ -12,9 +12,9 @@ Two file kinds are read:
 Both are opened with ``torch.load(weights_only=True)`` (no code runs while unpickling) and memory-mapped, so only
 the tensors of the one generator that is needed are read from disk. A Lightning checkpoint may also pickle
 non-tensor objects (for example hyper-parameter containers) that ``weights_only`` refuses; such a file is then
-loaded with ``weights_only=False`` **only if** a static scan of its pickle stream (no code executed) shows the
-volo-adapt checkpoint entry. Loading a full training checkpoint that way trusts its source, like any pickle:
-only load checkpoints you produced or trust. Exported ``pt`` files never need it.
+loaded with ``weights_only=False`` **only if** it is named ``*.ckpt`` and a static scan of its pickle stream (no code
+executed) shows the volo-adapt checkpoint entry. Loading a full training checkpoint that way trusts its source,
+like any pickle: only load checkpoints you produced or trust. Exported ``pt`` files never need it and are refused.
 """
 
 from __future__ import annotations
@@ -166,6 +166,11 @@ def _torch_load(path: Path, map_location: str | torch.device) -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
+        if path.suffix.lower() != ".ckpt":  # exported generators (.pt) never need the fallback: refuse, run nothing
+            raise CheckpointError(
+                f"{path}: refused: the file pickles non-tensor objects and only a training checkpoint (.ckpt) from"
+                " a source you trust may do that (an exported generator holds plain types and tensors only)"
+            ) from e
         if not _pickle_mentions_volo(path):
             raise CheckpointError(
                 f"{path}: not a volo-adapt checkpoint (it pickles non-tensor objects and has no 'volo' entry)"
