@@ -1,0 +1,155 @@
+"""Config fuzzing: unknown keys, wrong types and out-of-range values (YAML files, ``--set`` overrides, ``volo train``)
+raise :class:`ConfigError` with one line naming the key, never another exception type or a traceback.
+
+Code under test: volo_adapt/config.py (load_config, apply_overrides, validate), cli/train.py and the start of
+volo_adapt/training/run.py (values only Lightning or the networks can judge).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from volo_faults_helpers import assert_one_line_error, expect_error_or_ok
+
+from volo_adapt.config import RunConfig, load_config
+from volo_adapt.errors import ConfigError
+
+FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_DEFAULT = RunConfig().to_dict()
+KNOWN_KEYS = sorted(f"{s}.{k}" for s, sec in _DEFAULT.items() if isinstance(sec, dict) for k in sec)
+
+scalar_text = st.one_of(
+    st.sampled_from(["1", "-1", "0", "0.5", "1e9", "-1e-9", ".nan", ".inf", "-.inf", "true", "no", "null", "~", "",
+                     "[]", "[1, 2]", "{a: 1}", "abc", "'3'", "!!python/object:os.system ['ls']", "[", "{", ": :",
+                     "999999999999999999999999", "1_000", "0x10", "- a"]),
+    st.text(max_size=10),
+)
+override_keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.sampled_from(["data", "train", "version", "nope.x",
+                                                                        "data.nope", "data.image_size.x", "",
+                                                                        " data.batch_size ", "a..b", "."]),
+                          st.text(max_size=12))
+
+
+def _check_loaded(cfg: RunConfig) -> None:
+    """A config that loads is valid and round-trips."""
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    for section in ("data", "loss", "optim"):
+        for k, v in cfg.to_dict()[section].items():
+            if isinstance(v, float):
+                assert math.isfinite(v), f"{section}.{k} = {v} was accepted"
+
+
+@FUZZ
+@given(key=override_keys, value=scalar_text)
+def test_fuzzed_set_override_names_the_key(key, value):
+    item = f"{key}={value}"
+    out = expect_error_or_ok(lambda: load_config("smoke", [item]), ConfigError, None, _check_loaded)
+    if isinstance(out, ConfigError):
+        msg = str(out)
+        head = key.strip().split(".")[0]
+        assert head in msg or item in msg or repr(item) in msg, (item, msg)
+        if key in KNOWN_KEYS:
+            assert key in msg, (item, msg)
+
+
+@FUZZ
+@given(item=st.text(max_size=20))
+def test_fuzzed_raw_set_strings(item):
+    expect_error_or_ok(lambda: load_config(None, [item]), ConfigError, None, _check_loaded)
+
+
+yaml_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(), st.text(max_size=8))
+yaml_value = st.recursive(yaml_leaf, lambda c: st.one_of(st.lists(c, max_size=3),
+                                                         st.dictionaries(st.text(max_size=6), c, max_size=3)),
+                          max_leaves=8)
+section_doc = st.dictionaries(st.sampled_from([*KNOWN_KEYS, "data.nope", "train.extra"]), yaml_value, max_size=4)
+
+
+@FUZZ
+@given(entries=section_doc, top=st.one_of(st.none(), st.sampled_from(["list", "scalar", "extra"])))
+def test_fuzzed_yaml_file(faults_tmp, entries, top):
+    """Random values under real and unknown keys in a YAML file: loads (valid) or one ConfigError naming a key."""
+    doc: dict = {}
+    for dotted, v in entries.items():
+        s, k = dotted.split(".", 1)
+        doc.setdefault(s, {})[k] = v
+    path = faults_tmp("yaml") / "cfg.yaml"
+    if top == "list":
+        path.write_text(yaml.safe_dump([doc]))
+    elif top == "scalar":
+        path.write_text("42\n")
+    else:
+        if top == "extra":
+            doc["surprise"] = 1
+        path.write_text(yaml.safe_dump(doc))
+    out = expect_error_or_ok(lambda: load_config(path), ConfigError, None, _check_loaded)
+    if isinstance(out, ConfigError):
+        msg = str(out)
+        named = [k for k in [*entries, "surprise", str(path)] if k in msg or k.split(".")[0] in msg]
+        assert named, msg
+
+
+def test_unparseable_yaml_file_is_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data: [unclosed\n  image_size: : 3\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("item", ["optim.gen_lr=.inf", "data.far=.inf", "loss.cycle_weight=.nan",
+                                  "data.depth_scale=.inf", "optim.grad_clip=-.inf", "loss.identity_weight=.inf"])
+def test_non_finite_numbers_are_refused(item):
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config("smoke", [item])
+
+
+# ---------------------------------------------------------------------------------------- volo train --set
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory):
+    import torch
+
+    from volo_adapt.data.formats import write_depth, write_rgb
+
+    root = tmp_path_factory.mktemp("dom")
+    g = torch.Generator().manual_seed(0)
+    for d in "AB":
+        for i in range(3):
+            write_rgb(root / d / "rgb" / f"{i}.png", torch.rand(3, 32, 32, generator=g))
+            write_depth(root / d / "depth" / f"{i}.png", 0.5 + torch.rand(1, 32, 32, generator=g))
+    return str(root / "A"), str(root / "B")
+
+
+@pytest.mark.parametrize(
+    ("item", "names"),
+    [
+        ("train.accelerator=quantum", "train.accelerator"),
+        ("train.devices=abc", "train.devices"),
+        ("train.strategy=nope", "train.strategy"),
+        ("data.image_size=40", "data.image_size"),  # the smoke generator needs multiples of 8
+        ("model.gen_kwargs={foo: 1}", "foo"),
+        ("optim.gen_lr=.inf", "optim.gen_lr"),
+        ("data.image_size=abc", "data.image_size"),
+        ("nonsense", "nonsense"),
+        ("loss.nope=1", "loss.nope"),
+    ],
+)
+def test_volo_train_bad_set_is_one_line(domains, tmp_path, capsys, item, names):
+    """``volo train --set`` with a value the config, Lightning or the networks refuse: exit 2, one line, the key."""
+    from cli.main import run
+
+    a, b = domains
+    with pytest.raises(SystemExit) as e:
+        run(["train", "--config", "smoke", "--data-a", a, "--data-b", b, "--out", str(tmp_path / "run"),
+             "--max-steps", "1", "--set", item])
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert_one_line_error(err, names)
