@@ -87,3 +87,22 @@ def test_subject_in_view_and_in_range(index):
     buf = render(stack_scenes([sc]), PinholeCamera.from_fov(48))
     body = buf.mask & (buf.prim < N_PRIMITIVES)
     assert body.sum() >= 4  # the body is visible
+
+
+def test_tile_culling_matches_dense_ray_casting():
+    from volo_adapt.sensors.render import _intersect_capsules, _intersect_ellipsoids
+
+    cam = PinholeCamera.from_fov(40, 36)  # not a multiple of the tile size
+    scenes = [dataclasses.replace(s, floor=False) for s in _scenes(4, size_seed=5)]
+    sb = stack_scenes(scenes)
+    buf = render(sb, cam)
+    rd = cam.rays().reshape(-1, 3)
+    for b in range(len(scenes)):
+        nc, ne = sb.cap_a.shape[1], sb.ell_c.shape[1]
+        dx, dy, dz = (rd[:, i].expand(nc, -1) for i in range(3))
+        t_cap = _intersect_capsules(dx, dy, dz, sb.cap_a[b], sb.cap_b[b], sb.cap_r[b])
+        dx, dy, dz = (rd[:, i].expand(ne, -1) for i in range(3))
+        t_ell = _intersect_ellipsoids(dx, dy, dz, sb.ell_c[b], sb.ell_a[b])
+        dense = torch.cat([t_cap, t_ell]).amin(0)
+        dense = torch.where(torch.isfinite(dense), dense, torch.zeros_like(dense)).reshape(36, 40)
+        assert torch.equal(buf.range[b, 0], dense)
