@@ -3,11 +3,13 @@
 Variants, all on the same random-weight generator (speed does not depend on the weights; **random weights, not a
 trained model**), on a random ``(batch, 4, size, size)`` input in [0, 1]:
 
-* ``eager_fp32``: what a plain PyTorch loop does: ``module(x)`` under ``torch.no_grad()``, fp32, NCHW, spectral
-  norm parametrised;
-* ``tuned_fp32``: :func:`volo_adapt.inference.translate_batch` with ``inference_mode`` and channels-last (exact);
-* ``tuned_bf16``: the same under bf16 autocast (``--precision bf16`` of ``volo translate``);
-* ``compiled_bf16`` (``--compile``): ``torch.compile`` of the channels-last module, then as ``tuned_bf16``.
+* ``eager_fp32``: what a plain PyTorch loop does: ``module(x)`` under ``torch.no_grad()``, NCHW, PyTorch's default
+  flags (on CUDA that means TF32 convolutions);
+* ``exact_fp32``: :func:`volo_adapt.inference.translate_batch` with ``--precision 32``: ``inference_mode``, TF32 off;
+* ``tf32`` (CUDA only): ``translate_batch`` with ``--precision tf32``;
+* ``bf16``: ``translate_batch`` under bf16 autocast (``--precision bf16``), NCHW;
+* ``bf16_cl``: the same with the module and input in channels-last memory format;
+* ``compiled_bf16`` (``--compile``): ``torch.compile`` of the module, then as ``bf16`` (``volo translate --compile``).
 
 Timing: every variant is warmed up, then the variants run **alternating** in one process (``r1: A B C, r2: A B C,
 ...``) so that changing load on a shared machine hits them alike; the median per variant is reported.
@@ -38,7 +40,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-VARIANTS = ("eager_fp32", "tuned_fp32", "tuned_bf16")
 
 
 def _status_kib(field: str) -> int:
@@ -97,7 +98,7 @@ def _callers(name: str, args: argparse.Namespace) -> dict:
 
     dev = torch.device(args.device)
     plain = _loaded(name, args.base, args.device, channels_last=False)
-    tuned = _loaded(name, args.base, args.device, channels_last=True)
+    tuned = _loaded(name, args.base, args.device, channels_last=True)  # same weights, channels-last
     tuned.module.load_state_dict(plain.module.state_dict())
     h, w = _hw(args.size)
     g = torch.Generator().manual_seed(1)
@@ -114,16 +115,19 @@ def _callers(name: str, args: argparse.Namespace) -> dict:
             xp = F.pad(x, (0, wp - w, 0, hp - h)) if (hp, wp) != (h, w) else x
             return sync(plain.module(xp)[..., :h, :w])
 
-    calls = {
-        "eager_fp32": eager,
-        "tuned_fp32": lambda: sync(translate_batch(tuned, x, precision="32", channels_last=True)),
-        "tuned_bf16": lambda: sync(translate_batch(tuned, x, precision="bf16", channels_last=True)),
-    }
+    def tb(loaded, precision, cl):
+        return lambda: sync(translate_batch(loaded, x, precision=precision, channels_last=cl))
+
+    calls = {"eager_fp32": eager, "exact_fp32": tb(plain, "32", False)}
+    if dev.type == "cuda":
+        calls["tf32"] = tb(plain, "tf32", False)
+    calls["bf16"] = tb(plain, "bf16", False)
+    calls["bf16_cl"] = tb(tuned, "bf16", True)
     if args.compile:
-        compiled = _loaded(name, args.base, args.device, channels_last=True)
+        compiled = _loaded(name, args.base, args.device, channels_last=False)
         compiled.module.load_state_dict(plain.module.state_dict())
         compiled.module = torch.compile(compiled.module)
-        calls["compiled_bf16"] = lambda: sync(translate_batch(compiled, x, precision="bf16", channels_last=True))
+        calls["compiled_bf16"] = tb(compiled, "bf16", False)
     return calls
 
 

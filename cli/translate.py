@@ -34,7 +34,10 @@ def translate(
     direction: Direction = typer.Option(Direction.a2b, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per network call (same-size images)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
-    precision: str = typer.Option("32", "--precision", help="32 (exact) | bf16 | 16 (autocast; faster, less exact)."),
+    precision: str = typer.Option("32", "--precision", help="32 (exact) | tf32 (CUDA) | bf16 | 16 (autocast: half "
+                                  "the memory, less exact depth)."),
+    compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator (GPU: several times faster "
+                                  "after a compile of up to a minute; recompiles per image size)."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Keep samples whose outputs all exist "
                                        "(resume an interrupted run)."),
     depth_scale: float = typer.Option(None, "--depth-scale", help="16-bit PNG depth units per metre, read and "
@@ -86,6 +89,7 @@ def translate(
             depth_scale=depth_scale,
             rgb_format=rgb_format.value,
             progress=on_progress,
+            compile=compile_,
         )
 
     table = Table(title=f"volo translate -> {report.out_dir}", show_header=True)

@@ -23,9 +23,12 @@ import torch.nn.functional as F
 from volo_adapt.errors import VoloError
 from volo_adapt.inference.loading import LoadedGenerator
 
-PRECISIONS = ("32", "bf16", "16")
-"""``32``: fp32 (exact); ``bf16``: bfloat16 autocast (fast on CPUs with AVX-512 BF16 and on GPUs, depth keeps about
-3 significant digits); ``16``: float16 autocast (GPU; on CPU slower than bf16)."""
+PRECISIONS = ("32", "tf32", "bf16", "16")
+"""``32``: exact fp32 (on CUDA with TF32 switched off for the call); ``tf32``: fp32 with CUDA's TF32 convolutions and
+matmuls (PyTorch's default for convolutions; on CPU the same as ``32``); ``bf16``: bfloat16 autocast; ``16``: float16
+autocast. The reduced precisions change the translated depth visibly: with random VoloGAN weights at 512x512 the
+largest depth change against fp32 was about 0.03-0.06 in encoded units for bf16 (up to ~30 cm over a 5 m range) and
+0.004 for TF32 (see ``benchmarks/README.md``); use them for previews or when that is acceptable."""
 _PRECISION_ALIASES = {"32-true": "32", "fp32": "32", "bf16-mixed": "bf16", "16-mixed": "16", "fp16": "16"}
 
 
@@ -77,13 +80,23 @@ def padded_size(h: int, w: int, multiple: int, square: bool = False, min_size: i
 
 
 @contextlib.contextmanager
-def _autocast(device: torch.device, precision: str) -> Iterator[None]:
-    if precision == "32":
+def precision_context(device: torch.device, precision: str) -> Iterator[None]:
+    """Autocast for ``bf16``/``16``; on CUDA, TF32 off for ``32`` and on for ``tf32`` (flags restored after)."""
+    if precision in ("bf16", "16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            yield
+        return
+    if device.type != "cuda":
         yield
         return
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    with torch.autocast(device_type=device.type, dtype=dtype):
+    # Global flags (torch has no per-call switch): set for the call, restored afterwards.
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    try:
         yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def translate_batch(
@@ -105,7 +118,7 @@ def translate_batch(
             its module is on.
         x: ``(B, 4, H, W)`` float in ``[0, 1]``, RGB then codec-encoded depth, all channels 0 where depth is invalid.
             Any device; any ``H, W >= 1``.
-        precision: ``"32"``, ``"bf16"`` or ``"16"`` (autocast); the result is float32 either way.
+        precision: one of :data:`PRECISIONS`; the result is float32 either way.
         channels_last: feed the network channels-last tensors (faster for convs on CPU/GPU when the module was
             converted too, see :func:`prepare`).
 
@@ -132,7 +145,7 @@ def translate_batch(
             inp = F.pad(inp, (0, wp - w, 0, hp - h), mode="constant", value=0.0)
         if channels_last:
             inp = inp.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, precision):
+        with precision_context(device, precision):
             out = loaded.module(inp)
         out = out[..., :h, :w].float().to(x.device)
     # A clone made outside inference mode is an ordinary tensor callers may modify in place or use with autograd.

@@ -95,7 +95,8 @@ def load_generator(
         direction: ``"a2b"`` (A -> B, synthetic -> sensor) or ``"b2a"``.
         use_ema: use the EMA weights when the run kept them (``optim.ema_decay > 0``); ``False`` always uses the
             raw weights. Exported files hold one set of weights chosen at export time, so this is ignored for them.
-        map_location: where the weights are loaded (``"cpu"``, ``"cuda"``, a device).
+        map_location: the device the weights are loaded to and the generator is placed on (``"cpu"``,
+            ``"cuda"``, a device).
 
     Returns:
         The generator in eval mode with its codec and config.
@@ -116,9 +117,14 @@ def load_generator(
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a volo-adapt checkpoint (holds a {type(obj).__name__}, expected a dict)")
     if obj.get("format") == EXPORT_FORMAT:
-        return _from_export(path, obj, direction)
-    if "state_dict" in obj and "volo" in obj:
-        return _from_checkpoint(path, obj, direction, use_ema)
+        loaded = _from_export(path, obj, direction)
+    elif "state_dict" in obj and "volo" in obj:
+        loaded = _from_checkpoint(path, obj, direction, use_ema)
+    else:
+        loaded = None
+    if loaded is not None:
+        loaded.module.to(map_location)
+        return loaded
     if "state_dict" in obj:
         raise CheckpointError(
             f"{path}: a checkpoint without the 'volo' entry (not written by volo train; cannot rebuild its networks)"
