@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.app import app
+from volo_adapt.errors import VoloError
 
 
 class Direction(str, Enum):
@@ -19,7 +20,8 @@ class Direction(str, Enum):
 
 @app.command("eval")
 def eval_cmd(
-    ckpt: Path = typer.Option(..., "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt)."),
+    ckpt: Path = typer.Option(None, "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt); "
+                              "required unless --list-metrics."),
     data_a: list[str] = typer.Option(None, "--data-a", help="Domain-A source (repeatable). With --data-b; "
                                      "without both, the built-in demo benchmark's test split is used."),
     data_b: list[str] = typer.Option(None, "--data-b", help="Domain-B source (repeatable)."),
@@ -57,6 +59,8 @@ def eval_cmd(
             Console().print(f"{n:32s} {spec.description}{needs}", highlight=False, soft_wrap=True, markup=False)
         return
     names = resolve_metric_names(metrics)  # a bad --metrics fails before anything is loaded
+    if ckpt is None:
+        raise VoloError("--ckpt: required (the checkpoint or exported generator to evaluate)")
 
     from volo_adapt.inference import load_generator
     from volo_adapt.metrics.evaluate import evaluate

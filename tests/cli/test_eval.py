@@ -120,6 +120,11 @@ def test_paired_folder_with_mismatched_names_is_refused(run_dir, tiny_demo, tmp_
 
 
 def test_list_metrics(capsys):
-    code, stdout, _ = _volo(["eval", "--ckpt", "unused.ckpt", "--list-metrics"], capsys)
+    code, stdout, _ = _volo(["eval", "--list-metrics"], capsys)
     assert code in (0, None)
     assert "c2st_depth_acc" in stdout and "needs paired" in stdout
+
+
+def test_missing_ckpt_is_a_one_line_error(capsys):
+    code, _, stderr = _volo(["eval"], capsys)
+    assert code == 2 and "--ckpt" in stderr and "Traceback" not in stderr
