@@ -105,3 +105,18 @@ def test_extra_is_not_installed_here_and_registered_fid_degrades():
     for name in ("fid_rgb_inception", "kid_rgb_inception"):
         reason = get_metric(name).unavailable(MetricOptions())
         assert reason is not None and "torch-fidelity" in reason
+
+
+def test_a_broken_extra_skips_fid_and_kid_but_the_other_metrics_run(monkeypatch, tmp_path):
+    from volo_metrics_scenes import CODEC, network, scenes
+
+    from volo_adapt.metrics.evaluate import evaluate_tensors
+
+    w = tmp_path / fid.INCEPTION_WEIGHTS_NAME
+    w.write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(fid, "fid_extra_available", lambda: True)  # claims present; the import then fails
+    x = network(*scenes(4, 32, seed=0))
+    rep = evaluate_tensors(lambda t: t, x, x.clone(), CODEC, metrics="fid_rgb_inception,depth_histogram_w1",
+                           options=MetricOptions(inception_weights=w))
+    assert "cannot build the Inception network" in rep.skipped["fid_rgb_inception"]
+    assert "depth_histogram_w1" in rep.results

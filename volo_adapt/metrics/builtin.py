@@ -164,7 +164,8 @@ def _inception_features_net(inp: MetricInputs):
 
 @register_metric(
     "fid_rgb_inception",
-    description="FID of RGB (torchmetrics Inception-v3 pool3, 2048-d); needs the fid extra and local weights",
+    description="FID of RGB (torchmetrics Inception-v3 pool3, 2048-d; biased upward for small sets, compare with "
+    "the floor); needs the fid extra and local weights",
     unavailable=_inception_reason,
 )
 def fid_rgb_inception(inp: MetricInputs) -> MetricResult:
@@ -174,7 +175,8 @@ def fid_rgb_inception(inp: MetricInputs) -> MetricResult:
 
 @register_metric(
     "kid_rgb_inception",
-    description="KID of RGB (torchmetrics Inception-v3 pool3, 100 subsets); needs the fid extra and local weights",
+    description="KID of RGB (torchmetrics Inception-v3 pool3, 100 subsets of min(1000, set size)); needs the fid "
+    "extra and local weights",
     unavailable=_inception_reason,
 )
 def kid_rgb_inception(inp: MetricInputs) -> MetricResult:

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from volo_adapt.data.sample import DepthCodec, to_network
-from volo_adapt.errors import DataError
+from volo_adapt.errors import DataError, VoloError
 from volo_adapt.metrics.baselines import COMPARISONS, comparison_inputs
 from volo_adapt.metrics.registry import (
     MetricInputs,
@@ -72,6 +72,8 @@ def run_metrics(
 ) -> tuple[dict[str, dict[str, MetricResult]], dict[str, str]]:
     """Run each named metric on each comparison where its required inputs exist.
 
+    A metric that raises :class:`~volo_adapt.errors.VoloError` is reported as skipped with that message.
+
     Returns:
         ``(results, skipped)`` as in :class:`EvalReport`.
     """
@@ -91,7 +93,14 @@ def run_metrics(
                 continue
             if log is not None:
                 log(f"{name} [{cmp_name}]")
-            by_cmp[cmp_name] = spec.fn(inp)
+            try:
+                by_cmp[cmp_name] = spec.fn(inp)
+            except VoloError as e:  # e.g. the Inception network cannot be built: the other metrics still run
+                skipped[name] = str(e)
+                by_cmp = {}
+                break
+        if name in skipped:
+            continue
         if by_cmp:
             results[name] = by_cmp
         else:

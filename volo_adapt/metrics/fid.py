@@ -75,13 +75,16 @@ def inception_feature(path: str | os.PathLike | None = None) -> nn.Module:
     reason = inception_unavailable_reason(path)
     if reason is not None:
         raise VoloError(reason)
-    from torchmetrics.image.fid import NoTrainInceptionV3
+    weights = resolve_inception_weights(path)
+    try:
+        from torchmetrics.image.fid import NoTrainInceptionV3
 
-    net = NoTrainInceptionV3(
-        name="inception-v3-compat",
-        features_list=["2048"],
-        feature_extractor_weights_path=str(resolve_inception_weights(path)),
-    )
+        net = NoTrainInceptionV3(
+            name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights)
+        )
+    except Exception as e:  # noqa: BLE001 - a broken extra (e.g. torchvision beside a CPU torch) or a bad file
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise VoloError(f"FID/KID skipped: cannot build the Inception network from {weights} ({first})") from e
     net.num_features = 2048
     return net
 
