@@ -347,7 +347,8 @@ def _build(cls: type, d: Any, prefix: str) -> Any:
         if k not in names:
             close = [n for n in names if n.startswith(str(k)[:3])]
             hint = f" (did you mean {', '.join(sorted(close))}?)" if close else ""
-            raise ConfigError(f"{prefix}{k}: unknown key{hint}")
+            shown = k if isinstance(k, str) and k.isprintable() else repr(k)  # keep the message on one line
+            raise ConfigError(f"{prefix}{shown}: unknown key{hint}")
     kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}") for k, v in d.items()}
     return cls(**kwargs)
 
