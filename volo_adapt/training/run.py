@@ -25,6 +25,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
@@ -197,6 +198,41 @@ def describe_run(trainer: L.Trainer, module: VoloGANModule, run_dir: Path, data:
     }
 
 
+def _check_image_size(cfg: RunConfig, module: VoloGANModule) -> None:
+    """Refuse a crop size the generator cannot take (it would fail at the first batch with a traceback)."""
+    gen = module.gen_a2b
+    multiple, smallest = int(getattr(gen, "size_multiple", 1)), int(getattr(gen, "min_size", 1))
+    size = cfg.data.image_size
+    if size % multiple or size < smallest:
+        raise ConfigError(
+            f"data.image_size: {size} does not fit generator {cfg.model.generator!r} "
+            f"(gen_kwargs {cfg.model.gen_kwargs}): it needs a multiple of {multiple}, at least {smallest}"
+        )
+
+
+def _make_trainer(cfg: RunConfig, run_dir: Path, cbs: list[L.Callback], progress: bool, val_kwargs: dict) -> L.Trainer:
+    t = cfg.train
+    return L.Trainer(
+        accelerator=t.accelerator,
+        devices=_devices(t.devices),
+        strategy=_strategy(cfg),
+        precision=_precision(t.precision),
+        max_epochs=t.max_epochs,
+        max_steps=-1,  # batches are limited by BatchLimit (Lightning's max_steps counts optimiser steps)
+        logger=_loggers(cfg, run_dir) or False,
+        callbacks=cbs,
+        plugins=[AtomicCheckpointIO()],
+        enable_checkpointing=False,  # RunCheckpoints writes the checkpoints
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=t.log_every_n_steps,
+        deterministic=t.deterministic,
+        default_root_dir=str(run_dir),
+        **val_kwargs,
+    )
+
+
 def train(
     cfg: RunConfig,
     out_dir: str | Path,
@@ -264,6 +300,7 @@ def train(
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     datamodule = UnpairedRGBDDataModule.from_config(cfg.data, build_codec(cfg.data))
     module = VoloGANModule(cfg)
+    _check_image_size(cfg, module)
     t = cfg.train
     ckpts = RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps)
     samples = SampleGrids(run_dir / "samples", t.sample_every_n_steps)
@@ -281,25 +318,14 @@ def train(
     val_kwargs: dict[str, Any] = {"limit_val_batches": t.val_batches}
     if t.val_every_n_steps > 0:
         val_kwargs.update(val_check_interval=t.val_every_n_steps, check_val_every_n_epoch=None)
-    trainer = L.Trainer(
-        accelerator=t.accelerator,
-        devices=_devices(t.devices),
-        strategy=_strategy(cfg),
-        precision=_precision(t.precision),
-        max_epochs=t.max_epochs,
-        max_steps=-1,  # batches are limited by BatchLimit (Lightning's max_steps counts optimiser steps)
-        logger=_loggers(cfg, run_dir) or False,
-        callbacks=cbs,
-        plugins=[AtomicCheckpointIO()],
-        enable_checkpointing=False,  # RunCheckpoints writes the checkpoints
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=t.log_every_n_steps,
-        deterministic=t.deterministic,
-        default_root_dir=str(run_dir),
-        **val_kwargs,
-    )
+    try:
+        trainer = _make_trainer(cfg, run_dir, cbs, progress, val_kwargs)
+    except (ValueError, TypeError, MisconfigurationException) as e:  # Lightning judges these values: one line
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(
+            f"train.accelerator={t.accelerator!r}, train.devices={t.devices!r}, train.strategy={t.strategy!r}, "
+            f"train.precision={t.precision!r}: refused by Lightning ({first})"
+        ) from e
     interrupted = {"interrupted": False}
     try:
         with _graceful_sigint([trainer], interrupted):
