@@ -62,14 +62,14 @@ class RunCheckpoints(L.Callback):
     def save_last(self, trainer: L.Trainer, pl_module: Any) -> None:
         if pl_module.batches_done == self.last_saved_batch and self.last_path.exists():
             return
-        trainer.save_checkpoint(self.last_path)
+        trainer.save_checkpoint(self.last_path, weights_only=False)
         self.last_saved_batch = pl_module.batches_done
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         n = pl_module.batches_done
         if self.every_n > 0 and n % self.every_n == 0:
             path = self.ckpt_dir / f"step_{n:07d}.ckpt"
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
             if trainer.is_global_zero:
                 with atomic_path(self.last_path) as tmp:
                     shutil.copyfile(path, tmp)

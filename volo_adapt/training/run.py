@@ -18,6 +18,7 @@ import contextlib
 import logging
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,6 +327,8 @@ def train(
             f"train.accelerator={t.accelerator!r}, train.devices={t.devices!r}, train.strategy={t.strategy!r}, "
             f"train.precision={t.precision!r}: refused by Lightning ({first})"
         ) from e
+    # The EMA copies are kept in eval mode on purpose (never trained); Lightning would warn about them.
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
     interrupted = {"interrupted": False}
     try:
         with _graceful_sigint([trainer], interrupted):
