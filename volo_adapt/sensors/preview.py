@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 
-import matplotlib
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -26,6 +25,8 @@ def colourise_depth(depth: torch.Tensor, lo: float, hi: float, cmap: str = "turb
     Returns:
         ``(H, W, 3)`` uint8; invalid pixels black.
     """
+    import matplotlib  # deferred: only previews need it (about 0.3 s to import)
+
     d = depth[0].double().numpy()
     x = np.clip((d - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
     rgb = matplotlib.colormaps[cmap](x)[..., :3]
