@@ -1,4 +1,7 @@
-"""Tests for volo_adapt/inference/translate.py (+ writers.py): whole sources in, the same layout out."""
+"""Tests for volo_adapt/inference/translate.py (+ writers.py): whole sources in, the same layout out.
+
+Named test_translate_source.py, not test_translate.py: pytest (rootdir import mode, no packages under tests/)
+needs unique basenames and tests/cli/test_translate.py holds the CLI tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Tests for volo_adapt/inference/export.py: standalone files that compute what the checkpoint computes."""
+"""Tests for volo_adapt/inference/export.py: standalone files that compute what the checkpoint computes.
+
+(Not test_export.py: tests/cli/test_export.py has that basename, and pytest needs unique ones here.)"""
 
 from __future__ import annotations
 
