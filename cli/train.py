@@ -53,7 +53,10 @@ def _params_table(counts: dict[str, int]) -> Table:
 @app.command("train")
 def train_cmd(
     config: str = typer.Option(
-        None, "--config", "-c", help="YAML file or preset (vologan, cyclegan, demo, smoke). Default: demo."
+        None,
+        "--config",
+        "-c",
+        help="YAML file or preset (vologan, cyclegan, demo, smoke). Default: demo without data, vologan with data.",
     ),
     data_a: list[str] = typer.Option(
         None, "--data-a", help="Domain A (source/synthetic) source; repeatable. None: the built-in demo set."
@@ -77,7 +80,7 @@ def train_cmd(
     """Train a VoloGAN/CycleGAN translator between two unpaired RGB-D domains (A -> B and back)."""
     from volo_adapt.training.run import train
 
-    preset = config or "demo"
+    preset = config or ("vologan" if (data_a or data_b) else "demo")
     cfg = load_config(preset, list(set_ or []))
     if data_a:
         cfg.data.data_a = list(data_a)
