@@ -14,7 +14,8 @@ class ImagePool:
 
     While the pool is not full, every image is stored and returned unchanged. Once full, each incoming
     image is, with probability 0.5, swapped for a random stored image (which is returned, and the new
-    image takes its place); otherwise it is returned as is. ``size == 0`` disables the pool.
+    image takes its place); otherwise it is returned as is. ``size == 0`` disables the pool. A non-finite image
+    (from a batch whose steps are skipped) is returned but never stored.
 
     Args:
         size: capacity in images (CycleGAN: 50; 0 = off).
@@ -45,6 +46,9 @@ class ImagePool:
         out = []
         for img in images:
             img = img.detach().clone()
+            if not bool(torch.isfinite(img).all()):  # its step is skipped; stored, it would spoil later critic steps
+                out.append(img)
+                continue
             if len(self.images) < self.size:
                 self.images.append(img)
                 out.append(img)
