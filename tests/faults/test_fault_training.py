@@ -1,0 +1,249 @@
+"""Crashes and bad numbers during training.
+
+* ``kill -9`` of a ``volo train`` subprocess, then ``--resume auto``: training continues from the last complete
+  checkpoint; a stray partial file (what a kill during a checkpoint write leaves) is never taken for one.
+* SIGTERM (preemption): a checkpoint is written and the process exits 0 within a bounded time.
+* A non-finite loss or gradient skips that optimiser step (weights untouched) and is counted in the logs; several
+  in a row stop training with a checkpoint of the last good state and a one-line message.
+* The health check flags a collapsed run (critic loss stuck at 0, constant generator output) on synthetic
+  trajectories, and stays quiet on a healthy one.
+
+Code under test: volo_adapt/training (run.py, module.py, callbacks.py, checkpoint.py) and cli/train.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import lightning as L
+import pytest
+import torch
+from volo_faults_helpers import REPO, volo_cmd, volo_env
+
+from volo_adapt.data.formats import write_depth, write_rgb
+from volo_adapt.errors import VoloError
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory) -> tuple[str, str]:
+    root = tmp_path_factory.mktemp("domains")
+    g = torch.Generator().manual_seed(0)
+    for d in "AB":
+        for i in range(6):
+            write_rgb(root / d / "rgb" / f"{i}.png", torch.rand(3, 32, 32, generator=g))
+            write_depth(root / d / "depth" / f"{i}.png", 0.5 + torch.rand(1, 32, 32, generator=g))
+    return str(root / "A"), str(root / "B")
+
+
+def _state(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _batches(path: Path) -> int:
+    return int(_state(path)["volo_train_state"]["batches_done"])
+
+
+def _wait_for(pred, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    t0 = time.monotonic()
+    while not pred():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"volo train exited ({proc.returncode}) before {what}:\n{out[-2000:]}\n{err[-3000:]}")
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+            proc.communicate()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------- kill -9, resume, SIGTERM
+
+
+def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
+    """kill -9 mid-training; --resume auto continues from last.ckpt (a planted partial file is ignored); SIGTERM of
+    the resumed run writes last.ckpt and exits 0 within 60 s."""
+    a, b = domains
+    run = tmp_path / "run"
+    ckdir = run / "checkpoints"
+    argv = ["train", "--config", "smoke", "--data-a", a, "--data-b", b, "--out", str(run),
+            "--max-steps", "100000", "--max-epochs", "100000",
+            "--set", "train.checkpoint_every_n_steps=2", "--set", "train.sample_every_n_steps=0",
+            "--set", "train.logger=none", "--set", "train.val_batches=1"]
+    env = volo_env()
+
+    # 1) kill -9 once two periodic checkpoints exist (training is in full swing)
+    p1 = subprocess.Popen(volo_cmd(*argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    _wait_for(lambda: (ckdir / "step_0000004.ckpt").exists(), p1, 180, "the second periodic checkpoint")
+    p1.send_signal(signal.SIGKILL)
+    p1.communicate()
+    assert p1.returncode == -signal.SIGKILL
+    last = ckdir / "last.ckpt"
+    n = _batches(last)  # complete and loadable weights-only: never half-written
+    assert n >= 4 and n % 2 == 0
+    assert (ckdir / f"step_{n:07d}.ckpt").is_file()
+    # what a kill during a checkpoint write leaves behind: a hidden partial file with garbage in it
+    stray = ckdir / ".last.999999.partial.ckpt"
+    stray.write_bytes(b"PK\x03\x04 half a checkpoint")
+
+    # 2) --resume auto continues from batch n; 3) SIGTERM once it has written a new periodic checkpoint
+    p2 = subprocess.Popen(volo_cmd(*argv, "--resume", "auto"), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: (ckdir / f"step_{n + 2:07d}.ckpt").exists(), p2, 180, "a checkpoint after the resume")
+    p2.send_signal(signal.SIGTERM)
+    try:
+        out, err = p2.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p2.kill()
+        pytest.fail("SIGTERM did not stop volo train within 60 s")
+    assert p2.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    assert f"resuming at batch {n}" in out
+    assert "interrupted" in out
+    m = _batches(last)
+    assert m >= n + 2
+    # the resumed run's first periodic checkpoint comes straight after batch n: nothing was redone from 0
+    assert _batches(ckdir / f"step_{n + 2:07d}.ckpt") == n + 2
+    assert stray.read_bytes() == b"PK\x03\x04 half a checkpoint"  # untouched, and it was not loaded
+
+
+# ------------------------------------------------------------------------------------------------ bad numbers
+
+
+class Inject(L.Callback):
+    """Corrupt chosen batches (by batch number, counted from 0): NaN inputs, or NaN gradients of one generator.
+    Records the weights before each corrupted batch and after it."""
+
+    def __init__(self, nan_input: set[int] = frozenset(), nan_grad: set[int] = frozenset()) -> None:
+        self.nan_input, self.nan_grad = set(nan_input), set(nan_grad)
+        self.before: dict[int, dict[str, torch.Tensor]] = {}
+        self.after: dict[int, dict[str, torch.Tensor]] = {}
+        self._hook = None
+
+    @staticmethod
+    def _weights(m) -> dict[str, torch.Tensor]:
+        """Trained parameters of the four networks (spectral-norm weights as their stored ``original``), by
+        state-dict key. Buffers (power-iteration vectors) advance on every forward pass and are left out."""
+        nets = ("gen_a2b.", "gen_b2a.", "critic_a.", "critic_b.")
+        return {k: v.detach().clone() for k, v in m.named_parameters() if k.startswith(nets)}
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        n = pl_module.batches_done
+        if n in self.nan_input | self.nan_grad:
+            self.before[n] = self._weights(pl_module)
+        if n in self.nan_input:
+            batch["A"].fill_(float("nan"))
+        if n in self.nan_grad:
+            p = next(pl_module.gen_a2b.parameters())
+            self._hook = p.register_hook(lambda g: torch.full_like(g, float("nan")))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        n = pl_module.batches_done - 1
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+        if n in self.before:
+            self.after[n] = self._weights(pl_module)
+
+
+def _cfg(domains, *extra: str):
+    from volo_adapt.config import load_config
+
+    a, b = domains
+    return load_config("smoke", [f"data.data_a=[{a}]", f"data.data_b=[{b}]", "train.sample_every_n_steps=0",
+                                 "train.checkpoint_every_n_steps=0", "train.logger=csv", "train.max_epochs=100",
+                                 "train.val_batches=1", *extra])
+
+
+def _changed(before: dict, after: dict, prefix: str) -> bool:
+    return any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix))
+
+
+def test_non_finite_loss_and_gradient_skip_the_step_and_are_logged(domains, tmp_path):
+    from volo_adapt.training.run import train
+
+    inject = Inject(nan_input={1}, nan_grad={3})
+    res = train(_cfg(domains, "train.max_steps=5"), tmp_path / "run", progress=False, callbacks=[inject])
+    assert res.batches_done == 5
+    # batch 1: NaN input -> non-finite losses -> both optimiser steps skipped, no weight moved
+    b1, a1 = inject.before[1], inject.after[1]
+    assert all(torch.equal(b1[k], a1[k]) for k in b1)
+    # batch 3: finite losses, NaN gradient in gen_a2b -> the generator step is skipped, the critics still learn
+    b3, a3 = inject.before[3], inject.after[3]
+    assert not _changed(b3, a3, "gen_a2b.") and not _changed(b3, a3, "gen_b2a.")
+    assert _changed(b3, a3, "critic_a.")
+    assert res.skipped_steps == 3
+    for k, t in res.module.state_dict().items():
+        assert torch.isfinite(t.float()).all(), k
+    # logged: health/skipped_steps in the CSV log reaches 3
+    rows = list(csv.DictReader(open(next((tmp_path / "run" / "logs").rglob("metrics.csv")))))
+    skipped = [float(r["health/skipped_steps"]) for r in rows if r.get("health/skipped_steps")]
+    assert max(skipped) == 3.0
+
+
+def test_consecutive_non_finite_steps_stop_with_last_good_checkpoint(domains, tmp_path):
+    from volo_adapt.training.run import train
+
+    inject = Inject(nan_input=set(range(2, 100)))
+    run = tmp_path / "run"
+    with pytest.raises(VoloError) as e:
+        train(_cfg(domains, "train.max_steps=50", "train.max_bad_steps=3"), run, progress=False, callbacks=[inject])
+    msg = str(e.value)
+    last = run / "checkpoints" / "last.ckpt"
+    assert "\n" not in msg and "diverged" in msg and str(last) in msg and "3 batches in a row" in msg
+    state = _state(last)
+    assert state["volo_train_state"]["batches_done"] == 5  # stopped after 2 good + 3 bad batches
+    good = inject.before[2]  # the weights after the last good batch
+    for k, v in good.items():
+        assert torch.equal(state["state_dict"][k], v), k
+        assert torch.isfinite(v.float()).all()
+    for k, v in state["state_dict"].items():  # buffers too: nothing non-finite was saved
+        assert torch.isfinite(v.float()).all(), k
+
+
+# ------------------------------------------------------------------------------------------------ health check
+
+
+def _run_health(trajectory: list[dict], **kw) -> list[str]:
+    from volo_adapt.training.callbacks import HealthMonitor
+
+    warned: list[str] = []
+    mon = HealthMonitor(warmup=20, warn=warned.append, **kw)
+    module = SimpleNamespace(batches_done=0, last_stats={}, log_dict=lambda *a, **k: None)
+    for stats in trajectory:
+        module.batches_done += 1
+        module.last_stats = stats
+        mon.on_train_batch_end(None, module, None, None, module.batches_done - 1)
+    assert warned == mon.messages
+    return warned
+
+
+def _healthy(i: int) -> dict:
+    return {"d_loss_A": 0.25 + 0.05 * math.sin(i), "d_loss_B": 0.3, "fake_std_A": 0.2, "fake_std_B": 0.25,
+            "fake_batch_spread": 0.1}
+
+
+def test_health_check_quiet_on_a_healthy_run():
+    assert _run_health([_healthy(i) for i in range(300)]) == []
+
+
+def test_health_check_flags_critic_loss_stuck_at_zero():
+    traj = [_healthy(i) for i in range(50)] + [{**_healthy(i), "d_loss_A": 0.0} for i in range(400)]
+    msgs = _run_health(traj)
+    assert len(msgs) == 1 and "critic_a" in msgs[0] and "stuck" in msgs[0]
+
+
+def test_health_check_flags_constant_generator_output():
+    traj = [_healthy(i) for i in range(30)] + [{**_healthy(i), "fake_std_B": 0.0, "fake_batch_spread": 0.0}
+                                               for i in range(10)]
+    msgs = _run_health(traj)
+    assert len(msgs) == 1 and "collapse" in msgs[0]
+    # same output for every input of the batch, even if each image has some texture
+    traj = [_healthy(i) for i in range(30)] + [{**_healthy(i), "fake_batch_spread": 1e-6} for i in range(10)]
+    assert any("collapse" in m for m in _run_health(traj))
