@@ -272,3 +272,17 @@ def test_exception_bad_options(gen, tmp_path):
     with pytest.raises(VoloError, match="no such file"):
         translate_source(tmp_path / "missing", tmp_path / "o", gen)
     assert not (tmp_path / "o").exists()
+
+
+def test_index_paths_outside_the_index_folder_go_under_external(gen, tmp_path):
+    write_rgb(tmp_path / "elsewhere/c.png", _rgb(16, 16, 0))
+    write_depth(tmp_path / "elsewhere/d.png", _depth(16, 16, 0))
+    base = tmp_path / "in"
+    base.mkdir()
+    entries = [{"color_path": "../elsewhere/c.png", "depth_path": "../elsewhere/d.png"}]
+    (base / "index.json").write_text(json.dumps(entries))
+    out = tmp_path / "out"
+    rep = translate_source(base / "index.json", out, gen)
+    entry = json.loads((out / "index.json").read_text())[0]
+    assert entry["color_path"].startswith("_external/") and (out / entry["color_path"]).is_file()
+    assert (out / entry["depth_path"]).is_file() and len(rep.translated) == 1

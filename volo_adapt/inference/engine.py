@@ -8,8 +8,10 @@ receptive field. The padded area is cropped away. Instance norm sees the padded 
 depends (slightly) on how much padding it needed; inputs whose sides already are multiples get none.
 
 Large images run whole (no tiling): instance normalisation uses statistics of the whole image, so tiles would be
-normalised differently and show seams. Memory therefore grows linearly with H * W; the VoloGAN generator at
-1920x1440 needs a few GB in fp32 (about half with bf16), see ``benchmarks/README.md``.
+normalised differently and show seams. Memory therefore grows linearly with the padded H * W. The VoloGAN
+generator with attention needs a square input, so a 1440x1920 image runs at 1920x1920: on an H100 that took
+7-10 GiB of GPU memory in fp32 and 5 GiB in bf16 (batch 1); ``translate_source`` caps the padded pixels per batch
+(``max_batch_pixels``) so such images go one at a time. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from volo_adapt.inference.loading import LoadedGenerator
 PRECISIONS = ("32", "tf32", "bf16", "16")
 """``32``: exact fp32 (on CUDA with TF32 switched off for the call); ``tf32``: fp32 with CUDA's TF32 convolutions and
 matmuls (PyTorch's default for convolutions; on CPU the same as ``32``); ``bf16``: bfloat16 autocast; ``16``: float16
-autocast. The reduced precisions change the translated depth visibly: with random VoloGAN weights at 512x512 the
-largest depth change against fp32 was about 0.03-0.06 in encoded units for bf16 (up to ~30 cm over a 5 m range) and
-0.004 for TF32 (see ``benchmarks/README.md``); use them for previews or when that is acceptable."""
+autocast. The reduced precisions change the translated depth visibly: on an H100 with random-weight generators the
+largest depth change against fp32 (over all pixels of a batch) was 0.014-0.08 encoded units for bf16 (up to about
+40 cm over the default 0.25-5 m range) and 0.001-0.006 for TF32 (up to about 3 cm); see ``benchmarks/README.md``.
+Exact fp32 on CUDA was about 3-20x slower than TF32 there, so ``tf32`` is the usual GPU choice when that is
+acceptable."""
 _PRECISION_ALIASES = {"32-true": "32", "fp32": "32", "bf16-mixed": "bf16", "16-mixed": "16", "fp16": "16"}
 
 
