@@ -83,10 +83,11 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
     _wait_for(lambda: (ckdir / "step_0000004.ckpt").exists(), p1, 180, "the second periodic checkpoint")
     p1.send_signal(signal.SIGKILL)
     p1.communicate()
+    killed_at = time.time()
     assert p1.returncode == -signal.SIGKILL
     last = ckdir / "last.ckpt"
     n = _batches(last)  # complete and loadable weights-only: never half-written
-    assert n >= 4 and n % 2 == 0
+    assert n >= 2 and n % 2 == 0
     assert (ckdir / f"step_{n:07d}.ckpt").is_file()
     # what a kill during a checkpoint write leaves behind: a hidden partial file with garbage in it
     stray = ckdir / ".last.999999.partial.ckpt"
@@ -95,7 +96,15 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
     # 2) --resume auto continues from batch n; 3) SIGTERM once it has written a new periodic checkpoint
     p2 = subprocess.Popen(volo_cmd(*argv, "--resume", "auto"), cwd=REPO, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
-    _wait_for(lambda: (ckdir / f"step_{n + 2:07d}.ckpt").exists(), p2, 180, "a checkpoint after the resume")
+    nxt = ckdir / f"step_{n + 2:07d}.ckpt"  # may exist already: killed between writing it and copying it to last
+
+    def written_after_resume() -> bool:
+        try:
+            return nxt.stat().st_mtime > killed_at
+        except FileNotFoundError:
+            return False
+
+    _wait_for(written_after_resume, p2, 180, "a checkpoint written after the resume")
     p2.send_signal(signal.SIGTERM)
     try:
         out, err = p2.communicate(timeout=60)
