@@ -31,7 +31,7 @@ matmuls (PyTorch's default for convolutions; on CPU the same as ``32``); ``bf16`
 autocast. The reduced precisions change the translated depth visibly: on an H100 with random-weight generators the
 largest depth change against fp32 (over all pixels of a batch) was 0.014-0.08 encoded units for bf16 (up to about
 40 cm over the default 0.25-5 m range) and 0.001-0.006 for TF32 (up to about 3 cm); see ``benchmarks/README.md``.
-Exact fp32 on CUDA was about 3-20x slower than TF32 there, so ``tf32`` is the usual GPU choice when that is
+Exact fp32 on CUDA was about 3-18x slower than TF32 there, so ``tf32`` is the usual GPU choice when that is
 acceptable."""
 _PRECISION_ALIASES = {"32-true": "32", "fp32": "32", "bf16-mixed": "bf16", "16-mixed": "16", "fp16": "16"}
 
