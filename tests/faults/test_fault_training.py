@@ -256,3 +256,38 @@ def test_health_check_flags_constant_generator_output():
     # same output for every input of the batch, even if each image has some texture
     traj = [_healthy(i) for i in range(30)] + [{**_healthy(i), "fake_batch_spread": 1e-6} for i in range(10)]
     assert any("collapse" in m for m in _run_health(traj))
+
+
+# ------------------------------------------------------------------------------------- corrupt checkpoint, bad data
+
+
+def test_corrupt_last_checkpoint_is_one_line_naming_it(domains, tmp_path):
+    """A last.ckpt damaged outside volo-adapt (disk error, a non-atomic copy): --resume auto refuses it in one line
+    naming it, before any training."""
+    from volo_adapt.errors import CheckpointError
+    from volo_adapt.training.run import train
+
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    torch.save({"state_dict": {"w": torch.zeros(1000)}}, last)
+    last.write_bytes(last.read_bytes()[:700])
+    with pytest.raises(CheckpointError) as e:
+        train(_cfg(domains, "train.max_steps=1"), tmp_path / "run", resume="auto", progress=False)
+    assert str(last) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unreadable_training_sample_is_named_before_training(domains, tmp_path):
+    import shutil
+
+    from volo_adapt.errors import DataError
+    from volo_adapt.training.run import train
+
+    a, b = domains
+    bad_a = tmp_path / "A"
+    shutil.copytree(a, bad_a)
+    bad = bad_a / "rgb" / "3.png"
+    bad.write_bytes(bad.read_bytes()[:60])
+    with pytest.raises(DataError) as e:
+        train(_cfg((str(bad_a), b), "train.max_steps=1"), tmp_path / "run", progress=False)
+    assert str(bad) in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "run" / "checkpoints").exists()
