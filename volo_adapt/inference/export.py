@@ -18,8 +18,10 @@ Every file is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -181,8 +183,14 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
         raise VoloError(f"ONNX export of {loaded.config.model.generator} failed ({'; '.join(errors)})") from e
 
 
+@contextlib.contextmanager
 def contextlib_redirect():
-    """Silence the exporters' progress prints on stdout (they would garble the CLI's output)."""
-    import contextlib
-
-    return contextlib.redirect_stdout(io.StringIO())
+    """Silence the exporters' progress prints on stdout and their log warnings (e.g. "torchvision is not installed"),
+    which would garble the CLI's output; real failures still raise."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        logging.disable(previous)
