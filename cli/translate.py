@@ -48,8 +48,11 @@ def translate(
 ) -> None:
     """Translate every RGB-D sample of IN with a trained generator into OUT (same names, formats, sizes)."""
     from volo_adapt.inference import load_generator, translate_source
+    from volo_adapt.inference.engine import normalise_precision, resolve_device
 
     console = Console(stderr=True)
+    normalise_precision(precision)  # option errors before the progress bar appears
+    resolve_device(device)
     loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
     console.print(
         f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from {ckpt}",
