@@ -286,3 +286,11 @@ def test_index_paths_outside_the_index_folder_go_under_external(gen, tmp_path):
     entry = json.loads((out / "index.json").read_text())[0]
     assert entry["color_path"].startswith("_external/") and (out / entry["color_path"]).is_file()
     assert (out / entry["depth_path"]).is_file() and len(rep.translated) == 1
+
+
+def test_16bit_colour_png_stays_16bit(gen, tmp_path):
+    src = tmp_path / "in"
+    write_rgb(src / "rgb/deep.png", _rgb(16, 16, 0), bits=16)
+    write_depth(src / "depth/deep.png", _depth(16, 16, 0))
+    translate_source(src, tmp_path / "out", gen)
+    assert load_rgb(tmp_path / "out/rgb/deep.png")[1] == "png16"
