@@ -11,6 +11,10 @@ from __future__ import annotations
 class VoloError(Exception):
     """A user-facing error: its message is one line that names the file or option and what is wrong."""
 
+    def __str__(self) -> str:
+        # Kept on one line whatever it quotes: a file name, an index entry or a library's message may hold newlines.
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+
 
 class DataError(VoloError):
     """A data source or file cannot be read, or its content is invalid."""
