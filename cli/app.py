@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
 
 app = typer.Typer(
@@ -13,3 +15,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect and generate RGB-D data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+
+class Direction(str, Enum):
+    """Translation direction shared by translate, export and eval: a2b = A (synthetic) -> B (sensor)."""
+
+    a2b = "a2b"
+    b2a = "b2a"

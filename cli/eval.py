@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cli.app import app
+from cli.app import Direction, app
 from volo_adapt.errors import VoloError
-
-
-class Direction(str, Enum):
-    a2b = "a2b"
-    b2a = "b2a"
 
 
 @app.command("eval")

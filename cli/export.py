@@ -8,12 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cli.app import app
-
-
-class Direction(str, Enum):
-    a2b = "a2b"
-    b2a = "b2a"
+from cli.app import Direction, app
 
 
 class ExportFormat(str, Enum):

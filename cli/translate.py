@@ -11,12 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.app import app
-
-
-class Direction(str, Enum):
-    a2b = "a2b"
-    b2a = "b2a"
+from cli.app import Direction, app
 
 
 class RgbFormat(str, Enum):
