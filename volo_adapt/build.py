@@ -17,7 +17,11 @@ def build_generator(model: ModelConfig) -> nn.Module:
     from volo_adapt.models import create_generator
 
     return create_generator(
-        model.generator, in_channels=model.channels, out_channels=model.channels, base=model.gen_base, **model.gen_kwargs
+        model.generator,
+        in_channels=model.channels,
+        out_channels=model.channels,
+        base=model.gen_base,
+        **model.gen_kwargs,
     )
 
 
