@@ -52,6 +52,10 @@ def test_smoke_run_writes_checkpoint_config_samples_and_logs(tiny_data, tmp_path
     for key in ("loss/G/cycle_A", "loss/G/adv_B", "loss/D/A", "lr/G", "lr/D", "health/skipped_steps",
                 "health/fake_std_B", "val/cycle_l1_A"):
         assert key in header, key
+    # validation also logs the registered metrics that `volo eval` uses (same functions)
+    for key in ("val/depth_noise_vs_range/value_mm", "val/depth_tail_fraction/value",
+                "val/geometry_vs_source_median5/mae_mm"):
+        assert key in header, key
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path):

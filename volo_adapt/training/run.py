@@ -302,6 +302,10 @@ def train(
     datamodule = UnpairedRGBDDataModule.from_config(cfg.data, build_codec(cfg.data))
     module = VoloGANModule(cfg)
     _check_image_size(cfg, module)
+    # in-training validation runs the same registered (cheap) metric functions as `volo eval`
+    from volo_adapt.metrics.evaluate import make_val_metrics_fn
+
+    module.val_metrics_fn = make_val_metrics_fn(module.codec)
     t = cfg.train
     ckpts = RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps)
     samples = SampleGrids(run_dir / "samples", t.sample_every_n_steps)
