@@ -24,8 +24,11 @@ test: setup
 lint: setup
 	$(BIN)/ruff check volo_adapt cli tests benchmarks
 
+# Speed and memory are measured here, never by timed assertions in tests (see benchmarks/README.md).
 bench: setup
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_synth.py --sizes 128 512 --repeats 5
+	$(BIN)/python benchmarks/bench_models.py --size 256 --repeats 3 --critics
+	$(BIN)/python benchmarks/bench_translate.py --device cpu --size 256 --repeats 3
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
