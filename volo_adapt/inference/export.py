@@ -146,6 +146,7 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
     hq = Dim("h_div", min=max(1, -(-loaded.min_size // m)), max=4096 // m)
     wq = hq if loaded.requires_square else Dim("w_div", min=max(1, -(-loaded.min_size // m)), max=4096 // m)
     dynamic_shapes = {"x": {0: batch, 2: m * hq, 3: m * wq}}
+    common = dict(input_names=["rgbd"], output_names=["rgbd_translated"], opset_version=ONNX_OPSET)
     errors = []
     try:
         with warnings.catch_warnings(), contextlib_redirect():
@@ -154,9 +155,7 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
                 module,
                 (example,),
                 str(path),
-                input_names=["rgbd"],
-                output_names=["rgbd_translated"],
-                opset_version=ONNX_OPSET,
+                **common,
                 dynamo=True,
                 external_data=False,
                 dynamic_shapes=dynamic_shapes,
@@ -171,9 +170,7 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
                 module,
                 (example,),
                 str(path),
-                input_names=["rgbd"],
-                output_names=["rgbd_translated"],
-                opset_version=ONNX_OPSET,
+                **common,
                 dynamo=False,
                 dynamic_axes={"rgbd": {0: "batch", 2: "height", 3: "width"},
                               "rgbd_translated": {0: "batch", 2: "height", 3: "width"}},
