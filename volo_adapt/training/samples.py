@@ -64,26 +64,23 @@ def make_grid(images: dict[str, torch.Tensor], codec: DepthCodec, max_items: int
     return _vcat(rows)
 
 
+def _cat_with_gaps(tiles: list[torch.Tensor], dim: int) -> torch.Tensor:
+    """Concatenate ``(3, H, W)`` tiles along ``dim`` (2: side by side, 1: stacked) with separator strips."""
+    shape = list(tiles[0].shape)
+    shape[dim] = _SEP
+    sep = torch.full(shape, _SEP_VALUE)
+    out = [tiles[0]]
+    for t in tiles[1:]:
+        out += [sep, t]
+    return torch.cat(out, dim)
+
+
 def _hcat(tiles: list[torch.Tensor]) -> torch.Tensor:
-    h = tiles[0].shape[1]
-    sep = torch.full((3, h, _SEP), _SEP_VALUE)
-    out = []
-    for i, t in enumerate(tiles):
-        if i:
-            out.append(sep)
-        out.append(t)
-    return torch.cat(out, 2)
+    return _cat_with_gaps(tiles, 2)
 
 
 def _vcat(rows: list[torch.Tensor]) -> torch.Tensor:
-    w = rows[0].shape[2]
-    sep = torch.full((3, _SEP, w), _SEP_VALUE)
-    out = []
-    for i, r in enumerate(rows):
-        if i:
-            out.append(sep)
-        out.append(r)
-    return torch.cat(out, 1)
+    return _cat_with_gaps(rows, 1)
 
 
 def save_png(grid: torch.Tensor, path: str | Path) -> Path:
