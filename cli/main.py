@@ -6,7 +6,9 @@ on stderr and the process exits with code 2, without a traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 
 from rich.console import Console
 
@@ -18,8 +20,22 @@ from volo_adapt.errors import VoloError
 __all__ = ["app", "run"]
 
 
+class _DropAdverts(logging.Filter):
+    """Drops Lightning's start-up advertisement (a litlogger tip) from the console; everything else passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def _quiet_third_party_noise() -> None:
+    """Silence messages that are not actionable for a volo user (an advert, a deprecation inside Lightning)."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
 def run(argv: list[str] | None = None) -> None:
     """Run the CLI; convert VoloError into a one-line message and exit code 2."""
+    _quiet_third_party_noise()
     try:
         app(args=argv, standalone_mode=True)
     except VoloError as e:

@@ -81,7 +81,7 @@ def _describe_bad(domain: str, bad: Sequence[Any], total: int) -> str:
     more = f"; and {len(bad) - MAX_LISTED_BAD} more" if len(bad) > MAX_LISTED_BAD else ""
     return (
         f"domain {domain}: {len(bad)} of {total} samples cannot be read ({shown}{more}); "
-        "fix or remove them, or skip them with data.skip_bad=true"
+        "fix or remove them, or skip them with --skip-bad (config: data.skip_bad=true)"
     )
 
 
