@@ -88,6 +88,18 @@ def test_resume_auto_without_checkpoint_starts_fresh_and_says_so(tiny_data, tmp_
     assert res.resumed_from is None and any("starting fresh" in n for n in res.notes)
 
 
+def test_resume_without_data_arguments_continues_on_the_checkpoints_data(tiny_data, tmp_path):
+    first = train(smoke_config(tiny_data, "train.max_steps=1"), tmp_path / "run", **QUIET)
+    assert first.last_checkpoint is not None
+    no_data = smoke_config(tiny_data, "train.max_steps=2")
+    no_data.data.data_a, no_data.data.data_b = [], []
+    res = train(no_data, tmp_path / "run", resume="auto", **QUIET)
+    # never silently falls back to the built-in demo set on resume
+    assert res.config.data.data_a == [tiny_data[0]] and res.config.data.data_b == [tiny_data[1]]
+    assert any("checkpoint's data" in n for n in res.notes)
+    assert res.resumed_from is not None and res.batches_done == 2
+
+
 def test_dry_run_reads_no_data_and_writes_nothing(tmp_path):
     from volo_adapt.config import load_config
 

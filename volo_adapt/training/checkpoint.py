@@ -102,8 +102,12 @@ def read_volo_block(path: str | os.PathLike) -> dict[str, Any]:
     return block
 
 
-def check_resume_compatible(path: str | os.PathLike, model_cfg: dict[str, Any]) -> None:
-    """Raise CheckpointError naming every ``model.*`` key where the checkpoint and the run config differ."""
+def check_resume_compatible(path: str | os.PathLike, model_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Raise CheckpointError naming every ``model.*`` key where the checkpoint and the run config differ.
+
+    Returns:
+        The checkpoint's stored run config (a ``RunConfig.to_dict()`` dict).
+    """
     block = read_volo_block(path)
     saved = block["config"].get("model", {})
     diffs = [
@@ -113,6 +117,7 @@ def check_resume_compatible(path: str | os.PathLike, model_cfg: dict[str, Any]) 
     ]
     if diffs:
         raise CheckpointError(f"{path}: was trained with a different model config ({'; '.join(diffs)})")
+    return block["config"]
 
 
 def checkpoints_dir(run_dir: str | os.PathLike) -> Path:

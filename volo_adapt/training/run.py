@@ -286,7 +286,14 @@ def train(
         if not ckpt_path.is_file():
             raise CheckpointError(f"{ckpt_path}: no such checkpoint (--resume)")
     if ckpt_path is not None:
-        check_resume_compatible(ckpt_path, cfg.to_dict()["model"])
+        saved_data = check_resume_compatible(ckpt_path, cfg.to_dict()["model"]).get("data", {})
+        saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
+        if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
+            # resuming without data arguments continues on the run's own data, never silently on the demo set
+            cfg.data.data_a, cfg.data.data_b = saved_a, saved_b
+            notes.append(f"resuming on the checkpoint's data: A {', '.join(saved_a)}; B {', '.join(saved_b)}")
+        elif (cfg.data.data_a, cfg.data.data_b) != (saved_a, saved_b):
+            notes.append("resuming on different data than the checkpoint was trained on (fine-tuning)")
 
     data_a, data_b, demo_root = resolve_data(cfg)
     if demo_root is not None:
