@@ -56,7 +56,8 @@ def train_cmd(
         None,
         "--config",
         "-c",
-        help="YAML file or preset (vologan, cyclegan, demo, smoke). Default: demo without data, vologan with data.",
+        help="YAML file or preset (vologan, cyclegan, demo, smoke). Default: the run folder's config.yaml when "
+        "resuming with --out, else demo without data and vologan with data.",
     ),
     data_a: list[str] = typer.Option(
         None, "--data-a", help="Domain A (source/synthetic) source; repeatable. None: the built-in demo set."
@@ -80,7 +81,11 @@ def train_cmd(
     """Train a VoloGAN/CycleGAN translator between two unpaired RGB-D domains (A -> B and back)."""
     from volo_adapt.training.run import train
 
-    preset = config or ("vologan" if (data_a or data_b) else "demo")
+    saved = out / "config.yaml" if (resume and config is None and out is not None) else None
+    if saved is not None and saved.is_file():
+        preset = str(saved)  # resuming a run without --config: continue with the run's own resolved config
+    else:
+        preset = config or ("vologan" if (data_a or data_b) else "demo")
     cfg = load_config(preset, list(set_ or []))
     if data_a:
         cfg.data.data_a = list(data_a)

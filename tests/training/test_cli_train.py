@@ -47,3 +47,18 @@ def test_tiny_run_from_the_command_line(tiny_data, tmp_path, capsys):
     assert "domain A" in out and "4 train / 1 val" in out and "starting fresh" in out
     assert "done: 2 batches" in out
     assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_resume_without_config_or_data_continues_with_the_runs_own_config(tiny_data, tmp_path, capsys):
+    run_dir = str(tmp_path / "cli")
+    code, _, _ = _volo(
+        ["train", "--config", "smoke", "--data-a", tiny_data[0], "--data-b", tiny_data[1], "--out", run_dir,
+         "--max-steps", "1"],
+        capsys,
+    )
+    assert code == 0
+    # no --config, no data: the run folder's config.yaml (smoke preset, tiny data) is used, not the demo preset
+    code, out, err = _volo(["train", "--out", run_dir, "--resume", "auto", "--max-steps", "2"], capsys)
+    assert code == 0, err
+    assert "resuming at batch 1" in out and "done: 2 batches" in out
+    assert tiny_data[0] in out and "demo" not in out
