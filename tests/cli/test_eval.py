@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from cli.main import run
+from tests.cli.conftest import factory
+from tests.cli.conftest import run_volo as _volo
 from volo_adapt.sensors import demo as demo_mod
-
-_spec = importlib.util.spec_from_file_location(
-    "volo_inference_ckpt_factory", Path(__file__).parents[1] / "inference" / "ckpt_factory.py"
-)
-factory = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(factory)
 
 FAST = ["--c2st-epochs", "2", "--device", "cpu"]
 
@@ -36,11 +30,6 @@ def tiny_demo(tmp_path_factory) -> Path:
     return demo_mod.ensure_demo_dataset(size=32, n_train=2, n_test=6, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
-def _volo(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        run(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def test_eval_end_to_end_writes_table_json_jsonl_and_plots(run_dir, tiny_demo, tmp_path, capsys):

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-from cli.main import run
+from tests.cli.conftest import run_volo as _volo
 from volo_adapt.inference import load_generator, translate_batch
-
-_spec = importlib.util.spec_from_file_location(
-    "volo_inference_ckpt_factory", Path(__file__).parents[1] / "inference" / "ckpt_factory.py"
-)
-factory = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(factory)
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return factory.make_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt", factory.tiny_config())
-
-
-def _volo(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        run(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 @pytest.mark.parametrize("fmt", ["pt", "torchscript"])

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-from cli.main import run
+from tests.cli.conftest import run_volo as _volo
 from volo_adapt.data.formats import write_depth, write_rgb
-
-_spec = importlib.util.spec_from_file_location(
-    "volo_inference_ckpt_factory", Path(__file__).parents[1] / "inference" / "ckpt_factory.py"
-)
-factory = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(factory)
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return factory.make_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.ckpt", factory.tiny_config())
 
 
 @pytest.fixture
@@ -33,11 +20,6 @@ def src(tmp_path):
     return root
 
 
-def _volo(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        run(argv)
-    out, err = capsys.readouterr()
-    return e.value.code, out, err
 
 
 def test_smoke_translate_writes_outputs_summary_and_exit_0(ckpt, src, tmp_path, capsys):
