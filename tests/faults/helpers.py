@@ -67,3 +67,20 @@ def expect_error_or_ok(
     if check_ok is not None:
         check_ok(out)
     return out
+
+
+def write_two_domains(root: Path, n: int, size: int = 32) -> tuple[str, str]:
+    """Write ``n`` random RGB-D samples per domain under ``root/A`` and ``root/B`` (rgb/ + 16-bit mm depth/ PNGs).
+
+    Depth is uniform in ``[0.5, 1.5)`` m; seeded, so every call writes the same files.
+    """
+    import torch
+
+    from volo_adapt.data.formats import write_depth, write_rgb
+
+    g = torch.Generator().manual_seed(0)
+    for d in "AB":
+        for i in range(n):
+            write_rgb(root / d / "rgb" / f"{i}.png", torch.rand(3, size, size, generator=g))
+            write_depth(root / d / "depth" / f"{i}.png", 0.5 + torch.rand(1, size, size, generator=g))
+    return str(root / "A"), str(root / "B")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from volo_faults_helpers import assert_one_line_error, expect_error_or_ok
+from volo_faults_helpers import assert_one_line_error, expect_error_or_ok, write_two_domains
 
 from volo_adapt.config import RunConfig, load_config
 from volo_adapt.errors import ConfigError
@@ -115,17 +115,7 @@ def test_non_finite_numbers_are_refused(item):
 
 @pytest.fixture(scope="module")
 def domains(tmp_path_factory):
-    import torch
-
-    from volo_adapt.data.formats import write_depth, write_rgb
-
-    root = tmp_path_factory.mktemp("dom")
-    g = torch.Generator().manual_seed(0)
-    for d in "AB":
-        for i in range(3):
-            write_rgb(root / d / "rgb" / f"{i}.png", torch.rand(3, 32, 32, generator=g))
-            write_depth(root / d / "depth" / f"{i}.png", 0.5 + torch.rand(1, 32, 32, generator=g))
-    return str(root / "A"), str(root / "B")
+    return write_two_domains(tmp_path_factory.mktemp("dom"), 3)
 
 
 @pytest.mark.parametrize(

@@ -24,21 +24,14 @@ from types import SimpleNamespace
 import lightning as L
 import pytest
 import torch
-from volo_faults_helpers import REPO, volo_cmd, volo_env
+from volo_faults_helpers import REPO, volo_cmd, volo_env, write_two_domains
 
-from volo_adapt.data.formats import write_depth, write_rgb
 from volo_adapt.errors import VoloError
 
 
 @pytest.fixture(scope="module")
 def domains(tmp_path_factory) -> tuple[str, str]:
-    root = tmp_path_factory.mktemp("domains")
-    g = torch.Generator().manual_seed(0)
-    for d in "AB":
-        for i in range(6):
-            write_rgb(root / d / "rgb" / f"{i}.png", torch.rand(3, 32, 32, generator=g))
-            write_depth(root / d / "depth" / f"{i}.png", 0.5 + torch.rand(1, 32, 32, generator=g))
-    return str(root / "A"), str(root / "B")
+    return write_two_domains(tmp_path_factory.mktemp("domains"), 6)
 
 
 def _state(path: Path) -> dict:
