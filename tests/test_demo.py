@@ -28,3 +28,6 @@ def test_demo_trains_translates_and_evaluates_trained_and_untrained(tmp_path, mo
     # the trained and untrained generators are different networks: at least one metric differs
     assert any(not (math.isclose(t, u) or (math.isnan(t) and math.isnan(u))) for _, t, u, _, _ in rows if u is not None)
     assert (res.run_dir / "metrics.jsonl").is_file()
+    # baselines depend only on the data: computed once, in the trained report
+    assert res.reports["trained"].flat("identity") and res.reports["trained"].flat("floor")
+    assert not res.reports["untrained"].flat("identity") and not res.reports["untrained"].flat("floor")

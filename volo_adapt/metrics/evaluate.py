@@ -199,6 +199,7 @@ def evaluate_tensors(
     batch_size: int = 8,
     info: dict[str, Any] | None = None,
     log: Log | None = None,
+    baselines: bool = True,
 ) -> EvalReport:
     """Translate ``source`` (and ``paired_source``), then run the metrics for the model and both baselines.
 
@@ -214,6 +215,8 @@ def evaluate_tensors(
         batch_size: translation batch size.
         info: provenance merged into the report's ``info``.
         log: progress callback (one short line per step).
+        baselines: also compute the identity and target-halves comparisons (False: the model only, for a second
+            generator judged on the same data, whose baselines would repeat the first report's exactly).
 
     Returns:
         :class:`EvalReport`.
@@ -233,6 +236,8 @@ def evaluate_tensors(
         source, translated, target, codec, options,
         paired_source=paired_source, paired_translated=paired_translated, paired_target=paired_target,
     )
+    if not baselines:
+        comparisons = {"model": comparisons["model"]}
     results, skipped = run_metrics(comparisons, names, log)
     full_info = {
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -354,6 +359,7 @@ def evaluate(
     c2st_epochs: int = 30,
     device: str = "auto",
     log: Log | None = None,
+    baselines: bool = True,
 ) -> EvalReport:
     """Evaluate one generator: translate the source domain and judge it against the target domain.
 
@@ -373,6 +379,7 @@ def evaluate(
         c2st_epochs: C2ST classifier epochs.
         device: where the generator and metric networks run (``auto``, ``cpu``, ``cuda``, ...).
         log: progress callback.
+        baselines: also compute the identity and target-halves baselines (see :func:`evaluate_tensors`).
 
     Returns:
         :class:`EvalReport` (``info`` names the checkpoint, its step, the sources and the sizes).
@@ -435,5 +442,5 @@ def evaluate(
     return evaluate_tensors(
         translate, source, target, codec,
         paired_source=paired_source, paired_target=paired_target,
-        metrics=names, options=options, batch_size=batch_size, info=info, log=log,
+        metrics=names, options=options, batch_size=batch_size, info=info, log=log, baselines=baselines,
     )
