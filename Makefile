@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test fuzz lint bench clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,12 @@ demo: setup
 test: setup
 	$(BIN)/ruff check volo_adapt cli tests benchmarks
 	$(BIN)/python -m pytest -q tests
+
+# Long random fuzzing of the property-based tests (not part of CI; `make test` runs them derandomised).
+# Turn every counterexample it prints into an ordinary regression test. VOLO_FUZZ_EXAMPLES sets the count.
+fuzz: setup
+	VOLO_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -x -p no:cacheprovider \
+		tests/faults/test_fault_inputs.py tests/faults/test_fault_config.py tests/data/test_formats.py
 
 lint: setup
 	$(BIN)/ruff check volo_adapt cli tests benchmarks

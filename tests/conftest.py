@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
 from PIL import Image
 
 from volo_adapt.data.formats import write_depth, write_rgb
+
+# Property-based tests: CI (and plain `make test`) runs the "ci" profile, which is derandomised (the same
+# examples every run, derived from each test's source) and keeps no example database, so a run cannot pass or
+# fail by chance. `make fuzz` selects the "fuzz" profile: many random examples per property, outside CI; every
+# counterexample it finds becomes an ordinary regression test next to the property.
+settings.register_profile("ci", max_examples=50, derandomize=True, database=None, print_blob=True)
+settings.register_profile(
+    "fuzz", max_examples=int(os.environ.get("VOLO_FUZZ_EXAMPLES", "10000")), derandomize=False, database=None,
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("VOLO_HYPOTHESIS_PROFILE", "ci"))
 
 
 def _make_rgbd_folder(

@@ -29,7 +29,7 @@ from volo_adapt.data.formats import (
 )
 from volo_adapt.errors import DataError
 
-HSET = settings(max_examples=20, deadline=None)
+HSET = settings(deadline=None)  # example count and randomness: the profile (tests/conftest.py)
 small_hw = st.tuples(st.integers(1, 9), st.integers(1, 9))
 
 

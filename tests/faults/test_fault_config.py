@@ -18,7 +18,8 @@ from volo_faults_helpers import assert_one_line_error, expect_error_or_ok, write
 from volo_adapt.config import RunConfig, load_config
 from volo_adapt.errors import ConfigError
 
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None,  # example count: the profile (tests/conftest.py)
+                 suppress_health_check=[HealthCheck.too_slow])
 
 _DEFAULT = RunConfig().to_dict()
 KNOWN_KEYS = sorted(f"{s}.{k}" for s, sec in _DEFAULT.items() if isinstance(sec, dict) for k in sec)

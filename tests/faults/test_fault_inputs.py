@@ -38,7 +38,8 @@ from volo_adapt.data.formats import (
 from volo_adapt.data.sources import open_source, read_sample
 from volo_adapt.errors import DataError
 
-FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None,  # example count: the profile (tests/conftest.py)
+                 suppress_health_check=[HealthCheck.too_slow])
 H, W = 12, 16
 
 
