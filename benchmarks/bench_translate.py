@@ -70,7 +70,7 @@ def _loaded(name: str, base: int, device: str, channels_last: bool):
 
     cfg = load_config(None, [f"model.generator={name}", f"model.gen_base={base}"])
     torch.manual_seed(0)
-    module = build_generator(cfg.model).eval().requires_grad_(False).to(device)
+    module = build_generator(cfg.model, cfg.data).eval().requires_grad_(False).to(device)
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     return LoadedGenerator(

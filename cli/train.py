@@ -68,6 +68,10 @@ def train_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<config name>)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after N training batches (not optimiser steps)."),
     max_epochs: int = typer.Option(None, "--max-epochs", help="Epochs to train."),
+    max_time: str = typer.Option(
+        None, "--max-time", help="Wall-clock budget (10m, 1h30m, HH:MM:SS): train until it is spent, with the "
+        "learning-rate schedule planned over it (equal-budget comparisons)."
+    ),
     devices: str = typer.Option(None, "--devices", help="Devices (Lightning syntax: auto, 1, 2, '0,1')."),
     accelerator: str = typer.Option(None, "--accelerator", help="cpu | gpu | auto."),
     precision: str = typer.Option(None, "--precision", help="32-true | bf16-mixed | 16-mixed."),
@@ -95,6 +99,11 @@ def train_cmd(
         cfg.train.max_steps = max_steps
     if max_epochs is not None:
         cfg.train.max_epochs = max_epochs
+    if max_time is not None:
+        from volo_adapt.duration import parse_duration
+
+        parse_duration(max_time, "--max-time")  # the option's name in the error, not the config key
+        cfg.train.max_time = max_time
     if devices is not None:
         cfg.train.devices = devices
     if accelerator is not None:

@@ -40,6 +40,9 @@ def translate(
     no_ema: bool = typer.Option(False, "--no-ema", help="Use the raw weights even if the run kept an EMA."),
     rgb_format: RgbFormat = typer.Option(RgbFormat.png, "--rgb-format", help="Output colour format: png "
                                          "(lossless), jpg, or same as the input."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampled sensor noise and holes (generators with "
+                             "model.sensor.noise or validity=sampled); each image's draw depends only on the seed "
+                             "and its name."),
 ) -> None:
     """Translate every RGB-D sample of IN with a trained generator into OUT (same names, formats, sizes)."""
     from volo_adapt.inference import load_generator, translate_source
@@ -88,6 +91,7 @@ def translate(
             rgb_format=rgb_format.value,
             progress=on_progress,
             compile=compile_,
+            seed=seed,
         )
 
     table = Table(title=f"volo translate -> {report.out_dir}", show_header=True)

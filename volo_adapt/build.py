@@ -12,16 +12,44 @@ from volo_adapt.config import DataConfig, ModelConfig
 from volo_adapt.data.sample import DepthCodec
 
 
-def build_generator(model: ModelConfig) -> nn.Module:
-    """The generator described by ``model`` (same architecture for both directions)."""
+def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Module:
+    """The generator described by ``model`` (same architecture for both directions).
+
+    With any ``model.sensor`` switch on, the registry's backbone is built with raw feature outputs and wrapped in
+    :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator` (which needs the codec's ``data.depth_gap``;
+    ``data`` defaults to :class:`DataConfig`'s defaults).
+    """
     from volo_adapt.models import create_generator
 
-    return create_generator(
+    sensor = model.sensor
+    if not sensor.enabled:
+        return create_generator(
+            model.generator,
+            in_channels=model.channels,
+            out_channels=model.channels,
+            base=model.gen_base,
+            **model.gen_kwargs,
+        )
+    from volo_adapt.models.sensor_head import SensorAwareGenerator
+
+    backbone = create_generator(
         model.generator,
-        in_channels=model.channels,
-        out_channels=model.channels,
+        in_channels=model.channels + SensorAwareGenerator.extra_inputs(sensor.noise, sensor.coords),
+        out_channels=sensor.features,
         base=model.gen_base,
+        raw_output=True,
         **model.gen_kwargs,
+    )
+    return SensorAwareGenerator(
+        backbone,
+        channels=model.channels,
+        features=sensor.features,
+        depth_gap=(data or DataConfig()).depth_gap,
+        residual=sensor.residual,
+        validity=sensor.validity,
+        noise=sensor.noise,
+        coords=sensor.coords,
+        validity_prior=sensor.validity_prior,
     )
 
 

@@ -70,6 +70,30 @@ class DataConfig:
 
 
 @dataclass
+class SensorHeadConfig:
+    """Sensor-aware generator options, built once around any generator (see ``volo_adapt/models/sensor_head.py``
+    and ``docs/sensor-aware.md``). All off = the plain generator (the original VoloGAN / CycleGAN)."""
+
+    residual: bool = False
+    """Predict a correction to the input (a zero-initialised head: the untrained generator returns its input)."""
+    validity: str = "none"
+    """Explicit per-pixel "no return": none | threshold (straight-through hard mask) | sampled (Gumbel-sigmoid)."""
+    noise: bool = False
+    """Noise inputs (per pixel and per image) and learned per-pixel output noise, as StyleGAN's noise injection."""
+    coords: bool = False
+    """Pixel-coordinate input channels (x, y, r^2) for position-dependent effects such as vignetting."""
+    features: int = 16
+    """Width of the backbone's raw output that the sensor head reads."""
+    validity_prior: float = 3.0
+    """With residual: logit offset +/- prior that reproduces the input's validity at initialisation."""
+
+    @property
+    def enabled(self) -> bool:
+        """True when any switch is on (the generator is then wrapped)."""
+        return self.residual or self.validity != "none" or self.noise or self.coords
+
+
+@dataclass
 class ModelConfig:
     """Which networks, and their sizes."""
 
@@ -87,6 +111,8 @@ class ModelConfig:
     """Extra keyword arguments for the generator constructor (see the registry)."""
     critic_kwargs: dict = field(default_factory=dict)
     """Extra keyword arguments for the critic constructor (see the registry)."""
+    sensor: SensorHeadConfig = field(default_factory=SensorHeadConfig)
+    """Sensor-aware generator switches (all off by default: the plain generator)."""
 
 
 @dataclass
@@ -109,6 +135,17 @@ class LossConfig:
     """Fraction of training after which cycle/identity switch from L1 to L2 (-1 = never)."""
     mask_invalid: bool = False
     """Exclude invalid-depth pixels from the depth channel of cycle/identity losses."""
+    geometry_weight: float = 0.0
+    """Lambda of the geometry term: depth of each translation vs its own source, in metres, after a 5x5 low-pass,
+    on pixels valid in both (a sensor adds noise and drops returns but does not move surfaces; see
+    volo_adapt.losses.depth_geometry_loss). 0 = off (the original)."""
+    swd_weight: float = 0.0
+    """Lambda of the critic-free patch sliced-Wasserstein term between each domain's translations and its real
+    images (4x4 patches at scales 1, 2, 4; volo_adapt.losses.patch_sliced_wasserstein). 0 = off (the original)."""
+    reconstruction_mask: str = "none"
+    """none | kept: cycle terms only over pixels valid in the real image *and* in the intermediate translation
+    (a hole the sensor-side generator made need not be inpainted back), identity terms only over pixels valid in
+    the real image (every channel, SSIM included). For generators that drop returns (model.sensor.validity)."""
     routing: str = "vologan"
     """Gradient routing: vologan (per-domain totals, one forward pass) | cyclegan (textbook)."""
 
@@ -143,6 +180,9 @@ class OptimConfig:
     """Image-pool size for critic updates (CycleGAN: 50; the original: 0 = off)."""
     ema_decay: float = 0.0
     """EMA of generator weights (0 = off, e.g. 0.999)."""
+    critic_warmup: float = 0.0
+    """Share of the run (of the time budget, else of the planned batches) at the start during which only the
+    critics are trained, on the untouched generators' fakes (0 = off). Useful with model.sensor.residual."""
 
 
 @dataclass
@@ -153,6 +193,11 @@ class TrainConfig:
     """Epochs to train (the original: 60)."""
     max_steps: int = -1
     """Stop after this many training batches (-1 = no limit). Counts batches, not optimiser steps."""
+    max_time: str = ""
+    """Wall-clock training budget (``10m``, ``1h30m``, ``HH:MM:SS``; "" = none). When set, the run trains until the
+    budget is spent (max_epochs no longer limits it) and the learning-rate schedule is planned over the budget:
+    schedule position = elapsed training time / budget, stretched onto max_epochs schedule epochs. Elapsed time
+    is kept in checkpoints, so a resumed run continues the same budget."""
     precision: str = "32-true"
     """Lightning precision: 32-true | bf16-mixed | 16-mixed."""
     accelerator: str = "auto"
@@ -213,8 +258,10 @@ class RunConfig:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "model.generator": ("vologan", "resnet9"),
     "model.critic": ("vologan", "patchgan"),
+    "model.sensor.validity": ("none", "threshold", "sampled"),
     "loss.adversarial": ("lsgan", "hinge", "bce"),
     "loss.ssim_kind": ("global", "windowed"),
+    "loss.reconstruction_mask": ("none", "kept"),
     "loss.routing": ("vologan", "cyclegan"),
     "optim.gen_optimizer": ("nadam", "adam"),
     "optim.critic_optimizer": ("sgd", "adam"),
@@ -227,8 +274,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 def validate(cfg: RunConfig) -> None:
     """Range and choice checks; raises ConfigError naming the dotted key."""
     for key, choices in _CHOICES.items():
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
+        *sections, name = key.split(".")
+        node: Any = cfg
+        for section in sections:
+            node = getattr(node, section)
+        value = getattr(node, name)
         if value not in choices:
             raise ConfigError(f"{key}: must be one of {', '.join(choices)}; got {value!r}")
 
@@ -254,7 +304,9 @@ def validate(cfg: RunConfig) -> None:
     need(m.channels >= 1, "model.channels", f"must be >= 1, got {m.channels}")
     need(m.gen_base >= 1, "model.gen_base", f"must be >= 1, got {m.gen_base}")
     need(m.critic_base >= 1, "model.critic_base", f"must be >= 1, got {m.critic_base}")
-    for k in ("cycle_weight", "identity_weight", "ssim_weight"):
+    need(m.sensor.features >= 1, "model.sensor.features", f"must be >= 1, got {m.sensor.features}")
+    need(m.sensor.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {m.sensor.validity_prior}")
+    for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight"):
         need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
     need(len(lo.channel_weights) == m.channels, "loss.channel_weights",
          f"needs one weight per channel ({m.channels}), got {len(lo.channel_weights)}")
@@ -270,8 +322,13 @@ def validate(cfg: RunConfig) -> None:
     need(o.grad_clip >= 0, "optim.grad_clip", f"must be >= 0, got {o.grad_clip}")
     need(o.pool_size >= 0, "optim.pool_size", f"must be >= 0, got {o.pool_size}")
     need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
+    need(0 <= o.critic_warmup < 1, "optim.critic_warmup", f"must be in [0, 1), got {o.critic_warmup}")
     need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
     need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
+    if t.max_time:
+        from volo_adapt.duration import parse_duration
+
+        parse_duration(t.max_time, "train.max_time")
     need(t.log_every_n_steps >= 1, "train.log_every_n_steps", f"must be >= 1, got {t.log_every_n_steps}")
     for k in ("sample_every_n_steps", "checkpoint_every_n_steps", "val_every_n_steps"):
         need(getattr(t, k) >= 0, f"train.{k}", f"must be >= 0, got {getattr(t, k)}")

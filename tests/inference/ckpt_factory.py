@@ -37,14 +37,14 @@ def make_checkpoint(path: Path, cfg: RunConfig | None = None, *, ema: bool | Non
     cfg = cfg or tiny_config(ema=bool(ema))
     torch.manual_seed(seed)
     nets = {
-        "gen_a2b": build_generator(cfg.model),
-        "gen_b2a": build_generator(cfg.model),
+        "gen_a2b": build_generator(cfg.model, cfg.data),
+        "gen_b2a": build_generator(cfg.model, cfg.data),
         "critic_a": build_critic(cfg.model),
         "critic_b": build_critic(cfg.model),
     }
     if cfg.optim.ema_decay > 0 and ema is not False:
-        nets["gen_a2b_ema"] = build_generator(cfg.model)
-        nets["gen_b2a_ema"] = build_generator(cfg.model)
+        nets["gen_a2b_ema"] = build_generator(cfg.model, cfg.data)
+        nets["gen_b2a_ema"] = build_generator(cfg.model, cfg.data)
     state = {}
     for i, (name, net) in enumerate(nets.items()):
         _perturb(net, seed * 10 + i)

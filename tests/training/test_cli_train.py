@@ -62,3 +62,23 @@ def test_resume_without_config_or_data_continues_with_the_runs_own_config(tiny_d
     assert code == 0, err
     assert "resuming at batch 1" in out and "done: 2 batches" in out
     assert tiny_data[0] in out and "demo" not in out
+
+
+def test_bad_max_time_names_the_option(capsys):
+    code, _, err = _volo(["train", "--config", "smoke", "--max-time", "10 minutes", "--dry-run"], capsys)
+    assert code == 2 and "--max-time '10 minutes'" in err and "Traceback" not in err
+
+
+def test_max_time_runs_past_max_epochs_until_the_budget_or_max_steps(tiny_data, tmp_path, capsys):
+    # smoke: 2 batches per epoch and max_epochs 2 would stop at 4 batches; with a budget only time (here the
+    # generous budget never ends first) and max_steps limit the run
+    code, out, err = _volo(
+        ["train", "--config", "smoke", "--data-a", tiny_data[0], "--data-b", tiny_data[1],
+         "--out", str(tmp_path / "timed"), "--max-time", "1h", "--max-steps", "6", "--set", "train.max_epochs=1"],
+        capsys,
+    )
+    assert code == 0, err
+    assert "done: 6 batches" in out
+    from volo_adapt.config import load_config
+
+    assert load_config(str(tmp_path / "timed" / "config.yaml")).train.max_time == "1h"

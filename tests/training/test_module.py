@@ -94,3 +94,67 @@ def test_schedulers_step_per_batch(schedule, expected):
         assert lrs == pytest.approx([0.25, 0.75, 0.5 * (1 + torch.cos(torch.tensor(torch.pi * 0.25)).item())])
     assert isinstance(opt_g, torch.optim.NAdam) and isinstance(opt_d, torch.optim.SGD)
     assert [len(g["params"]) > 0 for g in opt_g.param_groups] == [True, True]
+
+
+SENSOR = ["model.sensor.residual=true", "model.sensor.validity=sampled", "model.sensor.noise=true"]
+
+
+def _codec_batch(m: VoloGANModule) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(5)
+    out = []
+    for offset in (1.0, 2.0):
+        depth = offset + torch.rand(2, 1, 32, 32, generator=g)
+        depth[:, :, :6] = 0.0
+        rgb = torch.rand(2, 3, 32, 32, generator=g) * (depth > 0)
+        out.append(torch.cat([rgb, m.codec.encode(depth)], 1))
+    return out[0], out[1]
+
+
+def test_sensor_noise_is_sampled_for_the_critic_but_never_in_reconstructions():
+    m = _module(*SENSOR)
+    for g in (m.gen_a2b, m.gen_b2a):
+        with torch.no_grad():
+            g.noise_strength.fill_(0.05)
+            g.validity_temperature.fill_(1.0)
+            g.head.weight.normal_(0, 0.1)
+    a, b = _codec_batch(m)
+    torch.manual_seed(1)
+    t1, i1 = m.generator_losses(a, b)
+    torch.manual_seed(2)
+    t2, i2 = m.generator_losses(a, b)
+    assert not torch.equal(i1["fake_B"], i2["fake_B"])  # the critic sees samples
+    assert float(t1["id_A"]) == float(t2["id_A"]) and float(t1["id_B"]) == float(t2["id_B"])  # identity: no noise
+
+
+def test_kept_mask_excuses_pixels_the_translation_dropped():
+    m = _module(*SENSOR, "loss.reconstruction_mask=kept", "loss.identity_weight=0", "loss.ssim_weight=0")
+    a, b = _codec_batch(m)
+    with torch.no_grad():  # gen_a2b drops every return
+        w = m.gen_a2b.head
+        w.bias[4] = -100.0
+    none = _module(*SENSOR, "loss.reconstruction_mask=none", "loss.identity_weight=0", "loss.ssim_weight=0")
+    none.load_state_dict(m.state_dict())
+    kept_terms, images = m.generator_losses(a, b)
+    none_terms, _ = none.generator_losses(a, b)
+    assert bool((images["fake_B"] == 0).all())  # everything dropped
+    assert float(none_terms["cycle_A"]) > 0.05  # inpainting a fully dropped image back is punished ...
+    assert float(kept_terms["cycle_A"]) == 0.0  # ... unless the kept mask excuses what was dropped
+
+
+def test_time_budget_plans_the_schedule_over_elapsed_time():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import Timer
+
+    m = _module("train.max_time=100s", "optim.schedule=warmup_cosine", "train.max_epochs=10", "optim.warmup_epochs=0")
+    timer = Timer(duration=timedelta(seconds=100))
+    m._trainer = SimpleNamespace(callbacks=[timer])  # what time_fraction reads from the running trainer
+    (opt_g, _), (sch_g, _) = m.configure_optimizers()
+    seen = []
+    for elapsed in (0.0, 25.0, 50.0, 100.0):
+        timer.load_state_dict({"time_elapsed": {"train": elapsed}})  # as after a resume: elapsed time restored
+        assert m.progress() == pytest.approx(elapsed / 100)
+        sch_g.step()
+        seen.append(opt_g.param_groups[0]["lr"] / m.cfg.optim.gen_lr)
+    assert seen == pytest.approx([1.0, 0.5 * (1 + torch.cos(torch.tensor(torch.pi * 0.25)).item()), 0.5, 0.0])

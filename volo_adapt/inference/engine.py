@@ -17,7 +17,7 @@ generator with attention needs a square input, so a 1440x1920 image runs at 1920
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -103,12 +103,20 @@ def precision_context(device: torch.device, precision: str) -> Iterator[None]:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+def takes_seeds(module: torch.nn.Module) -> bool:
+    """True for generators that sample noise and accept per-sample ``seeds`` (also behind ``torch.compile``)."""
+    from volo_adapt.models.sensor_head import SensorAwareGenerator
+
+    return isinstance(getattr(module, "_orig_mod", module), SensorAwareGenerator)
+
+
 def translate_batch(
     loaded: LoadedGenerator,
     x: torch.Tensor,
     *,
     precision: str = "32",
     channels_last: bool = False,
+    seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Run the generator on a batch of network tensors of any size.
 
@@ -125,6 +133,9 @@ def translate_batch(
         precision: one of :data:`PRECISIONS`; the result is float32 either way.
         channels_last: feed the network channels-last tensors (faster for convs on CPU/GPU when the module was
             converted too, see :func:`prepare`).
+        seeds: one seed per sample for generators that sample sensor noise
+            (:class:`~volo_adapt.models.sensor_head.SensorAwareGenerator`): each sample's noise then depends only
+            on its seed, not on the batch it is in. Ignored by deterministic generators; None = torch's global RNG.
 
     Returns:
         ``(B, 4, H, W)`` float32 in ``[0, 1]`` on ``x``'s device: the translated RGB-D in network encoding.
@@ -150,7 +161,8 @@ def translate_batch(
         if channels_last:
             inp = inp.contiguous(memory_format=torch.channels_last)
         with precision_context(device, precision):
-            out = loaded.module(inp)
+            out = loaded.module(inp, seeds=seeds) if seeds is not None and takes_seeds(loaded.module) else (
+                loaded.module(inp))
         out = out[..., :h, :w].float().to(x.device)
     # A clone made outside inference mode is an ordinary tensor callers may modify in place or use with autograd.
     return out.clone(memory_format=torch.contiguous_format)

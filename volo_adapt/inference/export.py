@@ -90,9 +90,14 @@ def plain_module(loaded: LoadedGenerator) -> nn.Module:
 
     from volo_adapt.build import build_generator
 
-    module = build_generator(loaded.config.model)
+    module = build_generator(loaded.config.model, loaded.config.data)
     module.load_state_dict({k: v.detach().cpu() for k, v in loaded.module.state_dict().items()})
     module = module.float().eval()
+    # exported graphs are the deterministic generator: a traced/ONNX graph cannot take per-sample seeds, and
+    # volo translate (which samples sensor noise reproducibly) is the tool for noisy samples
+    for m in module.modules():
+        if hasattr(m, "sample_by_default"):
+            m.sample_by_default = False
     for m in module.modules():
         if parametrize.is_parametrized(m):
             for name in list(m.parametrizations.keys()):

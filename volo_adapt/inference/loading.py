@@ -283,7 +283,7 @@ def _build_and_load(path: Path, cfg: RunConfig, state: dict) -> nn.Module:
     from volo_adapt.build import build_generator
 
     try:
-        module = build_generator(cfg.model)
+        module = build_generator(cfg.model, cfg.data)
     except (ConfigError, TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: cannot build generator {cfg.model.generator!r}: {_first_line(e)}") from e
     expected = module.state_dict()

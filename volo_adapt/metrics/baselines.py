@@ -7,6 +7,11 @@
   the real target domain look like to the metric: the best a translation can reach). It uses half the
   target images on each side, so sample-size-biased numbers (FID, C2ST interval width) are somewhat
   pessimistic there. Metrics that need a source or paired data are n/a for the floor.
+* ``sensor`` (only with paired data): the *true* target renderings of the paired scenes judged against the
+  target set, with the paired source renderings as their source. This is what a perfect translation of those
+  scenes would score; in particular its geometry-vs-source error is the target sensor's own (holes, tails and
+  noise move depth away from the clean source too), the bar a translation's geometry error is held to.
+  Paired metrics are n/a for it (they would compare the truth with itself).
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import torch
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.metrics.registry import MetricInputs, MetricOptions
 
-COMPARISONS = ("model", "identity", "floor")
+COMPARISONS = ("model", "identity", "floor", "sensor")
 """Comparison names, in table-column order."""
 
 COMPARISON_LABELS = {
     "model": "model: translated vs target",
     "identity": "identity: source as-is vs target",
     "floor": "floor: target half vs other half",
+    "sensor": "sensor: true target renderings of the paired scenes vs target",
 }
 
 
@@ -59,8 +65,8 @@ def comparison_inputs(
         paired_target: ``(P, 4, H, W)`` the true target renderings of the same scenes.
 
     Returns:
-        ``{"model": ..., "identity": ..., "floor": ...}``; ``floor`` is absent when the target set has
-        fewer than 4 images.
+        ``{"model": ..., "identity": ..., "floor": ..., "sensor": ...}``; ``floor`` is absent when the target set
+        has fewer than 4 images, ``sensor`` without paired data.
     """
     options = options or MetricOptions()
     cache: dict[Any, Any] = {}
@@ -76,4 +82,6 @@ def comparison_inputs(
     if len(target) >= 4:
         half1, half2 = target_halves(target, options.seed)
         out["floor"] = MetricInputs(half1, half2, codec, options=options, cache=cache)
+    if paired_source is not None and paired_target is not None:
+        out["sensor"] = MetricInputs(paired_target, target, codec, source=paired_source, options=options, cache=cache)
     return out

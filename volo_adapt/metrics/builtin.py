@@ -228,7 +228,8 @@ def paired_depth_stats_diff(inp: MetricInputs) -> MetricResult:
 
 @register_metric(
     "paired_rgb_psnr_ssim",
-    description="RGB PSNR (dB, per image, capped at 100) and SSIM (kornia, 7x7) of judged vs true target",
+    description="RGB PSNR (dB, per image, capped at 100), SSIM (kornia, 7x7) and mean absolute error (0-1 "
+    "units) of judged vs true target",
     requires=("paired",),
     cheap=True,
 )
@@ -238,4 +239,5 @@ def paired_rgb_psnr_ssim(inp: MetricInputs) -> MetricResult:
     mse = (rc.double() - rt.double()).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
     psnr = (10 * torch.log10(1.0 / mse)).mean()
     ssim = kornia.metrics.ssim(rc, rt, window_size=7, max_val=1.0).mean()
-    return MetricResult({"psnr_db": float(psnr), "ssim": float(ssim)})
+    mae = (rc.double() - rt.double()).abs().mean()
+    return MetricResult({"psnr_db": float(psnr), "ssim": float(ssim), "mae": float(mae)})

@@ -227,11 +227,15 @@ def evaluate_tensors(
         raise DataError(f"evaluation needs at least 2 source and 2 target images, got {len(source)} and {len(target)}")
     if source.shape[1:] != target.shape[1:]:
         raise DataError(f"source and target sizes differ: {tuple(source.shape[1:])} vs {tuple(target.shape[1:])}")
-    translated = translate_all(translate, source, batch_size, log)
-    paired_translated = None
-    if paired_source is not None:
-        assert paired_target is not None and paired_target.shape == paired_source.shape
-        paired_translated = translate_all(translate, paired_source, batch_size, log)
+    # generators that sample sensor noise draw from torch's global RNG: seeded here (the caller's stream is
+    # restored afterwards) so that an evaluation is reproducible
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(options.seed)
+        translated = translate_all(translate, source, batch_size, log)
+        paired_translated = None
+        if paired_source is not None:
+            assert paired_target is not None and paired_target.shape == paired_source.shape
+            paired_translated = translate_all(translate, paired_source, batch_size, log)
     comparisons = comparison_inputs(
         source, translated, target, codec, options,
         paired_source=paired_source, paired_translated=paired_translated, paired_target=paired_target,

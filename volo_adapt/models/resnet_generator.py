@@ -50,6 +50,10 @@ class ResnetGenerator(nn.Module):
         base: width of the first layer (CycleGAN: 64).
         n_blocks: residual blocks at ``input / 4`` (``resnet9``: 9).
         dropout: dropout inside the residual blocks (CycleGAN default: none).
+        upsample: ``transpose`` (CycleGAN's stride-2 transposed convs) or ``resize`` (nearest 2x upsampling then a
+            3x3 conv, which avoids the transposed conv's checkerboard pattern; Odena et al., Distill 2016).
+        raw_output: end with the last conv's raw values (no sigmoid), for
+            :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator`, which adds its own output head.
 
     Shapes:
         ``(B, in_channels, H, W)`` float in [0, 1] -> ``(B, out_channels, H, W)`` float in (0, 1); H and W multiples
@@ -62,7 +66,14 @@ class ResnetGenerator(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int = 4, out_channels: int = 4, base: int = 64, n_blocks: int = 9, dropout: float = 0.0
+        self,
+        in_channels: int = 4,
+        out_channels: int = 4,
+        base: int = 64,
+        n_blocks: int = 9,
+        dropout: float = 0.0,
+        raw_output: bool = False,
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
         if n_blocks < 0:
@@ -83,14 +94,18 @@ class ResnetGenerator(nn.Module):
             layers += [nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * ch), nn.ReLU(True)]
             ch *= 2
         layers += [ResnetBlock(ch, dropout) for _ in range(n_blocks)]
+        if upsample not in ("transpose", "resize"):
+            raise ValueError(f"ResnetGenerator: upsample must be transpose or resize, got {upsample!r}")
         for _ in range(2):
-            layers += [
-                nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
-                nn.InstanceNorm2d(ch // 2),
-                nn.ReLU(True),
-            ]
+            if upsample == "transpose":
+                up: list[nn.Module] = [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1)]
+            else:
+                up = [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(ch, ch // 2, 3)]
+            layers += [*up, nn.InstanceNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7), nn.Sigmoid()]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_channels, 7)]
+        if not raw_output:
+            layers.append(nn.Sigmoid())
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -73,6 +73,8 @@ class VoloGANGenerator(nn.Module):
         dropout: spatial dropout rate of the bottleneck and the first two decoder levels (the original: 0.2).
         first_kernel: kernel of level 0 (the original: 7); later levels use 3.
         slope: LeakyReLU negative slope (the original: 0.3).
+        raw_output: return the head's raw values (``out_channels`` unbounded feature maps, no hard sigmoid), for
+            :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator`, which adds its own output head.
 
     Shapes:
         ``(B, in_channels, H, W)`` float in [0, 1] -> ``(B, out_channels, H, W)`` float in [0, 1]; H and W positive
@@ -94,6 +96,7 @@ class VoloGANGenerator(nn.Module):
         dropout: float = 0.2,
         first_kernel: int = 7,
         slope: float = 0.3,
+        raw_output: bool = False,
     ) -> None:
         super().__init__()
         if levels < 1:
@@ -114,6 +117,7 @@ class VoloGANGenerator(nn.Module):
             )
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.raw_output = raw_output
         self.levels = levels
         self.attention_level = attention_level
         self.size_multiple = 2**levels
@@ -163,4 +167,5 @@ class VoloGANGenerator(nn.Module):
         x = self.bottleneck(x)
         for dec, s in zip(self.decoders, reversed(skips), strict=True):
             x = dec(x, s)
-        return hard_sigmoid_tf(self.head(x))
+        out = self.head(x)
+        return out if self.raw_output else hard_sigmoid_tf(out)

@@ -40,10 +40,13 @@ from volo_adapt.config import RunConfig
 from volo_adapt.losses import (
     adversarial_d_loss,
     adversarial_g_loss,
+    depth_geometry_loss,
+    patch_sliced_wasserstein,
     reconstruction_kind_at,
     ssim_loss,
     weighted_reconstruction_loss,
 )
+from volo_adapt.models.sensor_head import SensorAwareGenerator
 from volo_adapt.training.checkpoint import CHECKPOINT_FORMAT, collect_rng_state, restore_rng_state
 from volo_adapt.training.ema import init_ema, update_ema
 from volo_adapt.training.image_pool import ImagePool
@@ -56,6 +59,21 @@ OPTIMIZER_ORDER = ("generators", "critics")
 
 ValMetricsFn = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
 """``fn(batch, outputs) -> {name: scalar tensor}``; ``outputs`` holds ``fake_A, fake_B, cyc_A, cyc_B``."""
+
+
+def deterministic(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``generator(x)`` with its random parts switched off (sensor-aware generators); plain generators as is."""
+    if isinstance(generator, SensorAwareGenerator):
+        return generator(x, stochastic=False)
+    return generator(x)
+
+
+def masked(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` with every channel zeroed outside ``mask`` (``(B, 1, H, W)`` bool), or unchanged for None."""
+    if mask is None:
+        return x, y
+    m = mask.to(x.dtype)
+    return x * m, y * m
 
 
 class VoloGANModule(L.LightningModule):
@@ -99,14 +117,14 @@ class VoloGANModule(L.LightningModule):
         super().__init__()
         self.cfg = cfg
         self.automatic_optimization = False
-        self.gen_a2b = build_generator(cfg.model)
-        self.gen_b2a = build_generator(cfg.model)
+        self.gen_a2b = build_generator(cfg.model, cfg.data)
+        self.gen_b2a = build_generator(cfg.model, cfg.data)
         self.critic_a = build_critic(cfg.model)
         self.critic_b = build_critic(cfg.model)
         self.ema_decay = float(cfg.optim.ema_decay)
         if self.ema_decay > 0:
-            self.gen_a2b_ema = init_ema(build_generator(cfg.model), self.gen_a2b)
-            self.gen_b2a_ema = init_ema(build_generator(cfg.model), self.gen_b2a)
+            self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_a2b)
+            self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_b2a)
         self.codec = build_codec(cfg.data)
         self.pool_a = ImagePool(cfg.optim.pool_size)  # fakes of domain A (gen_b2a outputs) for critic_a
         self.pool_b = ImagePool(cfg.optim.pool_size)
@@ -129,8 +147,43 @@ class VoloGANModule(L.LightningModule):
         return self.ema_decay > 0
 
     def progress(self) -> float:
-        """Fraction of the planned batches done, in ``[0, 1]``."""
+        """Fraction of the run done, in ``[0, 1]``: of the time budget with ``train.max_time``, else of the
+        planned batches."""
+        fraction = self.time_fraction()
+        if fraction is not None:
+            return fraction
         return min(1.0, self.batches_done / max(1, self.planned_batches))
+
+    def in_critic_warmup(self) -> bool:
+        """True during the first ``optim.critic_warmup`` share of the run, when only the critics are trained.
+
+        A residual generator starts as the identity, so its first fakes are the source images themselves: a critic
+        trained on them first learns what tells the domains apart, and the generators then start from a critic
+        that already has something to say (a critic step costs a fraction of a generator step). All ranks take
+        the same decision (a time budget is measured per rank).
+        """
+        share = self.cfg.optim.critic_warmup
+        if share <= 0:
+            return False
+        return self._agree(self.progress() < share) if self._trainer is not None else self.progress() < share
+
+    def time_fraction(self) -> float | None:
+        """Elapsed share of the ``train.max_time`` budget (Lightning's Timer callback; restored on resume), or None
+        without a budget or outside a trainer."""
+        trainer = self._trainer
+        if not self.cfg.train.max_time or trainer is None:
+            return None
+        from lightning.pytorch.callbacks import Timer
+
+        timer = next((cb for cb in trainer.callbacks if isinstance(cb, Timer)), None)
+        if timer is None:
+            return None
+        elapsed = timer.time_elapsed("train")
+        remaining = timer.time_remaining("train")
+        if remaining is None:
+            return None
+        total = elapsed + remaining
+        return min(1.0, elapsed / total) if total > 0 else 1.0
 
     def _uses_grad_scaler(self) -> bool:
         plugin = getattr(self.trainer, "precision_plugin", None)
@@ -180,27 +233,50 @@ class VoloGANModule(L.LightningModule):
         detach_cycle = lc.routing == "vologan"
         mask_a = valid_a if lc.mask_invalid else None
         mask_b = valid_b if lc.mask_invalid else None
+        g_ab, g_ba = self.gen_a2b, self.gen_b2a
 
-        fake_b = self.gen_a2b(real_a)
-        fake_a = self.gen_b2a(real_b)
+        # the fakes the critics judge are samples (sensor noise and sampled holes on, for generators that have
+        # them); every reconstruction is deterministic, so cycle and identity terms cannot punish the sampling
+        fake_b = g_ab(real_a)
+        fake_a = g_ba(real_b)
         # vologan routing: cut the path from total_A into gen_a2b (and total_B into gen_b2a), see class docstring
-        cyc_a = self.gen_b2a(fake_b.detach() if detach_cycle else fake_b)
-        cyc_b = self.gen_a2b(fake_a.detach() if detach_cycle else fake_a)
+        cyc_a = deterministic(g_ba, fake_b.detach() if detach_cycle else fake_b)
+        cyc_b = deterministic(g_ab, fake_a.detach() if detach_cycle else fake_a)
+
+        kept_a = kept_b = id_kept_a = id_kept_b = None
+        if lc.reconstruction_mask == "kept":  # see LossConfig.reconstruction_mask
+            with torch.no_grad():
+                va, vb = (self.codec.valid_from_encoded(t[:, -1:].float()) for t in (real_a, real_b))
+                id_kept_a, id_kept_b = va, vb
+                kept_a = va & self.codec.valid_from_encoded(fake_b[:, -1:].float())
+                kept_b = vb & self.codec.valid_from_encoded(fake_a[:, -1:].float())
 
         zero = real_a.new_zeros((), dtype=torch.float32)
         terms: dict[str, torch.Tensor] = {}
         terms["adv_A"] = adversarial_g_loss(lc.adversarial, self.critic_a(fake_a))
         terms["adv_B"] = adversarial_g_loss(lc.adversarial, self.critic_b(fake_b))
-        terms["cycle_A"] = weighted_reconstruction_loss(real_a, cyc_a, w, rec_kind, mask_a)
-        terms["cycle_B"] = weighted_reconstruction_loss(real_b, cyc_b, w, rec_kind, mask_b)
+        terms["cycle_A"] = weighted_reconstruction_loss(real_a, cyc_a, w, rec_kind, mask_a, pixel_mask=kept_a)
+        terms["cycle_B"] = weighted_reconstruction_loss(real_b, cyc_b, w, rec_kind, mask_b, pixel_mask=kept_b)
         if lc.identity_weight > 0:
-            terms["id_A"] = weighted_reconstruction_loss(real_a, self.gen_b2a(real_a), w, rec_kind, mask_a)
-            terms["id_B"] = weighted_reconstruction_loss(real_b, self.gen_a2b(real_b), w, rec_kind, mask_b)
+            id_a, id_b = deterministic(g_ba, real_a), deterministic(g_ab, real_b)
+            terms["id_A"] = weighted_reconstruction_loss(real_a, id_a, w, rec_kind, mask_a, pixel_mask=id_kept_a)
+            terms["id_B"] = weighted_reconstruction_loss(real_b, id_b, w, rec_kind, mask_b, pixel_mask=id_kept_b)
         else:
             terms["id_A"] = terms["id_B"] = zero
+        if lc.geometry_weight > 0:  # each translation against its own source (B-side terms train gen_a2b)
+            c = self.codec
+            terms["geo_A"] = depth_geometry_loss(real_b, fake_a, c.near, c.far, c.gap)
+            terms["geo_B"] = depth_geometry_loss(real_a, fake_b, c.near, c.far, c.gap)
+        else:
+            terms["geo_A"] = terms["geo_B"] = zero
+        if lc.swd_weight > 0:  # each domain's translations against its real images (unpaired)
+            terms["swd_A"] = patch_sliced_wasserstein(fake_a, real_a, channel_weights=w, max_patches=4096)
+            terms["swd_B"] = patch_sliced_wasserstein(fake_b, real_b, channel_weights=w, max_patches=4096)
+        else:
+            terms["swd_A"] = terms["swd_B"] = zero
         if lc.ssim_weight > 0:
-            terms["ssim_A"] = ssim_loss(real_a, cyc_a, w, lc.ssim_kind)
-            terms["ssim_B"] = ssim_loss(real_b, cyc_b, w, lc.ssim_kind)
+            terms["ssim_A"] = ssim_loss(*masked(real_a, cyc_a, kept_a), w, lc.ssim_kind)
+            terms["ssim_B"] = ssim_loss(*masked(real_b, cyc_b, kept_b), w, lc.ssim_kind)
         else:
             terms["ssim_A"] = terms["ssim_B"] = zero
         for d in ("A", "B"):
@@ -209,6 +285,8 @@ class VoloGANModule(L.LightningModule):
                 + lc.cycle_weight * terms[f"cycle_{d}"]
                 + lc.identity_weight * terms[f"id_{d}"]
                 + lc.ssim_weight * terms[f"ssim_{d}"]
+                + lc.geometry_weight * terms[f"geo_{d}"]
+                + lc.swd_weight * terms[f"swd_{d}"]
             )
         terms["total"] = terms["total_A"] + terms["total_B"]
         return terms, {"fake_A": fake_a, "fake_B": fake_b, "cyc_A": cyc_a, "cyc_B": cyc_b}
@@ -249,14 +327,19 @@ class VoloGANModule(L.LightningModule):
         valid_a, valid_b = batch.get("valid_A"), batch.get("valid_B")
         rec_kind = reconstruction_kind_at(self.progress(), self.cfg.loss.l1_to_l2_at)
 
-        with self.toggled_optimizer(opt_g):
-            g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind)
-            g_ok = self._optimise(opt_g, g_losses["total"])
+        if self.in_critic_warmup():  # only the critics learn; the fakes come from the current generators
+            with torch.no_grad():
+                images = {"fake_A": self.gen_b2a(real_b), "fake_B": self.gen_a2b(real_a)}
+            g_losses, g_ok = {}, True
+        else:
+            with self.toggled_optimizer(opt_g):
+                g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind)
+                g_ok = self._optimise(opt_g, g_losses["total"])
         with self.toggled_optimizer(opt_d):
             d_losses = self.critic_losses(real_a, real_b, images["fake_A"], images["fake_B"])
             d_ok = self._optimise(opt_d, d_losses["total"])
 
-        if g_ok and self.ema_enabled:
+        if g_losses and g_ok and self.ema_enabled:
             update_ema(self.gen_a2b_ema, self.gen_a2b, self.ema_decay)
             update_ema(self.gen_b2a_ema, self.gen_b2a, self.ema_decay)
         for sch in self.lr_schedulers():
@@ -294,7 +377,7 @@ class VoloGANModule(L.LightningModule):
         logs["train/batches"] = float(self.batches_done)
         self.log_dict(logs, on_step=True, on_epoch=False, batch_size=real_a.shape[0])
         self.log_dict(
-            {"G": g_losses["total"].detach(), "D": d_losses["total"].detach()},
+            {"G": g_losses["total"].detach() if g_losses else math.nan, "D": d_losses["total"].detach()},
             prog_bar=True, logger=False, on_step=True, on_epoch=False, batch_size=real_a.shape[0],
         )
 
@@ -388,7 +471,11 @@ class VoloGANModule(L.LightningModule):
         warmup, decay_start = o.warmup_epochs, o.decay_start_epoch
 
         def multiplier(batch_index: int) -> float:
-            epoch = batch_to_epoch(batch_index, planned, max_epochs)
+            fraction = self.time_fraction()  # a time budget plans the schedule over wall-clock time
+            if fraction is not None:
+                epoch = fraction * max_epochs
+            else:
+                epoch = batch_to_epoch(batch_index, planned, max_epochs)
             return lr_multiplier(kind, epoch, max_epochs, warmup, decay_start)
 
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, multiplier) for opt in (opt_g, opt_d)]

@@ -213,12 +213,18 @@ def _check_image_size(cfg: RunConfig, module: VoloGANModule) -> None:
 
 def _make_trainer(cfg: RunConfig, run_dir: Path, cbs: list[L.Callback], progress: bool, val_kwargs: dict) -> L.Trainer:
     t = cfg.train
+    budget = None
+    if t.max_time:
+        from volo_adapt.duration import parse_duration
+
+        budget = parse_duration(t.max_time, "train.max_time")  # Lightning's Timer callback stops the run
     return L.Trainer(
         accelerator=t.accelerator,
         devices=_devices(t.devices),
         strategy=_strategy(cfg),
         precision=_precision(t.precision),
-        max_epochs=t.max_epochs,
+        max_epochs=-1 if budget is not None else t.max_epochs,  # a time budget alone decides the length
+        max_time=budget,
         max_steps=-1,  # batches are limited by BatchLimit (Lightning's max_steps counts optimiser steps)
         logger=_loggers(cfg, run_dir) or False,
         callbacks=cbs,

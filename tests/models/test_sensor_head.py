@@ -1,0 +1,173 @@
+"""SensorAwareGenerator: identity at initialisation, exact invalid pixels, gradient paths, switchable randomness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from volo_adapt.build import build_generator
+from volo_adapt.config import load_config
+from volo_adapt.data.sample import DepthCodec
+from volo_adapt.models.sensor_head import SensorAwareGenerator, coordinate_channels, straight_through_mask
+
+GAP = 0.05
+BACKBONES = {"vologan": ["model.gen_kwargs={levels: 2}"], "resnet9": ["model.gen_kwargs={n_blocks: 1}"]}
+
+
+def make(backbone: str, **switches) -> SensorAwareGenerator:
+    sets = [f"model.generator={backbone}", *BACKBONES[backbone], f"data.depth_gap={GAP}"]
+    sets += [f"model.sensor.{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in switches.items()]
+    cfg = load_config("smoke", sets)
+    torch.manual_seed(0)
+    g = build_generator(cfg.model, cfg.data)
+    assert isinstance(g, SensorAwareGenerator)
+    return g
+
+
+def codec_batch(b: int = 2, s: int = 16, seed: int = 0) -> torch.Tensor:
+    """Network tensors as the codec makes them: valid depth in [gap, 1], invalid pixels 0 in every channel."""
+    g = torch.Generator().manual_seed(seed)
+    codec = DepthCodec(near=0.25, far=5.0, gap=GAP)
+    depth = 0.3 + 4.5 * torch.rand(b, 1, s, s, generator=g)
+    depth[:, :, : s // 4] = 0.0  # background rows
+    depth[torch.rand(depth.shape, generator=g) < 0.1] = 0.0  # holes
+    valid = depth > 0
+    rgb = torch.rand(b, 3, s, s, generator=g) * valid
+    return torch.cat([rgb, codec.encode(depth)], 1)
+
+
+ALL_ON = {"residual": True, "validity": "sampled", "noise": True, "coords": True}
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+@pytest.mark.parametrize("validity", ["none", "threshold", "sampled"])
+def test_untrained_residual_generator_returns_its_input(backbone: str, validity: str) -> None:
+    g = make(backbone, residual=True, validity=validity, noise=True, coords=True)
+    x = codec_batch()
+    y = g(x)
+    assert (y - x).abs().max() < 1e-3
+    assert torch.equal(y, x)  # in fact exactly: zero head, hard mask from the input's own validity
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_invalid_pixels_are_zero_in_every_channel_and_valid_depth_stays_in_the_valid_band(backbone: str) -> None:
+    g = make(backbone, **ALL_ON)
+    with torch.no_grad():  # a "trained" head: random corrections, validity changes and noise
+        g.head.weight.normal_(0, 0.5)
+        g.head.bias.normal_(0, 0.5)
+        g.noise_strength.fill_(0.05)
+        g.validity_temperature.fill_(1.0)
+    y = g(codec_batch())
+    invalid = y[:, -1:] < GAP / 2
+    assert invalid.any() and (~invalid).any()
+    assert torch.all(y.masked_select(invalid.expand_as(y)) == 0)
+    assert torch.all(y[:, -1:][~invalid] >= GAP) and torch.all(y <= 1) and torch.all(y >= 0)
+
+
+def test_gradients_reach_the_correction_the_validity_logit_and_the_noise_scales() -> None:
+    g = make("vologan", **ALL_ON)
+    x = codec_batch()
+    target = x.clone()
+    target[:, :, -4:] = 0.0  # the sensor drops the bottom rows: only the validity path can get there
+    loss = (g(x) - target).abs().mean()
+    loss.backward()
+    w = g.head.weight.grad.flatten(1).abs().sum(1)  # per output channel: 4 correction, 1 validity, 4 noise scale
+    assert torch.all(w[:4] > 0), "residual correction"
+    assert w[4] > 0, "validity logit (straight-through)"
+    assert g.noise_strength.grad is not None and g.noise_strength.grad.abs().sum() > 0
+    assert g.validity_temperature.grad is not None
+
+
+def test_stochastic_false_switches_every_random_part_off() -> None:
+    g = make("vologan", **ALL_ON).eval()  # eval: no dropout, fixed spectral norm; only the sensor head samples
+    with torch.no_grad():
+        g.noise_strength.fill_(0.05)
+        g.validity_temperature.fill_(2.0)
+        g.head.bias[4].fill_(0.5)  # some pixels near the validity decision
+    x = codec_batch()
+    torch.manual_seed(1)
+    a = g(x, stochastic=False)
+    torch.manual_seed(2)
+    b = g(x, stochastic=False)
+    assert torch.equal(a, b)
+    s1, s2 = g(x), g(x)
+    assert not torch.equal(s1, s2)  # samples differ
+    assert not torch.equal(s1[:, -1:] > 0, s2[:, -1:] > 0)  # including which pixels return
+
+
+def test_sampled_validity_with_zero_temperature_is_the_threshold() -> None:
+    g = make("vologan", residual=True, validity="sampled").eval()  # eval: no dropout, fixed spectral norm
+    with torch.no_grad():
+        g.head.weight.normal_(0, 0.5)
+    x = codec_batch()
+    assert torch.equal(g(x), g(x, stochastic=False))
+
+
+def test_non_residual_wrapper_trains_from_a_plain_start() -> None:
+    g = make("resnet9", residual=False, validity="threshold")
+    y = g(codec_batch())
+    assert y.shape == (2, 4, 16, 16) and not torch.equal(y, codec_batch())
+
+
+def test_straight_through_mask_is_hard_forward_and_sigmoid_backward() -> None:
+    logit = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    m = straight_through_mask(logit)
+    assert m.tolist() == [0.0, 0.0, 1.0]
+    m.sum().backward()
+    p = torch.sigmoid(logit.detach())
+    assert torch.allclose(logit.grad, p * (1 - p))
+
+
+def test_coordinate_channels() -> None:
+    c = coordinate_channels(torch.zeros(2, 4, 5, 3))
+    assert c.shape == (2, 3, 5, 3)
+    assert c[0, 0, 0].tolist() == [-1.0, 0.0, 1.0]  # x across a row
+    assert c[0, 1, :, 0].tolist() == [-1.0, -0.5, 0.0, 0.5, 1.0]  # y down a column
+    assert torch.allclose(c[:, 2], c[:, 0] ** 2 + c[:, 1] ** 2)
+
+
+def test_plain_config_builds_the_plain_generator() -> None:
+    cfg = load_config("smoke")
+    assert not isinstance(build_generator(cfg.model, cfg.data), SensorAwareGenerator)
+
+
+@pytest.mark.parametrize("bad", ["model.sensor.validity=maybe", "model.sensor.features=0",
+                                 "model.sensor.validity_prior=0"])
+def test_bad_switch_values_name_the_key(bad: str) -> None:
+    from volo_adapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=bad.split("=")[0].replace(".", r"\.")):
+        load_config("smoke", [bad])
+
+
+def test_per_sample_seeds_make_a_sample_independent_of_its_batch() -> None:
+    g = make("vologan", **ALL_ON).eval()
+    with torch.no_grad():
+        g.noise_strength.fill_(0.05)
+        g.validity_temperature.fill_(1.0)
+    x = codec_batch(b=3)
+    together = g(x, seeds=[11, 12, 13])
+    alone = g(x[1:2], seeds=[12])
+    assert torch.equal(together[1:2], alone)
+    assert not torch.equal(g(x[1:2], seeds=[99]), alone)
+    with pytest.raises(ValueError, match="2 seeds for a batch of 3"):
+        g(x, seeds=[1, 2])
+
+
+def test_exports_trace_the_deterministic_generator() -> None:
+    from volo_adapt.inference.export import plain_module
+    from volo_adapt.inference.loading import LoadedGenerator
+
+    g = make("vologan", **ALL_ON)
+    with torch.no_grad():
+        g.noise_strength.fill_(0.05)
+    cfg = load_config("smoke", ["model.generator=vologan", *BACKBONES["vologan"], *[
+        f"model.sensor.{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in ALL_ON.items()]])
+    loaded = LoadedGenerator(module=g, codec=DepthCodec(gap=GAP), config=cfg, direction="a2b", size_multiple=8,
+                             source=Path("memory"))
+    plain = plain_module(loaded)
+    x = codec_batch()
+    assert torch.equal(plain(x), plain(x))
+    torch.testing.assert_close(plain(x), g.eval()(x, stochastic=False), rtol=0, atol=1e-6)

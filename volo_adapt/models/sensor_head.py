@@ -1,0 +1,242 @@
+"""Sensor-aware outputs around any generator: residual correction, explicit "no return", sampled sensor noise.
+
+Translating a clean render into a depth sensor's look is mostly *keeping* the input and adding sensor effects:
+some are deterministic functions of the scene (holes at grazing angles, on dark surfaces and beyond range, edge
+tails, colour response), some are random (depth noise growing with range, colour noise, random dropouts). A plain
+image-to-image generator has to rebuild every pixel through its bottleneck, cannot output an exact "no return"
+(invalid = 0 in every channel) and has no source of randomness. :class:`SensorAwareGenerator` wraps any backbone
+from the registry (``vologan``, ``resnet9``) and adds, each behind its own switch:
+
+* **residual** (``residual=True``): the output is the input plus a predicted correction. The correction comes from
+  a zero-initialised 1x1 head, so the untrained generator returns its input exactly (geometry and colour are kept
+  from the first step) and training only has to learn the sensor's *changes*.
+* **explicit validity** (``validity="threshold"`` or ``"sampled"``): a per-pixel "return / no return" logit. A pixel
+  whose logit is <= 0 comes out as exactly 0 in every channel (the codec's invalid pixel); a valid pixel's depth
+  is kept inside the codec's valid band ``[gap, 1]``, so it can never decode as invalid by accident. With
+  ``residual`` the logit starts from the input's own validity (``+/- validity_prior``), so the untrained generator
+  keeps every hole and every valid pixel. Gradient path: **straight-through** (forward: the hard 0/1 mask;
+  backward: the gradient of ``sigmoid(logit)``). We chose it over a relaxed-Bernoulli (Concrete) mask because the
+  relaxed mask's forward values are fractional, which would put non-zero "almost invalid" pixels into the critic's
+  input and into the encoded depth; the straight-through mask keeps the forward output exactly in the codec's
+  format, and its biased gradient is the usual price (it works well for binary masks of this kind in practice).
+  ``"sampled"`` adds logistic noise with a learned scale (initialised at 0) to the logit before thresholding, i.e.
+  a straight-through *Gumbel-sigmoid* sample: the mask becomes a Bernoulli draw with probability
+  ``sigmoid(logit / scale)``, so random dropouts (dark surfaces, speckle) can be learned.
+* **sampled sensor noise** (``noise=True``), as StyleGAN's noise injection: (1) two extra input channels of
+  standard normal noise for the backbone, one per pixel and one per image (broadcast), which it may shape into
+  spatially correlated or per-frame random effects (exposure, white balance); (2) per-pixel Gaussian noise added to
+  every output channel with a learned per-channel strength (initialised at 0) times a per-pixel scale predicted by
+  the head (``exp`` of a bounded log-scale), so the noise level can follow depth, as a time-of-flight sensor's does.
+  Passing ``stochastic=False`` to :meth:`SensorAwareGenerator.forward` switches all randomness off (zero noise
+  inputs, no output noise, the deterministic validity threshold): the training module uses it for the cycle and
+  identity reconstructions so that those terms cannot punish the sampled noise (see ``docs/sensor-aware.md``).
+* **pixel coordinates** (``coords=True``): x, y in [-1, 1] and r^2 as extra input channels, for effects that depend
+  on the position in the frame (vignetting, lens shading, projector fall-off) and that a translation-equivariant
+  backbone cannot otherwise place.
+
+All tensors are ``(B, C, H, W)``, RGB first and the encoded depth last, values in [0, 1]; invalid pixels are 0 in
+every channel. The wrapper exposes the backbone's ``size_multiple``, ``min_size`` and ``requires_square``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from volo_adapt.models.layers import hard_sigmoid_tf
+
+VALIDITY_MODES = ("none", "threshold", "sampled")
+"""``none``: validity only through the depth value (the codec's ``gap / 2`` threshold); ``threshold``: explicit
+straight-through mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
+
+LOG_SCALE_BOUND = 4.0
+"""The per-pixel noise log-scale is squashed into ``[-4, 4]`` (scale factor ``e^-4 .. e^4`` around the strength)."""
+
+
+def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)``: x and y pixel-centre coordinates in [-1, 1] and ``r^2 = x^2 + y^2`` (in [0, 2])."""
+    b, _, h, w = x.shape
+    ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
+    xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+    return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
+
+
+def straight_through_mask(logit: torch.Tensor) -> torch.Tensor:
+    """Hard ``logit > 0`` mask in the forward pass, ``sigmoid(logit)``'s gradient in the backward pass.
+
+    Args:
+        logit: any shape, float.
+
+    Returns:
+        Same shape and dtype, values exactly 0 or 1.
+
+    Example:
+        >>> straight_through_mask(torch.tensor([-2.0, 0.5]))
+        tensor([0., 1.])
+    """
+    p = torch.sigmoid(logit)
+    hard = (logit > 0).to(logit.dtype)
+    return hard + (p - p.detach())
+
+
+class SensorAwareGenerator(nn.Module):
+    """Wraps a backbone that returns raw feature maps with the sensor-aware switches (see the module docstring).
+
+    Args:
+        backbone: a generator built with ``raw_output=True`` mapping ``(B, channels + extra_inputs, H, W)`` to
+            ``(B, features, H, W)`` unbounded features (:attr:`extra_inputs` tells how many extra channels).
+        channels: image channels (RGB + depth = 4; depth is the last channel).
+        features: the backbone's output width.
+        depth_gap: the codec's reserved invalid band ``[0, gap)`` in encoded units (``data.depth_gap``).
+        residual: predict a correction to the input (identity at initialisation).
+        validity: one of :data:`VALIDITY_MODES`.
+        noise: noise input channels and learned output noise.
+        coords: pixel-coordinate input channels.
+        validity_prior: with ``residual``, the logit offset ``+/- prior`` that reproduces the input's validity.
+
+    Shapes:
+        ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
+
+    Example:
+        >>> from volo_adapt.models.vologan_generator import VoloGANGenerator
+        >>> bb = VoloGANGenerator(4 + 5, 16, base=4, levels=3, raw_output=True)
+        >>> g = SensorAwareGenerator(bb, 4, 16, depth_gap=0.05, residual=True, validity="threshold", noise=True,
+        ...                          coords=True)
+        >>> x = torch.rand(1, 4, 32, 32)
+        >>> x[:, 3] = 0.05 + 0.95 * x[:, 3]  # valid encoded depth lies in [gap, 1]
+        >>> x[:, :, :8] = 0.0  # invalid pixels: 0 in every channel
+        >>> bool(torch.equal(g(x), x))  # untrained: the input, exactly
+        True
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        channels: int,
+        features: int,
+        depth_gap: float,
+        residual: bool = True,
+        validity: str = "threshold",
+        noise: bool = True,
+        coords: bool = False,
+        validity_prior: float = 3.0,
+    ) -> None:
+        super().__init__()
+        if validity not in VALIDITY_MODES:
+            raise ValueError(f"validity must be one of {', '.join(VALIDITY_MODES)}, got {validity!r}")
+        if validity_prior <= 0:
+            raise ValueError(f"validity_prior must be > 0, got {validity_prior}")
+        self.backbone = backbone
+        self.channels = channels
+        self.depth_gap = float(depth_gap)
+        self.residual = residual
+        self.validity = validity
+        self.noise = noise
+        self.coords = coords
+        self.validity_prior = float(validity_prior)
+        self.sample_by_default = True
+        """What ``forward(x)`` does without ``stochastic``: sample (True) or the deterministic output (exports)."""
+        self.size_multiple = getattr(backbone, "size_multiple", 1)
+        self.min_size = getattr(backbone, "min_size", 1)
+        self.requires_square = getattr(backbone, "requires_square", False)
+        n_valid = 1 if validity != "none" else 0
+        n_noise = channels if noise else 0
+        self.head = nn.Conv2d(features, channels + n_valid + n_noise, 1)
+        if residual:  # the untrained wrapper returns its input: no correction, no validity change, unit noise scale
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+        if noise:
+            self.noise_strength = nn.Parameter(torch.zeros(channels))
+            """Per-channel std of the output noise in encoded units (before the per-pixel scale); init 0."""
+        if validity == "sampled":
+            self.validity_temperature = nn.Parameter(torch.zeros(()))
+            """Scale of the logistic noise on the validity logit (its sign is irrelevant: the noise is symmetric)."""
+
+    @staticmethod
+    def extra_inputs(noise: bool, coords: bool) -> int:
+        """Channels the wrapper appends to the image before the backbone: 2 for noise, 3 for coordinates."""
+        return (2 if noise else 0) + (3 if coords else 0)
+
+    def input_valid(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, H, W)`` bool: the pixels of ``x`` the codec decodes as valid (encoded depth >= gap / 2, > 0)."""
+        d = x[:, -1:]
+        return (d > 0) & (d >= self.depth_gap / 2)
+
+    def draws(self, x: torch.Tensor, seeds: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+        """The random numbers one stochastic forward pass uses, shaped for ``x`` (``(B, C, H, W)``).
+
+        Args:
+            x: the input batch (shape, device and dtype are taken from it).
+            seeds: one seed per sample: each sample's numbers then come from its own generator, so a sample's
+                translation does not depend on the batch it is in (``volo translate`` seeds by file name, so a
+                resumed translation writes the same bytes). None: torch's global generator.
+
+        Returns:
+            ``pixel (B, 1, H, W)`` and ``image (B, 1, 1, 1)`` standard normal noise inputs, ``output (B, C, H, W)``
+            standard normal output noise, ``uniform (B, 1, H, W)`` in (0, 1) for the sampled validity.
+        """
+        b, c, h, w = x.shape
+        shapes = {"pixel": (1, h, w), "image": (1, 1, 1), "output": (c, h, w), "uniform": (1, h, w)}
+        if seeds is None:
+            out = {k: torch.randn(b, *s, device=x.device, dtype=x.dtype) for k, s in shapes.items() if k != "uniform"}
+            out["uniform"] = torch.rand(b, *shapes["uniform"], device=x.device, dtype=x.dtype)
+            return out
+        if len(seeds) != b:
+            raise ValueError(f"SensorAwareGenerator: {len(seeds)} seeds for a batch of {b}")
+        per_sample: dict[str, list[torch.Tensor]] = {k: [] for k in shapes}
+        for seed in seeds:
+            gen = torch.Generator(device=x.device).manual_seed(int(seed))
+            for k, s in shapes.items():
+                fn = torch.rand if k == "uniform" else torch.randn
+                per_sample[k].append(fn(s, generator=gen, device=x.device, dtype=x.dtype))
+        return {k: torch.stack(v) for k, v in per_sample.items()}
+
+    def forward(
+        self, x: torch.Tensor, stochastic: bool | None = None, seeds: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Translate ``x``.
+
+        Args:
+            x: ``(B, C, H, W)`` in [0, 1].
+            stochastic: sample noise and holes (default :attr:`sample_by_default`, True); False switches every
+                random part off (see the module docstring).
+            seeds: per-sample seeds for the random parts (see :meth:`draws`); None: torch's global generator.
+        """
+        b, c, h, w = x.shape
+        if c != self.channels:
+            raise ValueError(f"SensorAwareGenerator: expected input (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        stochastic = self.sample_by_default if stochastic is None else stochastic
+        rand = self.draws(x, seeds) if stochastic and (self.noise or self.validity == "sampled") else None
+        inputs = [x]
+        if self.noise:
+            if rand is not None:
+                inputs += [rand["pixel"], rand["image"].expand(b, 1, h, w)]
+            else:
+                inputs.append(x.new_zeros(b, 2, h, w))
+        if self.coords:
+            inputs.append(coordinate_channels(x))
+        feats = self.backbone(torch.cat(inputs, dim=1) if len(inputs) > 1 else x)
+        out = self.head(F.leaky_relu(feats, 0.2))
+        delta, rest = out[:, :c], out[:, c:]
+
+        y = x + delta if self.residual else hard_sigmoid_tf(delta)
+        if self.noise:
+            log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
+            if rand is not None:
+                y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
+        if self.validity == "none":
+            return y.clamp(0.0, 1.0)
+
+        logit = rest[:, :1]
+        if self.residual:
+            logit = logit + self.validity_prior * (2.0 * self.input_valid(x).to(logit.dtype) - 1.0)
+        if self.validity == "sampled" and rand is not None:
+            u = rand["uniform"].clamp(1e-6, 1 - 1e-6)
+            logit = logit + self.validity_temperature * (torch.log(u) - torch.log1p(-u))
+        mask = straight_through_mask(logit)
+        rgb = y[:, :-1].clamp(0.0, 1.0)
+        depth = y[:, -1:].clamp(self.depth_gap, 1.0) if self.depth_gap > 0 else y[:, -1:].clamp(1e-6, 1.0)
+        return torch.cat([rgb, depth], dim=1) * mask
