@@ -117,7 +117,7 @@ def test_straight_through_mask_is_hard_forward_and_sigmoid_backward() -> None:
     assert m.tolist() == [0.0, 0.0, 1.0]
     m.sum().backward()
     p = torch.sigmoid(logit.detach())
-    assert torch.allclose(logit.grad, p * (1 - p))
+    assert torch.allclose(logit.grad, 4 * p * (1 - p))  # slope 1 at the decision boundary
 
 
 def test_coordinate_channels() -> None:
