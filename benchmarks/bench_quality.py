@@ -51,12 +51,18 @@ DEFAULT_VARIANTS = {
 
 ABLATION_SWITCHES = {
     "no-residual": ["model.sensor.residual=false"],
-    "no-validity": ["model.sensor.validity=none"],
+    "validity-none": ["model.sensor.validity=none"],
+    "no-reach": ["model.sensor.reach=-1"],
     "no-noise": ["model.sensor.noise=false"],
     "no-coords": ["model.sensor.coords=false"],
+    "no-geometry": ["loss.geometry_weight=0"],
+    "no-critic-warmup": ["optim.critic_warmup=0"],
     "no-kept-mask": ["loss.reconstruction_mask=none"],
 }
 """The new preset with one switch off each (``--ablation``)."""
+
+EXTRA_ABLATIONS = {"plus-swd": ["loss.swd_weight=10", "loss.swd_highpass=true"]}
+"""Switches the preset leaves off, turned on (``--ablation``): do they help?"""
 
 from volo_adapt.metrics.headline import HEADLINE_ROWS, headline_metrics, meets_target  # noqa: E402
 
@@ -241,7 +247,7 @@ def markdown(summary: dict, variants: list[str]) -> str:
     refs = summary["references"]
     budget = f"{summary['steps']} training batches" if summary.get("steps") else f"{summary['budget']} of training"
     lines = [
-        f"Budget {budget} per run, seeds {', '.join(map(str, summary['seeds']))}, "
+        f"Budget {budget} per run; seeds {', '.join(map(str, summary['seeds']))}; "
         f"{summary['threads']} torch thread(s) per run, {summary['parallel']} run(s) at a time; "
         f"{summary['max_samples']} test images per set. Cells: mean ± std over seeds. "
         "Verdicts judge the first variant's mean against the issue's targets.",
@@ -299,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     variants = variants or dict(DEFAULT_VARIANTS)
     if args.ablation:
         first_name, (first_preset, first_sets) = next(iter(variants.items()))
-        for name, sets in ABLATION_SWITCHES.items():
+        for name, sets in {**ABLATION_SWITCHES, **EXTRA_ABLATIONS}.items():
             variants[f"{first_name}/{name}"] = (first_preset, [*first_sets, *sets])
     out = Path(args.out)
     runs = [

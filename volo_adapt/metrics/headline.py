@@ -47,6 +47,8 @@ HEADLINE_ROWS: tuple[HeadlineRow, ...] = (
     HeadlineRow("paired depth MAE, mm", "paired_depth_mae_mm/mae_mm", "lower", "<= identity + 10 %"),
     HeadlineRow("geometry vs source MAE, mm", "geometry_vs_source_median5/mae_mm", "lower", "<= sensor"),
     HeadlineRow("RGB MAE vs paired truth (0-1)", "paired_rgb_psnr_ssim/mae", "lower", "<= identity + 10 %"),
+    HeadlineRow("RGB MAE vs paired truth after a 5x5 low-pass (colour without pixel noise)",
+                "paired_rgb_psnr_ssim/mae_lowpass", "lower"),
     HeadlineRow("RGB PSNR vs paired truth, dB", "paired_rgb_psnr_ssim/psnr_db", "higher"),
 )
 """The rows, in display order."""

@@ -270,8 +270,9 @@ class VoloGANModule(L.LightningModule):
         else:
             terms["geo_A"] = terms["geo_B"] = zero
         if lc.swd_weight > 0:  # each domain's translations against its real images (unpaired)
-            terms["swd_A"] = patch_sliced_wasserstein(fake_a, real_a, channel_weights=w, max_patches=4096)
-            terms["swd_B"] = patch_sliced_wasserstein(fake_b, real_b, channel_weights=w, max_patches=4096)
+            hp = lc.swd_highpass
+            terms["swd_A"] = patch_sliced_wasserstein(fake_a, real_a, channel_weights=w, max_patches=4096, highpass=hp)
+            terms["swd_B"] = patch_sliced_wasserstein(fake_b, real_b, channel_weights=w, max_patches=4096, highpass=hp)
         else:
             terms["swd_A"] = terms["swd_B"] = zero
         if lc.ssim_weight > 0:
