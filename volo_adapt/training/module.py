@@ -87,6 +87,9 @@ class VoloGANModule(L.LightningModule):
                     + l_id * id(B, gen_a2b(B)) + l_ssim * (1 - SSIM(B, gen_a2b(gen_b2a(B))))
           total_A = the same with A and B (and the two generators) swapped
 
+      plus, when enabled, ``l_geo * geometry(A, gen_a2b(A))`` (depth moved against the source, metres) and
+      ``l_swd * SWD(gen_a2b(A), B)`` (patch sliced Wasserstein); reconstructions run deterministically
+      (:func:`deterministic`) and may be masked to the pixels kept (``loss.reconstruction_mask``).
       ``gen_a2b`` is updated by the gradient of ``total_B`` only, ``gen_b2a`` by ``total_A`` only (the original
       took ``tape.gradient(total_B, gen_a2b.variables)``). Every term of ``total_B`` has ``gen_a2b`` as the
       *last* network applied; the only path from ``total_B`` into ``gen_b2a`` is through the intermediate
@@ -100,7 +103,8 @@ class VoloGANModule(L.LightningModule):
       reaches both generators through the cycles.
 
     In both routings the critics are then updated from the *same* forward pass: real images against the
-    detached fakes (through the image pool when ``optim.pool_size > 0``). Critic weights are frozen
+    detached fakes (through the image pool when ``optim.pool_size > 0``). During the first ``optim.critic_warmup``
+    share of the run only the critics are trained (:meth:`in_critic_warmup`). Critic weights are frozen
     (``toggled_optimizer``) while the generators' adversarial terms are computed.
 
     Non-finite losses or gradients skip that optimiser step (counted in ``health/skipped_steps``); after
