@@ -67,6 +67,12 @@ class DataConfig:
     """Image side of the generated built-in demo set (when data_a/data_b are empty)."""
     demo_count: int = 400
     """Training samples per domain of the generated built-in demo set."""
+    stream_cache_dir: str = ""
+    """Streamed (packed / s3://) sources: local cache folder for remote chunks ("" = litdata's default)."""
+    stream_cache_size: str = "50GB"
+    """Streamed sources: cache budget; older chunks are evicted beyond it, so memory and disk stay bounded."""
+    stem_log: bool = False
+    """Debugging: append each training batch's sample stems per rank to RUN_DIR/stems/rankR.jsonl."""
 
 
 @dataclass
@@ -159,8 +165,10 @@ class TrainConfig:
     """cpu | gpu | auto."""
     devices: str = "auto"
     """Devices per node (Lightning syntax: auto, 1, 2, "0,1")."""
+    num_nodes: int = 1
+    """Machines taking part (each with `devices` devices); launched by torchrun or SLURM, see the README."""
     strategy: str = "auto"
-    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it)."""
+    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it) | fsdp (refused, see README)."""
     seed: int = 10
     """Global seed for weights and training randomness (the original: 10)."""
     deterministic: bool = False
@@ -221,6 +229,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "optim.schedule": ("warmup_cosine", "linear_decay", "constant"),
     "train.precision": ("32-true", "32", "bf16-mixed", "16-mixed"),
     "train.logger": ("tensorboard", "csv", "none"),
+    "train.strategy": ("auto", "ddp", "fsdp"),
 }
 
 
@@ -271,6 +280,7 @@ def validate(cfg: RunConfig) -> None:
     need(o.pool_size >= 0, "optim.pool_size", f"must be >= 0, got {o.pool_size}")
     need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
     need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
+    need(t.num_nodes >= 1, "train.num_nodes", f"must be >= 1, got {t.num_nodes}")
     need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
     need(t.log_every_n_steps >= 1, "train.log_every_n_steps", f"must be >= 1, got {t.log_every_n_steps}")
     for k in ("sample_every_n_steps", "checkpoint_every_n_steps", "val_every_n_steps"):
