@@ -176,8 +176,6 @@ def _write_part(out: Path, items: Iterator[Any], shard_size: str, chunk_index: i
 
 
 def _check_out(out: Path, specs: list[str]) -> None:
-    if is_remote(str(out)):
-        raise DataError(f"{out}: pack to a local folder, then upload it (e.g. aws s3 sync OUT s3://bucket/prefix)")
     for spec in specs:
         if not is_remote(spec) and Path(spec).resolve() == out.resolve():
             raise DataError(f"{out}: the output folder is also a source; choose another folder")
@@ -227,6 +225,8 @@ def pack_sources(
         raise DataError(f"--depth-scale: must be > 0 units per metre, got {depth_scale}")
     if part_size < 1:
         raise DataError(f"--part-size: must be >= 1, got {part_size}")
+    if is_remote(str(out)):
+        raise DataError(f"{out}: pack to a local folder, then upload it (e.g. aws s3 sync OUT s3://bucket/prefix)")
     out = Path(out)
     _check_out(out, specs)
     if is_packed_folder(str(out)):
