@@ -156,7 +156,9 @@ def _write_part(out: Path, items: Iterator[Any], shard_size: str, chunk_index: i
     """Write one part's items with a litdata BinaryWriter; return its chunk list, config and bad samples."""
     from litdata.streaming.writer import BinaryWriter
 
-    writer = BinaryWriter(str(out), chunk_bytes=shard_size, compression="zstd", chunk_index=chunk_index)
+    # zstd per sample: a reader then inflates one sample at a time (framed batches would hold up to 256 samples)
+    writer = BinaryWriter(str(out), chunk_bytes=shard_size, compression="zstd", compression_level="sample",
+                          chunk_index=chunk_index)
     bad: list[BadSample] = []
     n = 0
     for result in items:

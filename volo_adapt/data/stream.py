@@ -57,6 +57,26 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _forget_past_epochs() -> None:
+    """Work around litdata 0.2.76 keeping past epochs alive: ``functools.lru_cache`` decorates methods of its
+    shufflers (``maxsize=10``) and item loaders (``maxsize=128``), so the caches hold ``self``, i.e. each past
+    epoch's shuffler with its cache, chunk reader, downloader and decode buffers. The shorter domain starts a
+    new epoch often, and the process grew by all of that every pass (measured: +2.5 MB per batch from S3,
+    until the caches are full). The caches only memoise pure functions of their arguments (a string split,
+    seeded chunk assignments), so clearing them when a domain starts a new epoch is safe. In loader worker
+    processes (``num_workers > 0``) the caches stay bounded by those maxsizes."""
+    import functools
+
+    from litdata.streaming import item_loader, shuffle
+
+    for module in (item_loader, shuffle):
+        for cls in vars(module).values():
+            if isinstance(cls, type) and cls.__module__ == module.__name__:
+                for attr in vars(cls).values():
+                    if isinstance(attr, functools._lru_cache_wrapper):
+                        attr.cache_clear()
+
+
 def _to_network_item(item: dict[str, Any], codec: DepthCodec, image_size: int, train: bool) -> dict[str, Any]:
     """A packed item -> ``{"image": (4, S, S) float32, "valid": (1, S, S) bool, "key": "SOURCE_NAME/KEY"}``."""
     sample = fit_square(decode_item(item), image_size, random_crop=train)
@@ -152,6 +172,7 @@ class UnpairedStream:
             except StopIteration:
                 pass
         # this domain's pass is over (or never started): litdata begins its next, reshuffled epoch
+        _forget_past_epochs()
         it = self._iters[domain] = iter(self.loaders[domain])
         return next(it)
 
