@@ -1,4 +1,4 @@
-"""`volo data` commands: `check` (volo_adapt.data.check.check_sources) and `pack` (volo_adapt.data.pack.pack_sources)."""
+"""`volo data` commands: `check` (data.check.check_sources) and `pack` (data.pack.pack_sources)."""
 
 from __future__ import annotations
 

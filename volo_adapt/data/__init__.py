@@ -1,4 +1,4 @@
-"""RGB-D data: in-memory samples, on-disk formats, sources, validation, packing/streaming and the unpaired DataModule."""
+"""RGB-D data: in-memory samples, on-disk formats, sources, validation, packing/streaming, the unpaired DataModule."""
 
 import os
 

@@ -105,11 +105,15 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
 
     def val_dataloader(self) -> CombinedLoader | list:
         """``CombinedLoader({"A": ..., "B": ...}, VAL_MODE)`` over the validation splits (each rank its own shard),
-        or ``[]`` without a validation split."""
+        or ``[]`` (no validation) without a validation split or when a split is too small to give every rank a
+        batch (litdata gives all ranks the same number of samples, so every rank takes the same decision)."""
         self._need_setup()
         if set(self.val_sets) != set(DOMAINS):
             return []
-        return CombinedLoader({d: self._loader(self.val_sets[d], train=False) for d in DOMAINS}, mode=VAL_MODE)
+        loaders = {d: self._loader(self.val_sets[d], train=False) for d in DOMAINS}
+        if any(len(dl) == 0 for dl in loaders.values()):
+            return []
+        return CombinedLoader(loaders, mode=VAL_MODE)
 
     def _stems(self, domain: str, items: dict[str, Any]) -> list[str]:
         return list(items["key"])
