@@ -68,7 +68,9 @@ def train_cmd(
     out: Path = typer.Option(None, "--out", "-o", help="Run folder (default: runs/<config name>)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after N training batches (not optimiser steps)."),
     max_epochs: int = typer.Option(None, "--max-epochs", help="Epochs to train."),
-    devices: str = typer.Option(None, "--devices", help="Devices (Lightning syntax: auto, 1, 2, '0,1')."),
+    devices: str = typer.Option(None, "--devices", help="Devices per node (Lightning syntax: auto, 1, 2, '0,1')."),
+    num_nodes: int = typer.Option(None, "--num-nodes", help="Machines (torchrun/SLURM launch; see the README)."),
+    strategy: str = typer.Option(None, "--strategy", help="auto | ddp (fsdp is refused: see the README)."),
     accelerator: str = typer.Option(None, "--accelerator", help="cpu | gpu | auto."),
     precision: str = typer.Option(None, "--precision", help="32-true | bf16-mixed | 16-mixed."),
     resume: str = typer.Option(
@@ -97,6 +99,10 @@ def train_cmd(
         cfg.train.max_epochs = max_epochs
     if devices is not None:
         cfg.train.devices = devices
+    if num_nodes is not None:
+        cfg.train.num_nodes = num_nodes
+    if strategy is not None:
+        cfg.train.strategy = strategy
     if accelerator is not None:
         cfg.train.accelerator = accelerator
     if precision is not None:

@@ -168,7 +168,7 @@ class TrainConfig:
     num_nodes: int = 1
     """Machines taking part (each with `devices` devices); launched by torchrun or SLURM, see the README."""
     strategy: str = "auto"
-    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it) | fsdp (refused, see README)."""
+    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it). fsdp is refused (README)."""
     seed: int = 10
     """Global seed for weights and training randomness (the original: 10)."""
     deterministic: bool = False
@@ -217,6 +217,13 @@ class RunConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+
+FSDP_REFUSAL = (
+    "fsdp is not supported, use ddp: Lightning runs FSDP on CUDA only, the manual optimisation (two optimisers, "
+    "critics frozen by toggling requires_grad, EMA copies) is untested under sharding, and every network fits one "
+    "GPU (vologan: 45 M parameters in all)"
+)
+"""Why ``train.strategy=fsdp`` is refused (the README section "Training at scale" has the details)."""
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "model.generator": ("vologan", "resnet9"),
@@ -281,6 +288,7 @@ def validate(cfg: RunConfig) -> None:
     need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
     need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
     need(t.num_nodes >= 1, "train.num_nodes", f"must be >= 1, got {t.num_nodes}")
+    need(t.strategy != "fsdp", "train.strategy", FSDP_REFUSAL)
     need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
     need(t.log_every_n_steps >= 1, "train.log_every_n_steps", f"must be >= 1, got {t.log_every_n_steps}")
     for k in ("sample_every_n_steps", "checkpoint_every_n_steps", "val_every_n_steps"):
