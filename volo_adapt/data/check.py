@@ -241,7 +241,7 @@ def _open_any(spec: str) -> tuple[str, str, Any]:
 
     try:
         return spec, "packed", StreamingDataset(spec)
-    except (ValueError, FileNotFoundError, OSError) as e:
+    except Exception as e:  # litdata/botocore raise many types (no index, no credentials, no bucket)
         where = "object store" if is_remote(spec) else "folder"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{spec}: cannot open the packed {where} ({first})") from e

@@ -67,7 +67,7 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
             spec = self._spec(domain)
             try:
                 train, val = stream_splits(spec, self.val_fraction, self.seed * len(DOMAINS) + d, **kwargs)
-            except (ValueError, FileNotFoundError, OSError) as e:
+            except Exception as e:  # litdata/botocore raise many types (no index, no credentials, no bucket)
                 where = "object store" if is_remote(spec) else "folder"
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise DataError(f"{spec}: cannot open the packed {where} ({first})") from e
