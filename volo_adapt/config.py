@@ -168,7 +168,8 @@ class TrainConfig:
     num_nodes: int = 1
     """Machines taking part (each with `devices` devices); launched by torchrun or SLURM, see the README."""
     strategy: str = "auto"
-    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it). fsdp is refused (README)."""
+    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it) | another Lightning strategy
+    name. fsdp is refused (README, "Training at scale")."""
     seed: int = 10
     """Global seed for weights and training randomness (the original: 10)."""
     deterministic: bool = False
@@ -236,7 +237,6 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "optim.schedule": ("warmup_cosine", "linear_decay", "constant"),
     "train.precision": ("32-true", "32", "bf16-mixed", "16-mixed"),
     "train.logger": ("tensorboard", "csv", "none"),
-    "train.strategy": ("auto", "ddp", "fsdp"),
 }
 
 
@@ -288,7 +288,7 @@ def validate(cfg: RunConfig) -> None:
     need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
     need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
     need(t.num_nodes >= 1, "train.num_nodes", f"must be >= 1, got {t.num_nodes}")
-    need(t.strategy != "fsdp", "train.strategy", FSDP_REFUSAL)
+    need(not str(t.strategy).startswith("fsdp"), "train.strategy", FSDP_REFUSAL)
     need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
     need(t.log_every_n_steps >= 1, "train.log_every_n_steps", f"must be >= 1, got {t.log_every_n_steps}")
     for k in ("sample_every_n_steps", "checkpoint_every_n_steps", "val_every_n_steps"):
