@@ -11,7 +11,9 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,stream]'
+	# litdata declares torchvision and an unpinned torch: install it alone (version pinned in constraints.txt)
+	$(BIN)/python -m pip install -q -c constraints.txt --no-deps litdata
 	touch $(STAMP)
 
 demo: setup

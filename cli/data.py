@@ -1,6 +1,8 @@
-"""`volo data` command(s): `volo data check` (thin wrapper over volo_adapt.data.check.check_sources)."""
+"""`volo data` commands: `check` (data.check.check_sources) and `pack` (data.pack.pack_sources)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -10,6 +12,7 @@ from rich.table import Table
 from cli.app import data_app
 from volo_adapt.data.check import CheckReport, SourceStats, check_sources, format_size
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
+from volo_adapt.data.pack import DEFAULT_PART_SIZE, DEFAULT_SHARD_SIZE, PackReport, pack_sources
 
 
 def _resolutions(st: SourceStats) -> str:
@@ -53,7 +56,8 @@ def _render(report: CheckReport, console: Console) -> None:
 @data_app.command("check")
 def check(
     sources: list[str] = typer.Argument(
-        ..., help="Source specs: folder with rgb/ and depth/, FILE.json#KEY, FILE.csv, or a folder of .npy/.npz."
+        ..., help="Source specs: folder with rgb/ and depth/, FILE.json#KEY, FILE.csv, a folder of .npy/.npz, "
+        "or a packed folder / s3:// pack."
     ),
     depth_scale: float = typer.Option(
         1000.0, "--depth-scale", help="16-bit PNG depth units per metre (1000 = mm, TUM RGB-D = 5000)."
@@ -88,3 +92,81 @@ def check(
             console.print(f"  {b.reason}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     console.print(f"[green]all {sum(st.ok for st in report.sources)} samples readable[/]")
+
+
+def _progress_bar(console: Console, label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+def _print_pack(report: PackReport, console: Console) -> None:
+    size_mb = report.bytes / 1e6
+    if report.already_packed:
+        console.print(f"{report.out}: already packed ({report.samples} samples); nothing to do", highlight=False)
+    else:
+        reused = f", {report.parts_reused} parts kept from an interrupted run" if report.parts_reused else ""
+        rate = report.samples / report.seconds if report.seconds > 0 else 0.0
+        console.print(
+            f"packed {report.samples} samples into {report.out}: {report.chunks} shards, {size_mb:.1f} MB, "
+            f"{report.seconds:.1f} s ({rate:.1f} samples/s){reused}",
+            highlight=False,
+        )
+    if report.bad:
+        console.print(f"[bold red]{len(report.bad)} bad sample(s) skipped:[/]")
+        for b in report.bad:
+            console.print(f"  {b.reason}", markup=False, highlight=False, soft_wrap=True)
+
+
+@data_app.command("pack")
+def pack(
+    sources: list[str] = typer.Argument(
+        ..., metavar="SOURCE... OUT", help="Source specs of ONE domain (folder with rgb/ and depth/, FILE.json#KEY, "
+        "FILE.csv, arrays), "
+        "then the output folder OUT."
+    ),
+    shard_size: str = typer.Option(
+        DEFAULT_SHARD_SIZE, "--shard-size", help="Shard (chunk) size before compression, e.g. 64MB, 256MB."
+    ),
+    workers: int = typer.Option(0, "--workers", help="Reader processes (0: read in this process)."),
+    part_size: int = typer.Option(
+        DEFAULT_PART_SIZE, "--part-size", help="Samples per resumable part (a killed pack redoes at most one part)."
+    ),
+    depth_scale: float = typer.Option(
+        1000.0, "--depth-scale", help="16-bit PNG depth units per metre (1000 = mm, TUM RGB-D = 5000); stored."
+    ),
+    pixel_limit: int = typer.Option(
+        DEFAULT_PIXEL_LIMIT, "--pixel-limit", help="Largest H*W accepted per file (decompression-bomb guard)."
+    ),
+) -> None:
+    """Pack one domain into compressed litdata shards (OUT/index.json): stream it with --data-a/--data-b OUT.
+
+    Colour and depth are kept exactly as stored; unreadable samples are listed and skipped (exit code 2 if any).
+    Rerun the same command after an interruption: it keeps the finished parts and completes the pack.
+    """
+    if len(sources) < 2:
+        raise typer.BadParameter("give at least one SOURCE and the output folder OUT", param_hint="SOURCE... OUT")
+    *specs, out = sources
+    console = Console()
+    err = Console(stderr=True)
+    with _progress_bar(err, "packing") as bar:
+        task = bar.add_task("pack", total=None)
+        report = pack_sources(
+            specs,
+            Path(out),
+            shard_size=shard_size,
+            workers=workers,
+            part_size=part_size,
+            depth_scale=depth_scale,
+            pixel_limit=pixel_limit,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    _print_pack(report, console)
+    if report.bad:
+        raise typer.Exit(2)

@@ -72,7 +72,9 @@ def train_cmd(
         None, "--max-time", help="Wall-clock budget (10m, 1h30m, HH:MM:SS): train until it is spent, with the "
         "learning-rate schedule planned over it (equal-budget comparisons)."
     ),
-    devices: str = typer.Option(None, "--devices", help="Devices (Lightning syntax: auto, 1, 2, '0,1')."),
+    devices: str = typer.Option(None, "--devices", help="Devices per node (Lightning syntax: auto, 1, 2, '0,1')."),
+    num_nodes: int = typer.Option(None, "--num-nodes", help="Machines (torchrun/SLURM launch; see the README)."),
+    strategy: str = typer.Option(None, "--strategy", help="auto | ddp (fsdp is refused: see the README)."),
     accelerator: str = typer.Option(None, "--accelerator", help="cpu | gpu | auto."),
     precision: str = typer.Option(None, "--precision", help="32-true | bf16-mixed | 16-mixed."),
     resume: str = typer.Option(
@@ -106,6 +108,10 @@ def train_cmd(
         cfg.train.max_time = max_time
     if devices is not None:
         cfg.train.devices = devices
+    if num_nodes is not None:
+        cfg.train.num_nodes = num_nodes
+    if strategy is not None:
+        cfg.train.strategy = strategy
     if accelerator is not None:
         cfg.train.accelerator = accelerator
     if precision is not None:

@@ -67,6 +67,12 @@ class DataConfig:
     """Image side of the generated built-in demo set (when data_a/data_b are empty)."""
     demo_count: int = 400
     """Training samples per domain of the generated built-in demo set."""
+    stream_cache_dir: str = ""
+    """Streamed (packed / s3://) sources: local cache folder for remote chunks ("" = litdata's default)."""
+    stream_cache_size: str = "50GB"
+    """Streamed sources: cache budget; older chunks are evicted beyond it, so memory and disk stay bounded."""
+    stem_log: bool = False
+    """Debugging: append each training batch's sample stems per rank to RUN_DIR/stems/rankR.jsonl."""
 
 
 @dataclass
@@ -212,8 +218,11 @@ class TrainConfig:
     """cpu | gpu | auto."""
     devices: str = "auto"
     """Devices per node (Lightning syntax: auto, 1, 2, "0,1")."""
+    num_nodes: int = 1
+    """Machines taking part (each with `devices` devices); launched by torchrun or SLURM, see the README."""
     strategy: str = "auto"
-    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it)."""
+    """auto | ddp (becomes ddp_find_unused_parameters_true where the networks need it) | another Lightning strategy
+    name. fsdp is refused (README, "Training at scale")."""
     seed: int = 10
     """Global seed for weights and training randomness (the original: 10)."""
     deterministic: bool = False
@@ -262,6 +271,13 @@ class RunConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+
+FSDP_REFUSAL = (
+    "fsdp is not supported, use ddp: Lightning runs FSDP on CUDA only, the manual optimisation (two optimisers, "
+    "critics frozen by toggling requires_grad, EMA copies) is untested under sharding, and every network fits one "
+    "GPU (vologan: 45 M parameters in all)"
+)
+"""Why ``train.strategy=fsdp`` is refused (the README section "Training at scale" has the details)."""
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "model.generator": ("vologan", "resnet9"),
@@ -332,6 +348,8 @@ def validate(cfg: RunConfig) -> None:
     need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
     need(0 <= o.critic_warmup < 1, "optim.critic_warmup", f"must be in [0, 1), got {o.critic_warmup}")
     need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
+    need(t.num_nodes >= 1, "train.num_nodes", f"must be >= 1, got {t.num_nodes}")
+    need(not str(t.strategy).startswith("fsdp"), "train.strategy", FSDP_REFUSAL)
     need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
     if t.max_time:
         from volo_adapt.duration import parse_duration

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -269,3 +270,22 @@ def test_worker_loading_and_bad_file_surfaces_in_main_process(tmp_path: Path) ->
         for batch in combined:
             dm.on_after_batch_transfer(batch[0] if isinstance(batch, tuple) else batch, 0)
     assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
+
+
+def test_stem_log_writes_one_line_per_training_batch(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=6, n_b=4, val_fraction=0.0, batch_size=2, stem_log=True)
+    dm.setup("fit")
+    module = SimpleNamespace(batches_done=6)
+    dm.trainer = SimpleNamespace(training=True, lightning_module=module, default_root_dir=str(tmp_path / "run"),
+                                 global_rank=1, current_epoch=2, global_step=0)
+    batch = next(iter(dm.train_dataloader()))
+    batch = batch[0] if isinstance(batch, tuple) else batch
+    dm.on_after_batch_transfer(batch, 0)
+    (line,) = (tmp_path / "run" / "stems" / "rank1.jsonl").read_text().splitlines()
+    entry = json.loads(line)
+    assert entry["batch"] == 7 and entry["epoch"] == 2 and len(entry["A"]) == len(entry["B"]) == 2
+    assert entry["A"] == [f"a/{dm.train_sets['A'].refs[int(i)].key}" for i in batch["A"]["index"]]
+    assert all(s.startswith("b/s") for s in entry["B"]), "SOURCE_NAME/KEY of domain B's own samples"
+    dm.trainer.training = False
+    dm.on_after_batch_transfer(batch, 0)
+    assert len((tmp_path / "run" / "stems" / "rank1.jsonl").read_text().splitlines()) == 1, "validation not logged"

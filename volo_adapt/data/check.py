@@ -1,5 +1,8 @@
 """Validate RGB-D sources by reading every sample fully, once; the same validation training runs at start.
 
+Packed folders and ``s3://`` packs (see :mod:`volo_adapt.data.packed`) are checked too: every item is streamed
+and decoded once, in stored order, and counted in the same statistics (kind ``packed``).
+
 :func:`validate_refs` splits references into readable ones and :class:`BadSample` records (what to do with
 the bad ones, fail or skip, is the caller's choice); :func:`check_sources` also gathers per-source statistics
 for ``volo data check``.
@@ -11,10 +14,12 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
+from volo_adapt.data.packed import decode_item, is_remote, is_stream_spec, require_litdata
 from volo_adapt.data.sample import RGBDSample
 from volo_adapt.data.sources import SampleRef, open_source, read_sample, source_kind
 from volo_adapt.errors import DataError
@@ -200,7 +205,7 @@ def check_sources(
         raise DataError(f"depth scale must be > 0 PNG units per metre, got {depth_scale}")
     if pixel_limit < 1:
         raise DataError(f"pixel limit must be >= 1, got {pixel_limit}")
-    opened = [(str(s), source_kind(str(s)), open_source(str(s))) for s in specs]
+    opened = [_open_any(str(s)) for s in specs]
     total = sum(len(refs) for _, _, refs in opened)
     done = 0
 
@@ -215,7 +220,9 @@ def check_sources(
     with _single_thread():
         for spec, kind, refs in opened:
             st = SourceStats(spec=spec, kind=kind)
-            for _, result in iter_validated(refs, depth_scale, pixel_limit, _tick):
+            results = _iter_packed(spec, refs) if kind == "packed" else iter_validated(refs, depth_scale, pixel_limit)
+            for _, result in results:
+                _tick(0, 0)
                 if isinstance(result, BadSample):
                     st.bad += 1
                     bad.append(result)
@@ -223,6 +230,34 @@ def check_sources(
                     st.add(result)
             stats.append(st)
     return CheckReport(sources=stats, bad=bad)
+
+
+def _open_any(spec: str) -> tuple[str, str, Any]:
+    """``(spec, kind, items)``: loose sources as SampleRefs; packs as their litdata dataset (len = samples)."""
+    if not is_stream_spec(spec):
+        return spec, source_kind(spec), open_source(spec)
+    require_litdata()
+    from litdata import StreamingDataset
+
+    try:
+        return spec, "packed", StreamingDataset(spec)
+    except Exception as e:  # litdata/botocore raise many types (no index, no credentials, no bucket)
+        where = "object store" if is_remote(spec) else "folder"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{spec}: cannot open the packed {where} ({first})") from e
+
+
+def _iter_packed(spec: str, dataset: Any) -> Iterator[tuple[int, RGBDSample | BadSample]]:
+    """Stream and decode every packed item once, in stored order."""
+    for i in range(len(dataset)):
+        try:
+            item = dataset[i]
+            result: RGBDSample | BadSample = decode_item(item)
+        except DataError as e:
+            result = BadSample(spec, str(i), spec, f"{spec}: item {i}: {e}")
+        except (OSError, ValueError, RuntimeError) as e:  # a damaged chunk: litdata/zstd raise these
+            result = BadSample(spec, str(i), spec, f"{spec}: item {i} cannot be read ({type(e).__name__}: {e})")
+        yield i, result
 
 
 def format_size(size: tuple[int, int]) -> str:

@@ -23,11 +23,22 @@ from the trainer, a per-domain seed); Lightning keeps a sampler that already is 
 and still calls ``set_epoch`` on it every epoch. Outside DDP no sampler is passed (``shuffle=True`` with a
 per-domain generator), so Lightning stays free to insert its own wherever it needs one. Validation loaders
 are plain and sharded by Lightning (order does not matter there).
+
+Packed folders and object-store URIs (``s3://...``) are streamed instead: :meth:`UnpairedRGBDDataModule.from_config`
+returns a :class:`~volo_adapt.data.stream_datamodule.StreamingRGBDDataModule` for them (same batches, same
+augmentation; litdata shards, shuffles and resumes mid-epoch).
+
+Debugging which samples each rank trained on: with ``stem_log=True`` every training batch appends one JSON line
+``{"batch": N, "epoch": E, "A": [stems], "B": [stems]}`` to ``RUN_DIR/stems/rankR.jsonl`` (``N`` counts batches
+from 1 across resumes; a batch replayed after a crash appears again with the same ``N``, and the last line
+for a given ``N`` is the one that counts).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
@@ -38,6 +49,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from volo_adapt.data.augment import JointAugment
 from volo_adapt.data.check import validate_refs
 from volo_adapt.data.dataset import RGBDDataset, collate_rgbd, raise_if_bad
+from volo_adapt.data.packed import is_stream_spec
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.data.sources import SampleRef, open_source
 from volo_adapt.errors import ConfigError, DataError
@@ -107,6 +119,9 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         pixel_limit: refuse images with more pixels (None: the readers' default).
         pin_memory: pin loader memory (None: only when CUDA is available).
         progress: called as ``progress(domain, done, total)`` while :meth:`setup` validates the files.
+        stem_log: append each training batch's sample stems to ``RUN_DIR/stems/rankR.jsonl`` (debugging).
+        stream_cache_dir: streamed sources only: local cache of remote chunks (None: litdata's default).
+        stream_cache_size: streamed sources only: cache budget, e.g. ``"50GB"``.
 
     Attributes (after :meth:`setup`):
         train_sets, val_sets: ``{"A": RGBDDataset, "B": RGBDDataset}``.
@@ -134,6 +149,9 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         pixel_limit: int | None = None,
         pin_memory: bool | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        stem_log: bool = False,
+        stream_cache_dir: str | None = None,
+        stream_cache_size: str | None = None,
     ) -> None:
         super().__init__()
         self.specs = {"A": list(data_a), "B": list(data_b)}
@@ -153,6 +171,9 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         self.pixel_limit = pixel_limit
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.progress = progress
+        self.stem_log = bool(stem_log)
+        self.stream_cache_dir = stream_cache_dir or None
+        self.stream_cache_size = stream_cache_size or None
         self.train_sets: dict[str, RGBDDataset] = {}
         self.val_sets: dict[str, RGBDDataset] = {}
         self.skipped: list[Any] = []
@@ -183,6 +204,10 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         for key, specs in (("data.data_a", a), ("data.data_b", b)):
             if not specs:
                 raise ConfigError(f"{key}: no data sources given")
+        if cls is UnpairedRGBDDataModule and any(is_stream_spec(s) for s in a + b):
+            from volo_adapt.data.stream_datamodule import StreamingRGBDDataModule
+
+            cls = StreamingRGBDDataModule
         return cls(
             a,
             b,
@@ -198,6 +223,9 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
             resized_crop_prob=data_cfg.resized_crop_prob,
             color_jitter=data_cfg.color_jitter,
             skip_bad=data_cfg.skip_bad,
+            stem_log=data_cfg.stem_log,
+            stream_cache_dir=data_cfg.stream_cache_dir,
+            stream_cache_size=data_cfg.stream_cache_size,
         )
 
     # ----------------------------------------------------------------- setup
@@ -346,6 +374,25 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- batches
 
+    def _stems(self, domain: str, items: dict[str, Any]) -> list[str]:
+        """``SOURCE_NAME/KEY`` of each sample of one domain's item batch."""
+        refs = self.train_sets[domain].refs
+        return [f"{Path(refs[int(i)].source).name}/{refs[int(i)].key}" for i in items["index"]]
+
+    def _log_stems(self, batch: dict[str, Any]) -> None:
+        """Append this training batch's stems to ``RUN_DIR/stems/rankR.jsonl`` (see the module docstring)."""
+        trainer = self.trainer
+        module = trainer.lightning_module
+        line = {
+            "batch": int(getattr(module, "batches_done", trainer.global_step)) + 1,
+            "epoch": int(trainer.current_epoch),
+            **{d: self._stems(d, batch[d]) for d in DOMAINS},
+        }
+        path = Path(trainer.default_root_dir) / "stems" / f"rank{int(trainer.global_rank)}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:  # a debug log, appended line by line (not atomic)
+            f.write(json.dumps(line) + "\n")
+
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> dict[str, torch.Tensor]:
         """``{"A": item-batch, "B": item-batch}`` -> the flat dict; augments while training.
 
@@ -359,6 +406,8 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         )
         trainer = self.trainer
         training = trainer is not None and bool(trainer.training)
+        if training and self.stem_log:
+            self._log_stems(batch)
         out: dict[str, torch.Tensor] = {}
         for d in DOMAINS:
             x, valid = batch[d]["image"], batch[d]["valid"]

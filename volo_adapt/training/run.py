@@ -116,14 +116,14 @@ def _multi_device(cfg: RunConfig) -> bool:
 
 
 def _strategy(cfg: RunConfig) -> str:
-    """``ddp`` (or ``auto`` on several devices) -> ``ddp_find_unused_parameters_true``.
+    """``ddp`` (or ``auto`` on several devices or nodes) -> ``ddp_find_unused_parameters_true``.
 
     Each backward only reaches part of the module (critics are frozen during the generator step, the
     generators are detached from the critic step, EMA copies never train), so plain DDP stops with
-    "parameters that were not used in producing the loss".
+    "parameters that were not used in producing the loss". (``fsdp`` never gets here: config validation refuses it.)
     """
     s = cfg.train.strategy
-    if s == "ddp" or (s == "auto" and _multi_device(cfg)):
+    if s == "ddp" or (s == "auto" and (_multi_device(cfg) or cfg.train.num_nodes > 1)):
         return "ddp_find_unused_parameters_true"
     return s
 
@@ -221,6 +221,7 @@ def _make_trainer(cfg: RunConfig, run_dir: Path, cbs: list[L.Callback], progress
     return L.Trainer(
         accelerator=t.accelerator,
         devices=_devices(t.devices),
+        num_nodes=t.num_nodes,
         strategy=_strategy(cfg),
         precision=_precision(t.precision),
         max_epochs=-1 if budget is not None else t.max_epochs,  # a time budget alone decides the length
