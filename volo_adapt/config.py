@@ -256,8 +256,10 @@ def validate(cfg: RunConfig) -> None:
     need(m.critic_base >= 1, "model.critic_base", f"must be >= 1, got {m.critic_base}")
     for k in ("cycle_weight", "identity_weight", "ssim_weight"):
         need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
+    # names both keys: the user may have changed either (--set model.channels=1 or loss.channel_weights=[1])
     need(len(lo.channel_weights) == m.channels, "loss.channel_weights",
-         f"needs one weight per channel ({m.channels}), got {len(lo.channel_weights)}")
+         f"needs one weight per channel of model.channels={m.channels}, got {len(lo.channel_weights)} weights "
+         f"{lo.channel_weights}")
     need(lo.l1_to_l2_at == -1 or 0 <= lo.l1_to_l2_at <= 1, "loss.l1_to_l2_at",
          f"must be -1 or in [0, 1], got {lo.l1_to_l2_at}")
     need(o.gen_lr > 0, "optim.gen_lr", f"must be > 0, got {o.gen_lr}")
@@ -362,7 +364,10 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {item!r}: empty key")
     try:
         value = yaml.safe_load(raw) if raw.strip() != "" else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # not a YAML value: taken as the plain string, which the key's type check then judges. PyYAML raises
+        # ValueError for an impossible date (2020-13-45) or a bad explicit tag (!!int abc) and RecursionError for
+        # brackets nested thousands deep, not only YAMLError
         value = raw
     return key.split("."), value
 
@@ -403,8 +408,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         p = resolve_preset(path)
         where = str(p)
         try:
-            loaded = yaml.safe_load(p.read_text())
-        except (OSError, yaml.YAMLError) as e:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, ValueError, RecursionError) as e:
+            # ValueError: not UTF-8 text, or a value PyYAML cannot build (2020-13-45, !!int abc); RecursionError:
+            # brackets nested thousands deep
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"{p}: not a readable YAML file ({first})") from e
         if loaded is not None and not isinstance(loaded, dict):
