@@ -1,8 +1,13 @@
 """Crashes and bad numbers during training.
 
 * ``kill -9`` of a ``volo train`` subprocess, then ``--resume auto``: training continues from the last complete
-  checkpoint; a stray partial file (what a kill during a checkpoint write leaves) is never taken for one.
+  checkpoint; a stray partial file (what a kill during a checkpoint write leaves) is never taken for one, and is
+  removed at the next start.
 * SIGTERM (preemption): a checkpoint is written and the process exits 0 within a bounded time.
+* SIGTERM, SIGINT and SIGUSR1 sent to the whole process group (DataLoader workers included, as ``timeout``,
+  ``docker stop`` and SLURM do): each run ends with a checkpoint, exit 0, no traceback, no process left, and the
+  next ``--resume auto`` continues from it; SIGUSR1 inside a SLURM job requeues it.
+* A damaged ``last.ckpt``: ``--resume auto`` falls back to the newest readable ``step_*.ckpt``.
 * A non-finite loss or gradient skips that optimiser step (weights untouched) and is counted in the logs; several
   in a row stop training with a checkpoint of the last good state and a one-line message.
 * The health check flags a collapsed run (critic loss stuck at 0, constant generator output) on synthetic
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import signal
 import subprocess
 import time
@@ -112,7 +118,79 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
     assert m >= n + 2
     # the resumed run's first periodic checkpoint comes straight after batch n: nothing was redone from 0
     assert _batches(ckdir / f"step_{n + 2:07d}.ckpt") == n + 2
-    assert stray.read_bytes() == b"PK\x03\x04 half a checkpoint"  # untouched, and it was not loaded
+    assert not stray.exists()  # never loaded, and removed at the start of the resumed run
+    assert "removed 1 partial file(s) a crash left behind: .last.999999.partial.ckpt" in " ".join(out.split())
+
+
+# ------------------------------------------------------------------- stop signals to the whole process group
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid`` (from /proc; zombies excluded)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stop_signals_to_the_process_group_checkpoint_exit_0_and_resume(domains, tmp_path, workers):
+    """``kill -SIG -PGID`` (what ``timeout -s TERM``, ``docker stop`` and SLURM do: DataLoader workers get the
+    signal too) with SIGTERM, then SIGINT, then SIGUSR1, each run resuming from the previous one: every run exits 0
+    without a traceback, says which signal stopped it, leaves last.ckpt at the batch it stopped after and no process
+    of its group behind; the next --resume auto continues from there. The SIGUSR1 run is inside a (fake) SLURM job
+    and requeues it with scontrol."""
+    a, b = domains
+    run = tmp_path / "run"
+    ckdir = run / "checkpoints"
+    last = ckdir / "last.ckpt"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    requeued = tmp_path / "scontrol_args"
+    (fake_bin / "scontrol").write_text(f'#!/bin/sh\necho "$@" > {requeued}\n')
+    (fake_bin / "scontrol").chmod(0o755)
+    argv = ["train", "--config", "smoke", "--data-a", a, "--data-b", b, "--out", str(run),
+            "--max-steps", "100000", "--max-epochs", "100000", "--resume", "auto",
+            "--set", "train.checkpoint_every_n_steps=2", "--set", "train.sample_every_n_steps=0",
+            "--set", "train.logger=none", "--set", "train.val_batches=1", "--set", f"data.num_workers={workers}"]
+    done = 0
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        env = volo_env()
+        if sig == signal.SIGUSR1:
+            env.update(SLURM_JOB_ID="4242", PATH=f"{fake_bin}{os.pathsep}{env['PATH']}")
+        proc = subprocess.Popen(volo_cmd(*argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)  # its own process group, like a job
+        _wait_for((ckdir / f"step_{done + 2:07d}.ckpt").exists, proc, 180, f"batch {done + 2} before {sig.name}")
+        os.killpg(proc.pid, sig)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{sig.name} to the group did not stop volo train")
+        assert proc.returncode == 0, err[-3000:]
+        assert "Traceback" not in err and "Error" not in err, err[-3000:]
+        text = " ".join(out.split())
+        assert f"interrupted ({sig.name})" in text, out[-2000:]
+        if done:
+            assert f"resuming at batch {done}" in text
+        n = _batches(last)
+        assert n >= done + 2 and f"interrupted ({sig.name}): {n} batches" in text
+        t0 = time.monotonic()  # DataLoader workers end when their loader shuts down (at once) or by torch's watchdog
+        while (left := _group_members(proc.pid)) and time.monotonic() - t0 < 60:
+            time.sleep(0.1)
+        assert not left, f"processes of the stopped run still alive: {left}"
+        done = n
+    assert requeued.read_text().split() == ["requeue", "4242"]
+    assert "SLURM job 4242 requeued" in text
 
 
 # ------------------------------------------------------------------------------------------------ bad numbers

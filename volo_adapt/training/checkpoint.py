@@ -9,6 +9,9 @@ A volo-adapt checkpoint is a normal Lightning checkpoint (``state_dict``, ``opti
 * ``checkpoint["volo_train_state"]``: batch counter, image pools, health counters and the RNG states
   (torch CPU/CUDA, numpy, python), so that a resumed run continues the same random stream.
 
+``--resume auto`` (:func:`choose_resume_checkpoint`) takes ``last.ckpt``, or the newest readable
+``step_*.ckpt`` when ``last.ckpt`` is damaged.
+
 Everything stored is loadable with ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists).
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +132,64 @@ def checkpoints_dir(run_dir: str | os.PathLike) -> Path:
 def last_checkpoint(run_dir: str | os.PathLike) -> Path:
     """``RUN_DIR/checkpoints/last.ckpt`` (may not exist)."""
     return checkpoints_dir(run_dir) / "last.ckpt"
+
+
+def periodic_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """``RUN_DIR/checkpoints/step_NNNNNNN.ckpt`` files, newest (highest batch) first."""
+    folder = checkpoints_dir(run_dir)
+    found = []
+    for p in folder.glob("step_*.ckpt") if folder.is_dir() else []:
+        digits = p.stem[len("step_"):]
+        if digits.isdigit() and p.is_file():
+            found.append((int(digits), p))
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+@dataclass
+class ResumeChoice:
+    """What ``--resume auto`` continues from.
+
+    Attributes:
+        path: the checkpoint to load, or None to start fresh.
+        warnings: one-line warnings to show (a damaged ``last.ckpt`` and the file used instead).
+        note: a one-line remark when starting fresh.
+    """
+
+    path: Path | None
+    warnings: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
+    """``last.ckpt`` if it is a readable volo-adapt checkpoint, else the newest readable ``step_*.ckpt``.
+
+    "Readable" means :func:`read_volo_block` succeeds: the zip directory, the pickle and the ``volo`` block load
+    weights-only (tensor bytes are memory-mapped, not read). A damaged ``last.ckpt`` (a disk error, a copy that was
+    not atomic, a truncation) then costs the batches since the newest periodic checkpoint instead of the run.
+
+    Raises:
+        CheckpointError: checkpoints exist but none is readable (starting fresh would silently throw the run
+            away).
+    """
+    last = last_checkpoint(run_dir)
+    periodic = periodic_checkpoints(run_dir)
+    if not last.exists() and not periodic:
+        return ResumeChoice(None, note=f"--resume auto: no checkpoint at {last}, starting fresh")
+    problems: list[str] = []
+    for candidate in [last, *periodic]:
+        if not candidate.exists():
+            continue
+        try:
+            read_volo_block(candidate)
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        if candidate == last:
+            return ResumeChoice(last)
+        head = problems[0] if problems else f"{last}: missing"
+        skipped = f" (and {len(problems) - 1} newer step checkpoints)" if len(problems) > 1 else ""
+        return ResumeChoice(candidate, warnings=[f"{head}; resuming from {candidate} instead{skipped}"])
+    raise CheckpointError(
+        f"{last}: no readable checkpoint to resume from ({'; '.join(problems)}); "
+        "start a new run, or pass --resume PATH to a checkpoint kept elsewhere"
+    )
