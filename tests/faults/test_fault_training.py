@@ -347,6 +347,38 @@ def test_corrupt_last_checkpoint_is_one_line_naming_it(domains, tmp_path):
     assert str(last) in str(e.value) and "\n" not in str(e.value)
 
 
+def test_damaged_last_checkpoint_falls_back_to_the_newest_readable_step(domains, tmp_path, caplog):
+    """last.ckpt truncated and the newest periodic checkpoint too: --resume auto continues from the newest readable
+    one, with one warning line naming the damaged last.ckpt and the file used, and training goes on from there."""
+    from volo_adapt.training.run import train
+
+    run = tmp_path / "run"
+    first = train(_cfg(domains, "train.max_steps=4", "train.checkpoint_every_n_steps=2"), run, progress=False)
+    ckdir = run / "checkpoints"
+    assert first.batches_done == 4 and _batches(ckdir / "step_0000004.ckpt") == 4
+    for name in ("last.ckpt", "step_0000004.ckpt"):
+        data = (ckdir / name).read_bytes()
+        (ckdir / name).write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="volo_adapt.training.run"):
+        res = train(_cfg(domains, "train.max_steps=5"), run, resume="auto", progress=False)
+    assert res.resumed_from == ckdir / "step_0000002.ckpt" and res.batches_done == 5
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "\n" not in warning and str(ckdir / "last.ckpt") in warning and str(ckdir / "step_0000002.ckpt") in warning
+    assert "not a readable checkpoint" in warning and any("resuming from" in n for n in res.notes)
+    assert _batches(ckdir / "last.ckpt") == 5  # last.ckpt is whole again
+
+
+def test_no_last_checkpoint_but_periodic_ones_resumes_from_the_newest(domains, tmp_path):
+    """Killed between writing step_N.ckpt and copying it to last.ckpt (the first time): the step file is used."""
+    from volo_adapt.training.run import train
+
+    run = tmp_path / "run"
+    train(_cfg(domains, "train.max_steps=2", "train.checkpoint_every_n_steps=2"), run, progress=False)
+    (run / "checkpoints" / "last.ckpt").unlink()
+    res = train(_cfg(domains, "train.max_steps=3"), run, resume="auto", progress=False)
+    assert res.resumed_from == run / "checkpoints" / "step_0000002.ckpt" and res.batches_done == 3
+
+
 def test_unreadable_training_sample_is_named_before_training(domains, tmp_path):
     import shutil
 
