@@ -364,10 +364,10 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {item!r}: empty key")
     try:
         value = yaml.safe_load(raw) if raw.strip() != "" else ""
-    except (yaml.YAMLError, ValueError, RecursionError):
-        # not a YAML value: taken as the plain string, which the key's type check then judges. PyYAML raises
-        # ValueError for an impossible date (2020-13-45) or a bad explicit tag (!!int abc) and RecursionError for
-        # brackets nested thousands deep, not only YAMLError
+    except Exception:
+        # not a YAML value: taken as the plain string, which the key's type check then judges. PyYAML's
+        # constructors raise more than YAMLError on odd input: ValueError (2020-13-45, !!int abc, 5000 digits),
+        # AttributeError (!!timestamp 1), KeyError (!!bool foo), RecursionError (brackets nested thousands deep)
         value = raw
     return key.split("."), value
 
@@ -409,9 +409,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         where = str(p)
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError, ValueError, RecursionError) as e:
-            # ValueError: not UTF-8 text, or a value PyYAML cannot build (2020-13-45, !!int abc); RecursionError:
-            # brackets nested thousands deep
+        except Exception as e:
+            # OSError, UnicodeDecodeError (not UTF-8 text), YAMLError, and what PyYAML's constructors raise on odd
+            # values: ValueError (2020-13-45, !!int abc), AttributeError (!!timestamp 1), KeyError (!!bool foo),
+            # RecursionError (brackets nested thousands deep)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"{p}: not a readable YAML file ({first})") from e
         if loaded is not None and not isinstance(loaded, dict):

@@ -400,7 +400,8 @@ def test_mismatched_rgb_and_depth_sizes(faults_tmp, rgb_hw, depth_hw):
 # ---------------------------------------------------------------------------------------- garbage indexes
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                      st.text(max_size=12), st.sampled_from(["rgb/a.png", "../x.png", "/nonexistent/y.png", "", "#"]))
+                      st.text(max_size=12), st.sampled_from(["rgb/a.png", "../x.png", "/nonexistent/y.png", "", "#",
+                                                             "/", ".", "..", "a/.."]))
 json_values = st.recursive(json_leaf, lambda c: st.one_of(st.lists(c, max_size=4),
                                                           st.dictionaries(st.text(max_size=8), c, max_size=4)),
                            max_leaves=12)
@@ -446,6 +447,20 @@ def test_json_index_counterexamples_are_one_data_error(tmp_path, text):
     with assert_silent("opening a bad index"), pytest.raises(DataError) as e:
         open_source(str(path))
     assert str(e.value).startswith(f"{path}: not valid JSON (") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["/", ".", "..", "rgb/.."])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_index_entry_naming_a_folder_is_one_data_error(tmp_path, fmt, value):
+    """Found by make fuzz: a CSV row '/' made the sample key Path('.').with_suffix(''), a ValueError."""
+    path = tmp_path / f"index.{fmt}"
+    if fmt == "csv":
+        path.write_text(f"color_path,depth_path\n{value},d.png\n")
+    else:
+        path.write_text(json.dumps([{"color_path": "c.png", "depth_path": value}]))
+    with assert_silent("opening the index"), pytest.raises(DataError) as e:
+        open_source(str(path))
+    assert str(e.value).startswith(f"{path}: ") and f"{value!r} names a folder" in str(e.value)
 
 
 @FUZZ

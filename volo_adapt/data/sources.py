@@ -158,6 +158,8 @@ def _entry_path(spec: str, base: Path, value: object, where: str) -> Path | None
     if not isinstance(value, str):
         raise DataError(f"{spec}: {where} must be a path string, got {type(value).__name__}")
     p = Path(value)
+    if p.name in ("", ".", ".."):  # "/", ".", "a/..": a folder (and no file name to key the sample by)
+        raise DataError(f"{spec}: {where} {value!r} names a folder, not a file")
     return p if p.is_absolute() else base / p
 
 
