@@ -368,6 +368,44 @@ def test_damaged_last_checkpoint_falls_back_to_the_newest_readable_step(domains,
     assert _batches(ckdir / "last.ckpt") == 5  # last.ckpt is whole again
 
 
+def _fake_checkpoint(path: Path, batches: int) -> None:
+    from volo_adapt.config import RunConfig
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"volo": {"format": 1, "config": RunConfig().to_dict()},
+                "volo_train_state": {"batches_done": batches}}, path)
+
+
+def test_choose_resume_checkpoint_takes_the_newest_readable(tmp_path):
+    """--resume auto's choice, case by case, on small stand-in checkpoints (no training)."""
+    from volo_adapt.errors import CheckpointError
+    from volo_adapt.training.checkpoint import choose_resume_checkpoint
+
+    ck = tmp_path / "checkpoints"
+    assert choose_resume_checkpoint(tmp_path).path is None  # nothing yet: start fresh
+    for n in (2, 4, 6):
+        _fake_checkpoint(ck / f"step_{n:07d}.ckpt", n)
+    _fake_checkpoint(ck / "last.ckpt", 6)
+    choice = choose_resume_checkpoint(tmp_path)
+    assert choice.path == ck / "last.ckpt" and not choice.warnings and choice.note is None
+    # killed between writing step_8 and copying it to last.ckpt: step_8 is newer and nothing is lost
+    _fake_checkpoint(ck / "step_0000008.ckpt", 8)
+    choice = choose_resume_checkpoint(tmp_path)
+    assert choice.path == ck / "step_0000008.ckpt" and not choice.warnings and "newer than" in choice.note
+    # last.ckpt and the two newest periodic checkpoints truncated: the newest readable one, one warning line
+    for name in ("last.ckpt", "step_0000008.ckpt", "step_0000006.ckpt"):
+        (ck / name).write_bytes((ck / name).read_bytes()[:300])
+    choice = choose_resume_checkpoint(tmp_path)
+    assert choice.path == ck / "step_0000004.ckpt"
+    (warning,) = choice.warnings
+    assert warning.startswith(f"{ck / 'last.ckpt'}: not a readable checkpoint") and "\n" not in warning
+    assert f"resuming from {ck / 'step_0000004.ckpt'} instead" in warning and "2 newer" in warning
+    for name in ("step_0000004.ckpt", "step_0000002.ckpt"):
+        (ck / name).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="no readable checkpoint to resume from"):
+        choose_resume_checkpoint(tmp_path)
+
+
 def test_no_last_checkpoint_but_periodic_ones_resumes_from_the_newest(domains, tmp_path):
     """Killed between writing step_N.ckpt and copying it to last.ckpt (the first time): the step file is used."""
     from volo_adapt.training.run import train

@@ -134,15 +134,26 @@ def last_checkpoint(run_dir: str | os.PathLike) -> Path:
     return checkpoints_dir(run_dir) / "last.ckpt"
 
 
+def _step_number(path: Path) -> int | None:
+    digits = path.stem[len("step_"):]
+    return int(digits) if path.stem.startswith("step_") and digits.isdigit() else None
+
+
 def periodic_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """``RUN_DIR/checkpoints/step_NNNNNNN.ckpt`` files, newest (highest batch) first."""
     folder = checkpoints_dir(run_dir)
-    found = []
-    for p in folder.glob("step_*.ckpt") if folder.is_dir() else []:
-        digits = p.stem[len("step_"):]
-        if digits.isdigit() and p.is_file():
-            found.append((int(digits), p))
+    found = [(n, p) for p in (folder.glob("step_*.ckpt") if folder.is_dir() else [])
+             if (n := _step_number(p)) is not None and p.is_file()]
     return [p for _, p in sorted(found, reverse=True)]
+
+
+def _batches_done(path: Path) -> int:
+    """The batch counter stored in a checkpoint that :func:`read_volo_block` accepted (-1 if it has none)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(ckpt["volo_train_state"]["batches_done"])
+    except Exception:  # read_volo_block accepted the file; a missing counter only means "oldest"
+        return -1
 
 
 @dataclass
@@ -152,7 +163,7 @@ class ResumeChoice:
     Attributes:
         path: the checkpoint to load, or None to start fresh.
         warnings: one-line warnings to show (a damaged ``last.ckpt`` and the file used instead).
-        note: a one-line remark when starting fresh.
+        note: a one-line remark (starting fresh; a periodic checkpoint newer than ``last.ckpt``).
     """
 
     path: Path | None
@@ -161,11 +172,15 @@ class ResumeChoice:
 
 
 def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
-    """``last.ckpt`` if it is a readable volo-adapt checkpoint, else the newest readable ``step_*.ckpt``.
+    """The newest readable checkpoint of a run: normally ``last.ckpt``.
+
+    * ``last.ckpt`` unreadable or missing: the newest readable ``step_*.ckpt``, with a warning naming both files
+      (a damaged ``last.ckpt`` then costs the batches since that periodic checkpoint, not the run).
+    * a ``step_N.ckpt`` newer than ``last.ckpt``: the process was killed between writing it and copying it to
+      ``last.ckpt``; the step file is used (nothing is lost) and a note says so.
 
     "Readable" means :func:`read_volo_block` succeeds: the zip directory, the pickle and the ``volo`` block load
-    weights-only (tensor bytes are memory-mapped, not read). A damaged ``last.ckpt`` (a disk error, a copy that was
-    not atomic, a truncation) then costs the batches since the newest periodic checkpoint instead of the run.
+    weights-only (tensor bytes are memory-mapped, not read), which catches truncated and foreign files.
 
     Raises:
         CheckpointError: checkpoints exist but none is readable (starting fresh would silently throw the run
@@ -176,19 +191,29 @@ def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
     if not last.exists() and not periodic:
         return ResumeChoice(None, note=f"--resume auto: no checkpoint at {last}, starting fresh")
     problems: list[str] = []
-    for candidate in [last, *periodic]:
-        if not candidate.exists():
-            continue
+    last_batches = -1
+    if last.exists():
         try:
-            read_volo_block(candidate)
+            read_volo_block(last)
+            last_batches = _batches_done(last)
+        except CheckpointError as e:
+            problems.append(str(e))
+    else:
+        problems.append(f"{last}: missing")
+    for step in periodic:
+        if (_step_number(step) or 0) <= last_batches:
+            break  # last.ckpt is at least as new as every remaining periodic checkpoint
+        try:
+            read_volo_block(step)
         except CheckpointError as e:
             problems.append(str(e))
             continue
-        if candidate == last:
-            return ResumeChoice(last)
-        head = problems[0] if problems else f"{last}: missing"
-        skipped = f" (and {len(problems) - 1} newer step checkpoints)" if len(problems) > 1 else ""
-        return ResumeChoice(candidate, warnings=[f"{head}; resuming from {candidate} instead{skipped}"])
+        if last_batches >= 0:
+            return ResumeChoice(step, note=f"{step} is newer than {last} (batch {last_batches}): resuming from it")
+        skipped = f" (also unreadable: {len(problems) - 1} newer step checkpoint(s))" if len(problems) > 1 else ""
+        return ResumeChoice(step, warnings=[f"{problems[0]}; resuming from {step} instead{skipped}"])
+    if last_batches >= 0:
+        return ResumeChoice(last)
     raise CheckpointError(
         f"{last}: no readable checkpoint to resume from ({'; '.join(problems)}); "
         "start a new run, or pass --resume PATH to a checkpoint kept elsewhere"
