@@ -79,7 +79,7 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
     # 1) kill -9 once two periodic checkpoints exist (training is in full swing)
     p1 = subprocess.Popen(volo_cmd(*argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
-    _wait_for(lambda: (ckdir / "step_0000004.ckpt").exists(), p1, 180, "the second periodic checkpoint")
+    _wait_for(lambda: (ckdir / "step_0000004.ckpt").exists(), p1, 600, "the second periodic checkpoint")
     p1.send_signal(signal.SIGKILL)
     p1.communicate()
     killed_at = time.time()
@@ -103,7 +103,7 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
         except FileNotFoundError:
             return False
 
-    _wait_for(written_after_resume, p2, 180, "a checkpoint written after the resume")
+    _wait_for(written_after_resume, p2, 600, "a checkpoint written after the resume")
     p2.send_signal(signal.SIGTERM)
     try:
         out, err = p2.communicate(timeout=60)
@@ -168,7 +168,11 @@ def test_stop_signals_to_the_process_group_checkpoint_exit_0_and_resume(domains,
             env.update(SLURM_JOB_ID="4242", PATH=f"{fake_bin}{os.pathsep}{env['PATH']}")
         proc = subprocess.Popen(volo_cmd(*argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)  # its own process group, like a job
-        _wait_for((ckdir / f"step_{done + 2:07d}.ckpt").exists, proc, 180, f"batch {done + 2} before {sig.name}")
+        def trained_two_more(after: int = done) -> bool:  # a periodic checkpoint at least two batches later
+            return any(int(p.stem[5:]) >= after + 2 for p in ckdir.glob("step_*.ckpt"))
+
+        # generous: a safety net for a very busy machine, not a timing assertion
+        _wait_for(trained_two_more, proc, 900, f"two batches after {done} before {sig.name}")
         os.killpg(proc.pid, sig)
         try:
             out, err = proc.communicate(timeout=120)

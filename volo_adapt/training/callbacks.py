@@ -22,6 +22,20 @@ from volo_adapt.training.samples import make_grid, save_png
 log = logging.getLogger(__name__)
 
 
+def ends_epoch(trainer: L.Trainer, batch_idx: int) -> bool:
+    """True in ``on_train_batch_end`` of an epoch's last batch.
+
+    No checkpoint is written there: Lightning 2.6, resuming from a checkpoint saved at that moment, finishes the
+    epoch but then skips the next epoch's start (``on_train_epoch_start`` and its epoch-progress counters), so every
+    checkpoint written after that resume is off by one epoch, and a second resume from one of them continues with the
+    wrong epoch (learning-rate schedule, sampler epoch): the weights drift from an uninterrupted run's. That
+    checkpoint is written in ``on_train_epoch_end`` instead, after the epoch's validation, which resumes exactly
+    (``benchmarks/soak_resume.py`` and ``tests/training/test_run.py`` check both).
+    """
+    n = trainer.num_training_batches
+    return isinstance(n, int) and batch_idx + 1 >= n
+
+
 class BatchLimit(L.Callback):
     """Stop after ``max_batches`` training batches (``train.max_steps``; -1 = no limit).
 
@@ -73,15 +87,23 @@ class RunCheckpoints(L.Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         n = pl_module.batches_done
-        if self.every_n > 0 and n % self.every_n == 0:
-            path = self.ckpt_dir / f"step_{n:07d}.ckpt"
-            trainer.save_checkpoint(path, weights_only=False)
-            if trainer.is_global_zero:
-                with atomic_path(self.last_path) as tmp:
-                    shutil.copyfile(path, tmp)
-            trainer.strategy.barrier("volo_last_ckpt")
-            self.last_saved_batch = n
-            self.saved.append(path)
+        if self.every_n > 0 and n % self.every_n == 0 and not ends_epoch(trainer, batch_idx):
+            self._save_periodic(trainer, n)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        n = pl_module.batches_done
+        if self.every_n > 0 and n % self.every_n == 0 and n != self.last_saved_batch:
+            self._save_periodic(trainer, n)  # the periodic checkpoint that fell on the epoch's last batch
+
+    def _save_periodic(self, trainer: L.Trainer, n: int) -> None:
+        path = self.ckpt_dir / f"step_{n:07d}.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)
+        if trainer.is_global_zero:
+            with atomic_path(self.last_path) as tmp:
+                shutil.copyfile(path, tmp)
+        trainer.strategy.barrier("volo_last_ckpt")
+        self.last_saved_batch = n
+        self.saved.append(path)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         self.save_last(trainer, pl_module)
@@ -107,8 +129,10 @@ class StopOnSignal(L.Callback):
     :func:`~volo_adapt.training.run.train` turns into ``interrupted=True``.
 
     Checked after every training batch (before that batch's validation, so the checkpoint is not delayed by it),
-    after every validation batch, and when training starts (a signal during the data check stops before the first
-    batch). Under DDP the ranks agree with ``strategy.reduce_boolean_decision``, so all stop at the same batch.
+    except the last of an epoch, where the check waits for ``on_train_epoch_end`` (after the epoch's validation: see
+    :func:`ends_epoch`), and when training starts (a signal during the data check stops before the first batch).
+    Validation is not cut short: a checkpoint written half-way through it would resume the same way. Under DDP the
+    ranks agree with ``strategy.reduce_boolean_decision``, so all stop at the same batch.
 
     Args:
         request: the :class:`~volo_adapt.training.preemption.StopRequest` the signal handler fills in.
@@ -128,15 +152,15 @@ class StopOnSignal(L.Callback):
         raise SIGTERMException
 
     def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        self.request.take_over()  # replace the SIGTERM handler Lightning installed in fit (see preemption.py)
         if self._stop_requested(trainer):
             raise SIGTERMException
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self._stop_requested(trainer):
+        if not ends_epoch(trainer, batch_idx) and self._stop_requested(trainer):
             self._stop(trainer, pl_module)
 
-    def on_validation_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any,
-                                batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self._stop_requested(trainer):
             self._stop(trainer, pl_module)
 

@@ -147,7 +147,7 @@ def periodic_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found, reverse=True)]
 
 
-def _batches_done(path: Path) -> int:
+def stored_batches(path: Path) -> int:
     """The batch counter stored in a checkpoint that :func:`read_volo_block` accepted (-1 if it has none)."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -195,7 +195,7 @@ def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
     if last.exists():
         try:
             read_volo_block(last)
-            last_batches = _batches_done(last)
+            last_batches = stored_batches(last)
         except CheckpointError as e:
             problems.append(str(e))
     else:

@@ -17,12 +17,17 @@ How a stop works:
    process group, and a worker killed by SIGTERM made the main process die with ``RuntimeError: DataLoader worker
    (pid N) is killed by signal: Terminated`` before it could save.
 
-Why not Lightning's mechanisms alone: Lightning's SIGTERM handling (``trainer.received_sigterm``) stays active and
-composes with ours, but it raises only after the batch's validation and knows nothing of SIGINT or SIGUSR1. Its
-SLURM plugin (``SLURMEnvironment(auto_requeue=True)``) saves ``hpc_ckpt_N.ckpt`` from *inside* the signal handler
-(mid-batch, possibly between the generator and critic steps), into a file ``--resume auto`` does not read, and keeps
-training; since our handler is installed first, Lightning leaves SIGUSR1 to it. The requeue itself is the same call
-Lightning makes (``scontrol requeue JOB``), done here after the checkpoint is on disk.
+Why not Lightning's mechanisms alone: Lightning's SIGTERM handling (``trainer.received_sigterm``) knows nothing of
+SIGINT or SIGUSR1, and it raises half-way through a validation and right after an epoch's last batch: Lightning 2.6
+does not resume exactly from checkpoints written at those moments (the epoch counter ends up one behind after a
+second resume, see :func:`volo_adapt.training.callbacks.ends_epoch`). So while training runs, our handler replaces
+the one Lightning installs at the start of ``fit`` (:meth:`StopRequest.take_over`, called from
+``StopOnSignal.on_train_start``; Lightning puts ours back at teardown), and only the batch-boundary check above
+stops. DDP needs nothing from Lightning's handler either: the ranks agree at every check. Lightning's SLURM plugin
+(``SLURMEnvironment(auto_requeue=True)``) saves ``hpc_ckpt_N.ckpt`` from *inside* the signal handler (mid-batch,
+possibly between the generator and critic steps), into a file ``--resume auto`` does not read, and keeps training;
+our SIGUSR1 handler comes first, so Lightning leaves SIGUSR1 alone. The requeue itself is the same call Lightning
+makes (``scontrol requeue JOB``), done here after the checkpoint is on disk.
 
 A second Ctrl-C aborts at once (``KeyboardInterrupt``), for a user who does not want to wait for the batch; it
 writes nothing, since it may land half-way through a batch, so ``last.ckpt`` keeps the last complete state.
@@ -59,11 +64,20 @@ class StopRequest:
 
     signal_name: str | None = None
     count: int = 0
+    handler: Any = None
+    """The installed handler (set by :func:`stop_signal_handlers`), for :meth:`take_over`."""
 
     @property
     def pending(self) -> bool:
         """True once any stop signal has arrived."""
         return self.signal_name is not None
+
+    def take_over(self) -> None:
+        """Install our handler again for the three signals (over the one Lightning installs in ``fit``); no-op
+        outside the main thread or before :func:`stop_signal_handlers`."""
+        if self.handler is not None and threading.current_thread() is threading.main_thread():
+            for s in STOP_SIGNALS:
+                signal.signal(s, self.handler)
 
 
 _WHAT = {
@@ -97,11 +111,12 @@ def stop_signal_handlers(request: StopRequest) -> Iterator[StopRequest]:
             raise KeyboardInterrupt
         # a repeated SIGTERM / SIGUSR1 (schedulers repeat them) changes nothing: the stop is already under way
 
-    for s in STOP_SIGNALS:
-        signal.signal(s, handler)
+    request.handler = handler
+    request.take_over()
     try:
         yield request
     finally:
+        request.handler = None
         for s, h in previous.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)
 
