@@ -131,10 +131,14 @@ def train_cmd(
     result = train(cfg, run_dir, resume=resume, on_start=lambda info: console.print(_summary_table(info)))
     for msg in result.health:
         console.print(f"[yellow]{msg}[/]", highlight=False)
-    state = "interrupted" if result.interrupted else "done"
+    state = "done"
+    if result.interrupted:  # a stop signal: last.ckpt holds the last batch, exit code 0, resume with --resume auto
+        state = f"interrupted ({result.stop_signal})" if result.stop_signal else "interrupted"
     console.print(
         f"{state}: {result.batches_done} batches, last checkpoint {result.last_checkpoint}, "
         f"{len(result.samples)} sample grids in {run_dir / 'samples'}"
         + (f", {result.skipped_steps} optimiser steps skipped (non-finite)" if result.skipped_steps else ""),
         highlight=False,
     )
+    if result.requeue:
+        console.print(result.requeue, highlight=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,6 +18,45 @@ from volo_adapt.errors import VoloError
 def temp_path_for(path: Path) -> Path:
     """The temporary sibling used while ``path`` is being written (keeps the suffix for format sniffing)."""
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.partial(?P<suffix>\.[^.]*)?$")
+"""Names :func:`temp_path_for` makes: ``.STEM.PID.partial.SUFFIX``."""
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own earlier life (a container restarts with the same pid): we are not writing yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_leftover_partials(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left directly in ``folder``.
+
+    Only names made by :func:`temp_path_for` are touched, and only when the process that was writing them is
+    gone: a file of a live writer (another process using the same folder) is left alone.
+
+    Returns:
+        The files removed (an absent folder gives ``[]``).
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for p in sorted(folder.iterdir()):
+        m = _TEMP_NAME.match(p.name)
+        if m is None or not p.is_file() or _process_alive(int(m["pid"])):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # gone already: fine
+            p.unlink()
+            removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager

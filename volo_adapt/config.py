@@ -332,8 +332,10 @@ def validate(cfg: RunConfig) -> None:
     need(m.sensor.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {m.sensor.validity_prior}")
     for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight"):
         need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
+    # names both keys: the user may have changed either (--set model.channels=1 or loss.channel_weights=[1])
     need(len(lo.channel_weights) == m.channels, "loss.channel_weights",
-         f"needs one weight per channel ({m.channels}), got {len(lo.channel_weights)}")
+         f"needs one weight per channel of model.channels={m.channels}, got {len(lo.channel_weights)} weights "
+         f"{lo.channel_weights}")
     need(lo.l1_to_l2_at == -1 or 0 <= lo.l1_to_l2_at <= 1, "loss.l1_to_l2_at",
          f"must be -1 or in [0, 1], got {lo.l1_to_l2_at}")
     need(o.gen_lr > 0, "optim.gen_lr", f"must be > 0, got {o.gen_lr}")
@@ -445,7 +447,10 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
         raise ConfigError(f"--set {item!r}: empty key")
     try:
         value = yaml.safe_load(raw) if raw.strip() != "" else ""
-    except yaml.YAMLError:
+    except Exception:
+        # not a YAML value: taken as the plain string, which the key's type check then judges. PyYAML's
+        # constructors raise more than YAMLError on odd input: ValueError (2020-13-45, !!int abc, 5000 digits),
+        # AttributeError (!!timestamp 1), KeyError (!!bool foo), RecursionError (brackets nested thousands deep)
         value = raw
     return key.split("."), value
 
@@ -486,8 +491,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         p = resolve_preset(path)
         where = str(p)
         try:
-            loaded = yaml.safe_load(p.read_text())
-        except (OSError, yaml.YAMLError) as e:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except Exception as e:
+            # OSError, UnicodeDecodeError (not UTF-8 text), YAMLError, and what PyYAML's constructors raise on odd
+            # values: ValueError (2020-13-45, !!int abc), AttributeError (!!timestamp 1), KeyError (!!bool foo),
+            # RecursionError (brackets nested thousands deep)
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ConfigError(f"{p}: not a readable YAML file ({first})") from e
         if loaded is not None and not isinstance(loaded, dict):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +71,34 @@ def expect_error_or_ok(
     if check_ok is not None:
         check_ok(out)
     return out
+
+
+@contextlib.contextmanager
+def assert_silent(what: str = "") -> Iterator[None]:
+    """Fail if the block prints anything: to file descriptors 1 or 2 (native libraries), to Python's
+    ``sys.stdout``/``sys.stderr``, or as a Python warning. A bad file must give exactly one line, ours."""
+    py_out = io.StringIO()
+    with tempfile.TemporaryFile() as sink, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # ResourceWarning is hidden by Python's default filters (users never see it), and it fires whenever the
+        # garbage collector gets round to an object, so inside whatever block happens to run next: not ours to judge
+        warnings.simplefilter("ignore", ResourceWarning)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(py_out), contextlib.redirect_stderr(py_out):
+                yield
+        finally:
+            for fd, old in zip((1, 2), saved, strict=True):
+                os.dup2(old, fd)
+                os.close(old)
+            sink.seek(0)
+            native = sink.read().decode("utf-8", errors="replace")
+    printed = native + py_out.getvalue() + "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
+    assert not printed, f"{what} printed:\n{printed}"
 
 
 def write_two_domains(root: Path, n: int, size: int = 32) -> tuple[str, str]:

@@ -27,7 +27,10 @@ KNOWN_KEYS = sorted(f"{s}.{k}" for s, sec in _DEFAULT.items() if isinstance(sec,
 scalar_text = st.one_of(
     st.sampled_from(["1", "-1", "0", "0.5", "1e9", "-1e-9", ".nan", ".inf", "-.inf", "true", "no", "null", "~", "",
                      "[]", "[1, 2]", "{a: 1}", "abc", "'3'", "!!python/object:os.system ['ls']", "[", "{", ": :",
-                     "999999999999999999999999", "1_000", "0x10", "- a"]),
+                     "999999999999999999999999", "1_000", "0x10", "- a",
+                     # values PyYAML cannot build: it raised ValueError / RecursionError, not YAMLError
+                     "2020-13-45", "2001-02-30", "!!int abc", "!!float x", "!!timestamp 1", "[" * 2000,
+                     "!!binary ===", "!!set {a}", "&a [*a]", "!!bool foo", "1" * 5000]),
     st.text(max_size=10),
 )
 override_keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.sampled_from(["data", "train", "version", "nope.x",
@@ -93,6 +96,65 @@ def test_fuzzed_yaml_file(faults_tmp, entries, top):
         msg = str(out)
         named = [k for k in [*entries, "surprise", str(path)] if k in msg or k.split(".")[0] in msg]
         assert named, msg
+
+
+@FUZZ
+@given(text=st.one_of(st.text(max_size=60), st.binary(max_size=60).map(lambda b: b.decode("latin-1"))),
+       raw=st.binary(max_size=40))
+def test_fuzzed_yaml_text_and_bytes(faults_tmp, text, raw):
+    """Arbitrary text (and arbitrary bytes, mostly not UTF-8) as a config file: loads, or one ConfigError naming the
+    file or a key."""
+    root = faults_tmp("yamltext")
+    for path, write in ((root / "t.yaml", lambda p: p.write_text(text, encoding="utf-8")),
+                        (root / "b.yaml", lambda p: p.write_bytes(raw))):
+        write(path)
+        expect_error_or_ok(lambda path=path: load_config(path), ConfigError, None, _check_loaded)
+
+
+# Counterexamples found by fuzzing and by reading PyYAML's constructors, as plain regression tests.
+
+SET_COUNTEREXAMPLES = {
+    "bad_month": "data.near=2020-13-45",  # ValueError
+    "bad_day": "data.near=2001-02-30",
+    "int_tag": "data.near=!!int abc",
+    "float_tag": "data.far=!!float x",
+    "deep": "optim.gen_lr=" + "[" * 5000,  # RecursionError
+    "timestamp_tag": "data.batch_size=!!timestamp 1",  # AttributeError (found by make fuzz)
+    "bool_tag": "data.hflip=!!bool foo",  # KeyError
+    "huge_int": "data.far=" + "1" * 5000,  # ValueError: beyond Python's 4300-digit int conversion limit
+}
+
+
+@pytest.mark.parametrize("item", list(SET_COUNTEREXAMPLES.values()), ids=list(SET_COUNTEREXAMPLES))
+def test_set_values_yaml_cannot_build_name_the_key(item):
+    """PyYAML raised ValueError / RecursionError for these (not YAMLError): the value is now taken as the plain
+    string and refused by the key's type check."""
+    key = item.split("=")[0]
+    with pytest.raises(ConfigError) as e:
+        load_config("smoke", [item])
+    assert str(e.value).startswith(f"{key}: expected ") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("content", [b"data: {near: 2020-13-45}\n", b"data: {near: !!int abc}\n", b"[" * 5000,
+                                     b"\xff\xfe\x00data: 1\n", b"data: {batch_size: !!timestamp 1}\n",
+                                     b"data: {hflip: !!bool foo}\n"],
+                         ids=["bad_date", "int_tag", "deep", "not_utf8", "timestamp_tag", "bool_tag"])
+def test_yaml_files_yaml_cannot_build_are_one_line(tmp_path, content):
+    path = tmp_path / "cfg.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith(f"{path}: not a readable YAML file (") and "\n" not in str(e.value)
+
+
+def test_channel_count_change_names_both_keys():
+    """Fuzzing found ``--set model.channels=1`` refused by a message naming only ``loss.channel_weights``. Either
+    key may be the one the user typed, so the message names both, with both values."""
+    for item in ("model.channels=1", "loss.channel_weights=[1, 2]"):
+        with pytest.raises(ConfigError) as e:
+            load_config("smoke", [item])
+        msg = str(e.value)
+        assert "model.channels=" in msg and "loss.channel_weights" in msg, msg
 
 
 def test_unparseable_yaml_file_is_one_line(tmp_path):

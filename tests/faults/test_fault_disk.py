@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from volo_adapt.atomic import atomic_path, atomic_write_bytes, atomic_write_with
+from volo_adapt.atomic import atomic_path, atomic_write_bytes, atomic_write_with, remove_leftover_partials
 from volo_adapt.data.formats import write_depth, write_rgb, write_rgbd_array
 from volo_adapt.errors import VoloError
 
@@ -97,6 +97,41 @@ def test_atomic_crash_after_partial_bytes(tmp_path, exc):
     if expected is VoloError:
         _assert_one_line(e.value, path)
     assert path.read_bytes() == b"old" and _files(tmp_path) == ["x.npy"]
+
+
+def _dead_pid() -> int:
+    """A pid with no process (the highest ones are almost never in use; checked)."""
+    for pid in range(4_194_303, 4_000_000, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except OSError:
+            continue
+    raise AssertionError("no free pid found")
+
+
+def test_leftover_partial_files_of_dead_writers_are_removed(tmp_path):
+    """What a writer killed mid-write leaves (``.NAME.PID.partial.SUFFIX``) is removed, but only when that process
+    is gone or is this one (a restarted container reuses pids): a live writer's file, and other names, stay."""
+    dead, live = _dead_pid(), os.getppid()
+    names = {
+        f".last.{dead}.partial.ckpt": False,  # removed
+        f".config.{dead}.partial.yaml": False,
+        f".step_0000002.{os.getpid()}.partial.ckpt": False,
+        f".last.{live}.partial.ckpt": True,  # kept: its writer is alive
+        "last.ckpt": True,
+        ".hidden.ckpt": True,
+        f"last.{dead}.partial.ckpt": True,  # not hidden: not a name atomic_path makes
+    }
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f".dir.{dead}.partial").mkdir()  # a folder is never removed
+    removed = remove_leftover_partials(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(n for n, keep in names.items() if not keep)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(n for n, k in names.items() if k),
+                                                                 f".dir.{dead}.partial"])
+    assert remove_leftover_partials(tmp_path / "absent") == []
 
 
 def test_atomic_parent_is_a_file(tmp_path):

@@ -24,7 +24,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from volo_faults_helpers import assert_one_line_error, expect_error_or_ok, run_volo
+from volo_faults_helpers import assert_one_line_error, assert_silent, expect_error_or_ok, run_volo
 
 from volo_adapt.data.formats import (
     DEFAULT_PIXEL_LIMIT,
@@ -109,8 +109,10 @@ def _read(kind: str, path: Path):
 
 
 def _check(kind: str, path: Path, must_fail: bool = False) -> None:
+    """Read ``path``: a DataError naming it or a result meeting the reader's contract, and nothing printed."""
     fn, ok = _read(kind, path)
-    out = expect_error_or_ok(fn, DataError, str(path), ok)
+    with assert_silent(f"reading {kind} {path}"):
+        out = expect_error_or_ok(fn, DataError, str(path), ok)
     if must_fail:
         assert isinstance(out, DataError), f"{kind} {path.stat().st_size} bytes was accepted"
 
@@ -158,6 +160,93 @@ def test_corrupted_bytes_are_refused_or_read_cleanly(faults_tmp, valid, kind, fl
     path = faults_tmp("flip") / f"x{_suffix(kind)}"
     path.write_bytes(bytes(data))
     _check(kind, path)
+
+
+@FUZZ
+@given(kind=st.sampled_from(KINDS), flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True),
+                                                             st.integers(0, 255)), min_size=1, max_size=4))
+def test_corrupted_headers_are_refused_or_read_cleanly(faults_tmp, valid, kind, flips):
+    """Byte overwrites within the first 320 bytes, where every format keeps its header (the .npy dict, the EXR
+    attributes and offset table, PNG IHDR, JPEG markers, the zip entry): the header parsers get most of the hits."""
+    data = bytearray(valid[kind])
+    span = min(320, len(data))
+    for where, value in flips:
+        data[int(where * span)] = value
+    path = faults_tmp("hdr") / f"x{_suffix(kind)}"
+    path.write_bytes(bytes(data))
+    _check(kind, path)
+
+
+# Counterexamples found by fuzzing (the properties above, `make fuzz`) and by reading the parsers, kept as plain
+# regression tests with explicit bytes so that every run checks them.
+
+
+def _npy(header: bytes, payload: bytes = b"") -> bytes:
+    """A version 1.0 ``.npy`` file with the given header dict text (padded to 64 bytes, newline-terminated)."""
+    header = header + b" " * (-(len(header) + 11) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + payload
+
+
+NPY_COUNTEREXAMPLES = {
+    # a flipped byte leaves the dict's brace open: numpy's header parser raised tokenize.TokenError
+    "unclosed_brace": _npy(b"{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), " + b" "),
+    # a 30-digit dimension: OverflowError ("Python int too large to convert to C long")
+    "huge_dimension": _npy(b"{'descr': '<f4', 'fortran_order': False, 'shape': (" + b"9" * 30 + b", 4), }"),
+    # brackets nested far deeper than the parser recurses
+    "deep_nesting": _npy(b"{'descr': '<f4', 'fortran_order': False, 'shape': " + b"(" * 3000 + b")" * 3000 + b"}"),
+    "negative_dimension": _npy(b"{'descr': '<f4', 'fortran_order': False, 'shape': (4, -4), }"),
+    "unknown_version": b"\x93NUMPY\x09\x00" + _npy(b"{}")[8:],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NPY_COUNTEREXAMPLES))
+@pytest.mark.parametrize("kind", ["depth.npy", "rgbd.npy"])
+def test_npy_header_counterexamples_are_one_data_error(tmp_path, name, kind):
+    path = tmp_path / f"{name}.npy"
+    path.write_bytes(NPY_COUNTEREXAMPLES[name])
+    _check(kind, path, must_fail=True)
+
+
+def _zip_method_99(valid_npz: bytes) -> bytes:
+    """The valid .npz with its member's compression method set to 99 (unknown): zipfile raised
+    NotImplementedError."""
+    data = bytearray(valid_npz)
+    data[8:10] = struct.pack("<H", 99)  # local file header: method at offset 8
+    central = data.index(b"PK\x01\x02")
+    data[central + 10: central + 12] = struct.pack("<H", 99)  # central directory entry: method at offset 10
+    return bytes(data)
+
+
+def test_npz_with_an_unknown_compression_method_is_one_data_error(tmp_path, valid):
+    path = tmp_path / "method.npz"
+    path.write_bytes(_zip_method_99(valid["rgbd.npz"]))
+    _check("rgbd.npz", path, must_fail=True)
+
+
+def _exr_first_chunk(data: bytes) -> int:
+    """Offset of the first scanline chunk of a single-part EXR: the first entry of the offset table that follows
+    the header (attributes ``name\\0 type\\0 int32 size, value``, ended by a null byte)."""
+    pos = 8  # magic number and version
+    while data[pos] != 0:
+        type_end = data.index(b"\x00", data.index(b"\x00", pos) + 1)
+        pos = type_end + 5 + struct.unpack_from("<i", data, type_end + 1)[0]
+    return struct.unpack_from("<Q", data, pos + 1)[0]
+
+
+def test_corrupt_exr_chunk_gives_only_our_line(tmp_path, valid):
+    """The first chunk's scanline number is garbage: OpenEXR printed an EXR_ERR_BAD_CHUNK_LEADER line to fd 2
+    and a "Warning: Exception raised reading pixel data" line to stdout before raising. Now its message is the
+    reason inside our one line and nothing is printed."""
+    data = bytearray(valid["depth.exr"])
+    chunk = _exr_first_chunk(bytes(data))
+    data[chunk: chunk + 4] = struct.pack("<i", 1061634197)
+    path = tmp_path / "leader.exr"
+    path.write_bytes(bytes(data))
+    with assert_silent("reading a corrupt EXR"), pytest.raises(DataError) as e:
+        read_depth(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: unreadable or truncated EXR (") and "\n" not in msg
+    assert "EXR_ERR_BAD_CHUNK_LEADER" in msg and "1061634197" in msg
 
 
 # ---------------------------------------------------------------------------------- decompression bombs
@@ -311,7 +400,8 @@ def test_mismatched_rgb_and_depth_sizes(faults_tmp, rgb_hw, depth_hw):
 # ---------------------------------------------------------------------------------------- garbage indexes
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                      st.text(max_size=12), st.sampled_from(["rgb/a.png", "../x.png", "/nonexistent/y.png", "", "#"]))
+                      st.text(max_size=12), st.sampled_from(["rgb/a.png", "../x.png", "/nonexistent/y.png", "", "#",
+                                                             "/", ".", "..", "a/.."]))
 json_values = st.recursive(json_leaf, lambda c: st.one_of(st.lists(c, max_size=4),
                                                           st.dictionaries(st.text(max_size=8), c, max_size=4)),
                            max_leaves=12)
@@ -344,6 +434,33 @@ def test_random_bytes_as_index(faults_tmp, data, as_json):
     path = faults_tmp("idx") / ("index.json" if as_json else "index.csv")
     path.write_bytes(data)
     _read_all(str(path), path.name)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 100_000,  # RecursionError in the JSON decoder
+    "1" * 5000,  # ValueError: an integer beyond Python's 4300-digit conversion limit, not a JSONDecodeError
+    '{"train": [{"color_path": 1' + "0" * 5000 + "}]}",
+], ids=["deep_nesting", "huge_integer", "huge_integer_in_entry"])
+def test_json_index_counterexamples_are_one_data_error(tmp_path, text):
+    path = tmp_path / "index.json"
+    path.write_text(text)
+    with assert_silent("opening a bad index"), pytest.raises(DataError) as e:
+        open_source(str(path))
+    assert str(e.value).startswith(f"{path}: not valid JSON (") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["/", ".", "..", "rgb/.."])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_index_entry_naming_a_folder_is_one_data_error(tmp_path, fmt, value):
+    """Found by make fuzz: a CSV row '/' made the sample key Path('.').with_suffix(''), a ValueError."""
+    path = tmp_path / f"index.{fmt}"
+    if fmt == "csv":
+        path.write_text(f"color_path,depth_path\n{value},d.png\n")
+    else:
+        path.write_text(json.dumps([{"color_path": "c.png", "depth_path": value}]))
+    with assert_silent("opening the index"), pytest.raises(DataError) as e:
+        open_source(str(path))
+    assert str(e.value).startswith(f"{path}: ") and f"{value!r} names a folder" in str(e.value)
 
 
 @FUZZ
@@ -385,6 +502,12 @@ def test_volo_data_check_lists_every_fuzzed_file_and_exits_2(tmp_path, valid):
     for i in range(2):
         (root / "rgb" / f"good{i}.png").write_bytes(valid["rgb.png"])
         (root / "depth" / f"good{i}.png").write_bytes(valid["depth.png"])
+    exr = bytearray(valid["depth.exr"])  # a corrupt EXR: OpenEXR's own diagnostics must not reach the terminal
+    chunk = _exr_first_chunk(bytes(exr))
+    exr[chunk: chunk + 4] = struct.pack("<i", 1061634197)
+    (root / "rgb" / "exr_leader.png").write_bytes(valid["rgb.png"])
+    (root / "depth" / "exr_leader.exr").write_bytes(bytes(exr))
+    bad["exr_leader"] = (b"", b"")
     nan_depth = np.full((H, W), np.nan, np.float32)
     nan_depth[0, 0] = -3.0
     (root / "rgb" / "nan.png").write_bytes(valid["rgb.png"])
@@ -395,8 +518,11 @@ def test_volo_data_check_lists_every_fuzzed_file_and_exits_2(tmp_path, valid):
     assert "Traceback" not in out
     assert f"{len(bad)} bad sample(s)" in out
     for key in bad:
-        assert f"{key}.png" in out, key
+        assert f"{key}.{'exr' if key == 'exr_leader' else 'png'}" in out, key
     assert "too many pixels" in out
+    assert "Warning: Exception raised" not in out  # OpenEXR's binding prints this to stdout
+    assert not any(line.lstrip().startswith(str(root / "depth" / "exr_leader.exr") + ": (EXR_ERR")
+                   for line in out.splitlines()), out  # OpenEXR's core prints this to fd 2
     listed = out.split("bad sample(s):", 1)[1]
     assert "good0" not in listed and "nan" not in listed
 

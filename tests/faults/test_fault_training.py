@@ -1,8 +1,13 @@
 """Crashes and bad numbers during training.
 
 * ``kill -9`` of a ``volo train`` subprocess, then ``--resume auto``: training continues from the last complete
-  checkpoint; a stray partial file (what a kill during a checkpoint write leaves) is never taken for one.
+  checkpoint; a stray partial file (what a kill during a checkpoint write leaves) is never taken for one, and is
+  removed at the next start.
 * SIGTERM (preemption): a checkpoint is written and the process exits 0 within a bounded time.
+* SIGTERM, SIGINT and SIGUSR1 sent to the whole process group (DataLoader workers included, as ``timeout``,
+  ``docker stop`` and SLURM do): each run ends with a checkpoint, exit 0, no traceback, no process left, and the
+  next ``--resume auto`` continues from it; SIGUSR1 inside a SLURM job requeues it.
+* A damaged ``last.ckpt``: ``--resume auto`` falls back to the newest readable ``step_*.ckpt``.
 * A non-finite loss or gradient skips that optimiser step (weights untouched) and is counted in the logs; several
   in a row stop training with a checkpoint of the last good state and a one-line message.
 * The health check flags a collapsed run (critic loss stuck at 0, constant generator output) on synthetic
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import signal
 import subprocess
 import time
@@ -73,7 +79,7 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
     # 1) kill -9 once two periodic checkpoints exist (training is in full swing)
     p1 = subprocess.Popen(volo_cmd(*argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True)
-    _wait_for(lambda: (ckdir / "step_0000004.ckpt").exists(), p1, 180, "the second periodic checkpoint")
+    _wait_for(lambda: (ckdir / "step_0000004.ckpt").exists(), p1, 600, "the second periodic checkpoint")
     p1.send_signal(signal.SIGKILL)
     p1.communicate()
     killed_at = time.time()
@@ -97,7 +103,7 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
         except FileNotFoundError:
             return False
 
-    _wait_for(written_after_resume, p2, 180, "a checkpoint written after the resume")
+    _wait_for(written_after_resume, p2, 600, "a checkpoint written after the resume")
     p2.send_signal(signal.SIGTERM)
     try:
         out, err = p2.communicate(timeout=60)
@@ -112,7 +118,83 @@ def test_kill9_then_resume_auto_then_sigterm(domains, tmp_path):
     assert m >= n + 2
     # the resumed run's first periodic checkpoint comes straight after batch n: nothing was redone from 0
     assert _batches(ckdir / f"step_{n + 2:07d}.ckpt") == n + 2
-    assert stray.read_bytes() == b"PK\x03\x04 half a checkpoint"  # untouched, and it was not loaded
+    assert not stray.exists()  # never loaded, and removed at the start of the resumed run
+    assert "removed 1 partial file(s) a crash left behind: .last.999999.partial.ckpt" in " ".join(out.split())
+
+
+# ------------------------------------------------------------------- stop signals to the whole process group
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Pids of the live processes in process group ``pgid`` (from /proc; zombies excluded)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stop_signals_to_the_process_group_checkpoint_exit_0_and_resume(domains, tmp_path, workers):
+    """``kill -SIG -PGID`` (what ``timeout -s TERM``, ``docker stop`` and SLURM do: DataLoader workers get the
+    signal too) with SIGTERM, then SIGINT, then SIGUSR1, each run resuming from the previous one: every run exits 0
+    without a traceback, says which signal stopped it, leaves last.ckpt at the batch it stopped after and no process
+    of its group behind; the next --resume auto continues from there. The SIGUSR1 run is inside a (fake) SLURM job
+    and requeues it with scontrol."""
+    a, b = domains
+    run = tmp_path / "run"
+    ckdir = run / "checkpoints"
+    last = ckdir / "last.ckpt"
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    requeued = tmp_path / "scontrol_args"
+    (fake_bin / "scontrol").write_text(f'#!/bin/sh\necho "$@" > {requeued}\n')
+    (fake_bin / "scontrol").chmod(0o755)
+    argv = ["train", "--config", "smoke", "--data-a", a, "--data-b", b, "--out", str(run),
+            "--max-steps", "100000", "--max-epochs", "100000", "--resume", "auto",
+            "--set", "train.checkpoint_every_n_steps=2", "--set", "train.sample_every_n_steps=0",
+            "--set", "train.logger=none", "--set", "train.val_batches=1", "--set", f"data.num_workers={workers}"]
+    done = 0
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        env = volo_env()
+        if sig == signal.SIGUSR1:
+            env.update(SLURM_JOB_ID="4242", PATH=f"{fake_bin}{os.pathsep}{env['PATH']}")
+        proc = subprocess.Popen(volo_cmd(*argv), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)  # its own process group, like a job
+        def trained_two_more(after: int = done) -> bool:  # a periodic checkpoint at least two batches later
+            return any(int(p.stem[5:]) >= after + 2 for p in ckdir.glob("step_*.ckpt"))
+
+        # generous: a safety net for a very busy machine, not a timing assertion
+        _wait_for(trained_two_more, proc, 900, f"two batches after {done} before {sig.name}")
+        os.killpg(proc.pid, sig)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{sig.name} to the group did not stop volo train")
+        assert proc.returncode == 0, err[-3000:]
+        assert "Traceback" not in err and "Error" not in err, err[-3000:]
+        text = " ".join(out.split())
+        assert f"interrupted ({sig.name})" in text, out[-2000:]
+        if done:
+            assert f"resuming at batch {done}" in text
+        n = _batches(last)
+        assert n >= done + 2 and f"interrupted ({sig.name}): {n} batches" in text
+        t0 = time.monotonic()  # DataLoader workers end when their loader shuts down (at once) or by torch's watchdog
+        while (left := _group_members(proc.pid)) and time.monotonic() - t0 < 60:
+            time.sleep(0.1)
+        assert not left, f"processes of the stopped run still alive: {left}"
+        done = n
+    assert requeued.read_text().split() == ["requeue", "4242"]
+    assert "SLURM job 4242 requeued" in text
 
 
 # ------------------------------------------------------------------------------------------------ bad numbers
@@ -267,6 +349,76 @@ def test_corrupt_last_checkpoint_is_one_line_naming_it(domains, tmp_path):
     with pytest.raises(CheckpointError) as e:
         train(_cfg(domains, "train.max_steps=1"), tmp_path / "run", resume="auto", progress=False)
     assert str(last) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_damaged_last_checkpoint_falls_back_to_the_newest_readable_step(domains, tmp_path, caplog):
+    """last.ckpt truncated and the newest periodic checkpoint too: --resume auto continues from the newest readable
+    one, with one warning line naming the damaged last.ckpt and the file used, and training goes on from there."""
+    from volo_adapt.training.run import train
+
+    run = tmp_path / "run"
+    first = train(_cfg(domains, "train.max_steps=4", "train.checkpoint_every_n_steps=2"), run, progress=False)
+    ckdir = run / "checkpoints"
+    assert first.batches_done == 4 and _batches(ckdir / "step_0000004.ckpt") == 4
+    for name in ("last.ckpt", "step_0000004.ckpt"):
+        data = (ckdir / name).read_bytes()
+        (ckdir / name).write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="volo_adapt.training.run"):
+        res = train(_cfg(domains, "train.max_steps=5"), run, resume="auto", progress=False)
+    assert res.resumed_from == ckdir / "step_0000002.ckpt" and res.batches_done == 5
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "\n" not in warning and str(ckdir / "last.ckpt") in warning and str(ckdir / "step_0000002.ckpt") in warning
+    assert "not a readable checkpoint" in warning and any("resuming from" in n for n in res.notes)
+    assert _batches(ckdir / "last.ckpt") == 5  # last.ckpt is whole again
+
+
+def _fake_checkpoint(path: Path, batches: int) -> None:
+    from volo_adapt.config import RunConfig
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"volo": {"format": 1, "config": RunConfig().to_dict()},
+                "volo_train_state": {"batches_done": batches}}, path)
+
+
+def test_choose_resume_checkpoint_takes_the_newest_readable(tmp_path):
+    """--resume auto's choice, case by case, on small stand-in checkpoints (no training)."""
+    from volo_adapt.errors import CheckpointError
+    from volo_adapt.training.checkpoint import choose_resume_checkpoint
+
+    ck = tmp_path / "checkpoints"
+    assert choose_resume_checkpoint(tmp_path).path is None  # nothing yet: start fresh
+    for n in (2, 4, 6):
+        _fake_checkpoint(ck / f"step_{n:07d}.ckpt", n)
+    _fake_checkpoint(ck / "last.ckpt", 6)
+    choice = choose_resume_checkpoint(tmp_path)
+    assert choice.path == ck / "last.ckpt" and not choice.warnings and choice.note is None
+    # killed between writing step_8 and copying it to last.ckpt: step_8 is newer and nothing is lost
+    _fake_checkpoint(ck / "step_0000008.ckpt", 8)
+    choice = choose_resume_checkpoint(tmp_path)
+    assert choice.path == ck / "step_0000008.ckpt" and not choice.warnings and "newer than" in choice.note
+    # last.ckpt and the two newest periodic checkpoints truncated: the newest readable one, one warning line
+    for name in ("last.ckpt", "step_0000008.ckpt", "step_0000006.ckpt"):
+        (ck / name).write_bytes((ck / name).read_bytes()[:300])
+    choice = choose_resume_checkpoint(tmp_path)
+    assert choice.path == ck / "step_0000004.ckpt"
+    (warning,) = choice.warnings
+    assert warning.startswith(f"{ck / 'last.ckpt'}: not a readable checkpoint") and "\n" not in warning
+    assert f"resuming from {ck / 'step_0000004.ckpt'} instead" in warning and "2 newer" in warning
+    for name in ("step_0000004.ckpt", "step_0000002.ckpt"):
+        (ck / name).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="no readable checkpoint to resume from"):
+        choose_resume_checkpoint(tmp_path)
+
+
+def test_no_last_checkpoint_but_periodic_ones_resumes_from_the_newest(domains, tmp_path):
+    """Killed between writing step_N.ckpt and copying it to last.ckpt (the first time): the step file is used."""
+    from volo_adapt.training.run import train
+
+    run = tmp_path / "run"
+    train(_cfg(domains, "train.max_steps=2", "train.checkpoint_every_n_steps=2"), run, progress=False)
+    (run / "checkpoints" / "last.ckpt").unlink()
+    res = train(_cfg(domains, "train.max_steps=3"), run, resume="auto", progress=False)
+    assert res.resumed_from == run / "checkpoints" / "step_0000002.ckpt" and res.batches_done == 3
 
 
 def test_unreadable_training_sample_is_named_before_training(domains, tmp_path):

@@ -75,6 +75,46 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_pa
     torch.testing.assert_close(o1, o2, rtol=0, atol=0)
 
 
+class Crash(Exception):
+    """Stands in for ``kill -9``: nothing is written on the way out."""
+
+
+class CrashAfter(L.Callback):
+    """Crash as batch ``n + 1`` starts (after everything batch ``n`` wrote)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_train_batch_start(self, trainer, pl_module, *args) -> None:
+        if pl_module.batches_done == self.n:
+            raise Crash
+
+
+def test_two_resumes_give_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path):
+    """A crash right after the periodic checkpoint of batch 4 (the last batch of epoch 2), then a SIGTERM during
+    batch 6 (the last of epoch 3), then the rest: the weights and optimiser states equal an uninterrupted run's.
+    Checkpoints written in on_train_batch_end of an epoch's last batch made Lightning skip the next epoch's start
+    after a resume, so the second resume continued one epoch behind (other learning rates): they are written at
+    the epoch's end instead."""
+    cfg = ("train.max_steps=8", "train.max_epochs=50", "train.checkpoint_every_n_steps=2",
+           "train.sample_every_n_steps=0")
+    straight = train(smoke_config(tiny_data, *cfg), tmp_path / "straight", **QUIET)
+    with pytest.raises(Crash):
+        train(smoke_config(tiny_data, *cfg), tmp_path / "split", callbacks=[CrashAfter(4)], **QUIET)
+    stopped = train(smoke_config(tiny_data, *cfg), tmp_path / "split", resume="auto",
+                    callbacks=[SignalAt(signal.SIGTERM, 6)], **QUIET)
+    assert stopped.interrupted and stopped.batches_done == 6
+    final = train(smoke_config(tiny_data, *cfg), tmp_path / "split", resume="auto", **QUIET)
+    assert final.batches_done == 8 and not final.interrupted
+    s1, s2 = straight.module.state_dict(), final.module.state_dict()
+    for k in s1:
+        assert torch.equal(s1[k], s2[k]), k
+    o1 = torch.load(straight.last_checkpoint, weights_only=True)
+    o2 = torch.load(final.last_checkpoint, weights_only=True)
+    torch.testing.assert_close(o1["optimizer_states"], o2["optimizer_states"], rtol=0, atol=0)
+    assert o1["epoch"] == o2["epoch"]
+
+
 def test_resume_from_a_different_model_config_says_what_differs(tiny_data, tmp_path):
     res = train(smoke_config(tiny_data, "train.max_steps=1"), tmp_path / "r", **QUIET)
     with pytest.raises(CheckpointError, match=r"model\.gen_base: checkpoint 4 vs config 8"):
@@ -133,37 +173,111 @@ def test_non_finite_losses_stop_after_max_bad_steps_keeping_the_last_good_weight
             assert torch.equal(ckpt["state_dict"][f"gen_a2b.{k}"], v), k
 
 
-class SigtermAt(L.Callback):
-    def __init__(self, n: int) -> None:
-        self.n = n
+class SignalAt(L.Callback):
+    """Send ``sig`` to this process once, at the start of batch ``n`` (counted from 1) or of validation batch ``n``
+    (``validation=True``): the signal lands in the middle of a step, as a scheduler's would."""
+
+    def __init__(self, sig: signal.Signals, n: int, validation: bool = False) -> None:
+        self.sig, self.n, self.validation, self.sent = sig, n, validation, False
+
+    def _maybe_send(self, count: int) -> None:
+        if count == self.n and not self.sent:
+            self.sent = True
+            os.kill(os.getpid(), self.sig)
 
     def on_train_batch_start(self, trainer, pl_module, *args) -> None:
-        if pl_module.batches_done == self.n - 1:
-            os.kill(os.getpid(), signal.SIGTERM)
+        if not self.validation:
+            self._maybe_send(pl_module.batches_done + 1)
+
+    def on_validation_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
+        if self.validation and not trainer.sanity_checking:
+            self._maybe_send(pl_module.batches_done)
 
 
-def test_sigterm_writes_last_checkpoint_and_returns(tiny_data, tmp_path):
-    res = train(smoke_config(tiny_data, "train.checkpoint_every_n_steps=0"), tmp_path / "term",
-                callbacks=[SigtermAt(2)], **QUIET)
-    assert res.interrupted and res.batches_done == 2
-    ckpt = torch.load(Path(res.last_checkpoint), weights_only=True)
-    assert ckpt["volo_train_state"]["batches_done"] == 2
-    again = train(smoke_config(tiny_data), tmp_path / "term", resume="auto", **QUIET)
-    assert again.batches_done == 4
+@pytest.fixture
+def saved_checkpoints(monkeypatch) -> list[Path]:
+    """Every checkpoint path written through AtomicCheckpointIO during the test, in order."""
+    from volo_adapt.training.checkpoint import AtomicCheckpointIO
+
+    paths: list[Path] = []
+    original = AtomicCheckpointIO.save_checkpoint
+
+    def recording(self, checkpoint, path, storage_options=None):
+        paths.append(Path(path))
+        return original(self, checkpoint, path, storage_options)
+
+    monkeypatch.setattr(AtomicCheckpointIO, "save_checkpoint", recording)
+    return paths
 
 
-class SigintAt(SigtermAt):
-    def on_train_batch_start(self, trainer, pl_module, *args) -> None:
-        if pl_module.batches_done == self.n - 1:
-            os.kill(os.getpid(), signal.SIGINT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
-def test_ctrl_c_finishes_the_batch_writes_last_checkpoint_and_returns(tiny_data, tmp_path):
-    res = train(smoke_config(tiny_data, "train.checkpoint_every_n_steps=0"), tmp_path / "int",
-                callbacks=[SigintAt(1)], **QUIET)
-    assert res.interrupted and res.batches_done == 1
-    assert torch.load(res.last_checkpoint, weights_only=True)["volo_train_state"]["batches_done"] == 1
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda s: s.name)
+def test_stop_signal_writes_last_checkpoint_once_and_resume_continues(tiny_data, tmp_path, saved_checkpoints, sig,
+                                                                      workers):
+    """SIGTERM, SIGINT or SIGUSR1 to the training process (the main process only; the process-group case is in
+    tests/faults/test_fault_training.py) during batch 2: the batch finishes, last.ckpt is written exactly once
+    holding batch 2, train() returns normally saying which signal, the signal handlers are restored, and
+    --resume auto continues from batch 2."""
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    common = ("train.checkpoint_every_n_steps=0", "train.sample_every_n_steps=0", f"data.num_workers={workers}")
+    res = train(smoke_config(tiny_data, *common, "train.max_steps=-1", "train.max_epochs=50"), tmp_path / "run",
+                callbacks=[SignalAt(sig, 2)], **QUIET)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert res.interrupted and res.stop_signal == sig.name and res.batches_done == 2
+    assert saved_checkpoints == [last]
+    assert torch.load(last, weights_only=True)["volo_train_state"]["batches_done"] == 2
+    assert {s: signal.getsignal(s) for s in STOP_SIGNALS} == before
+    again = train(smoke_config(tiny_data, *common, "train.max_steps=3"), tmp_path / "run", resume="auto", **QUIET)
+    assert again.resumed_from == last and again.batches_done == 3 and not again.interrupted
+
+
+def test_stop_signal_during_validation_stops_there_and_resumes(tiny_data, tmp_path, saved_checkpoints):
+    """A SIGTERM that lands during the validation after batch 2: last.ckpt holds batch 2 and the run resumes."""
+    cfg = ("train.checkpoint_every_n_steps=0", "train.sample_every_n_steps=0", "train.val_every_n_steps=2")
+    res = train(smoke_config(tiny_data, *cfg, "train.max_steps=-1", "train.max_epochs=50"), tmp_path / "run",
+                callbacks=[SignalAt(signal.SIGTERM, 2, validation=True)], **QUIET)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert res.interrupted and res.batches_done == 2 and saved_checkpoints == [last]
+    again = train(smoke_config(tiny_data, *cfg, "train.max_steps=3"), tmp_path / "run", resume="auto", **QUIET)
+    assert again.batches_done == 3 and not again.interrupted
+
+
+def test_stop_signal_before_the_first_batch_writes_nothing(tiny_data, tmp_path, saved_checkpoints):
+    """A signal during start-up (here: while the start-up table is shown) ends the run before any batch; nothing
+    was trained, so nothing is written, and a resumed run's checkpoint is left as it was."""
+    common = ("train.checkpoint_every_n_steps=0", "train.sample_every_n_steps=0")
+
+    def term(info):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    res = train(smoke_config(tiny_data, *common), tmp_path / "fresh", on_start=term, **QUIET)
+    assert res.interrupted and res.batches_done == 0 and res.last_checkpoint is None and saved_checkpoints == []
+    first = train(smoke_config(tiny_data, *common, "train.max_steps=1"), tmp_path / "run", **QUIET)
+    data = first.last_checkpoint.read_bytes()
+    saved_checkpoints.clear()
+    res = train(smoke_config(tiny_data, *common), tmp_path / "run", resume="auto", on_start=term, **QUIET)
+    assert res.interrupted and res.batches_done == 1 and saved_checkpoints == []
+    assert first.last_checkpoint.read_bytes() == data
+
+
+def test_second_ctrl_c_aborts_at_once_without_writing(tiny_data, tmp_path, saved_checkpoints):
+    """Ctrl-C twice: the second one does not wait for the batch (KeyboardInterrupt, which Lightning turns into
+    exit code 1) and writes no checkpoint (it may land mid-batch); the handlers are restored afterwards."""
+
+    class TwoCtrlC(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, *args) -> None:
+            if pl_module.batches_done == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(SystemExit) as e:
+        train(smoke_config(tiny_data, "train.checkpoint_every_n_steps=0"), tmp_path / "int", callbacks=[TwoCtrlC()],
+              **QUIET)
+    assert e.value.code == 1 and saved_checkpoints == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_strategy_mapping():

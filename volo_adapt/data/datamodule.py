@@ -52,6 +52,7 @@ from volo_adapt.data.dataset import RGBDDataset, collate_rgbd, raise_if_bad
 from volo_adapt.data.packed import is_stream_spec
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.data.sources import SampleRef, open_source
+from volo_adapt.data.workers import worker_init
 from volo_adapt.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -311,6 +312,7 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             collate_fn=collate_rgbd,
             generator=generator,
+            worker_init_fn=worker_init if self.num_workers > 0 else None,  # workers leave stop signals to us
         )
 
     def _need_setup(self) -> None:

@@ -21,11 +21,14 @@ Libraries: Pillow for 8-bit PNG/JPG and 16-bit grey PNG; ``kornia_rs`` (a depend
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,7 @@ import torch
 from PIL import Image
 
 from volo_adapt.atomic import atomic_path
+from volo_adapt.data.native import captured_native_output
 from volo_adapt.errors import DataError
 
 __all__ = [
@@ -58,12 +62,38 @@ RGB_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEPTH_SUFFIXES = (".png", ".exr", ".npy")
 ARRAY_SUFFIXES = (".npy", ".npz")
 
+log = logging.getLogger(__name__)
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Exceptions that decoders raise on corrupt or truncated input.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error, IndexError, KeyError)
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+@contextlib.contextmanager
+def _decoding(path: Path, what: str) -> Iterator[None]:
+    """Turn whatever a third-party decoder raises on bad bytes into one DataError naming ``path``.
+
+    Decoders of untrusted bytes raise a long tail of exception types: numpy's ``.npy`` header parser alone lets
+    ``tokenize.TokenError`` (a flipped byte leaves a bracket open), ``OverflowError`` (a 30-digit dimension) and
+    ``RecursionError`` through, ``zipfile`` raises ``NotImplementedError`` for an unknown compression method.
+    Listing them is whack-a-mole and every miss is a traceback for the user, so around calls into a decoder
+    anything but our own DataError and assertion failures (our bugs) becomes a DataError.
+    ``MemoryError`` is included on purpose: a corrupt header can ask for an absurd allocation.
+    """
+    try:
+        yield
+    except (DataError, AssertionError):
+        raise
+    except Exception as e:
+        raise DataError(f"{path}: {what} ({_first_line(e)})") from e
 
 
 def _check_file(path: Path) -> None:
@@ -115,12 +145,16 @@ def _open_pil(path: Path, pixel_limit: int) -> Image.Image:
         raise DataError(f"{path}: not an image (cannot identify the file format)") from e
     except _DECODE_ERRORS as e:
         raise DataError(f"{path}: unreadable or truncated image ({e})") from e
-    w, h = im.size
-    _check_pixels(path, h, w, pixel_limit)
+    except Exception as e:  # the long tail of a decoder on bad bytes: see _decoding
+        raise DataError(f"{path}: unreadable or truncated image ({_first_line(e)})") from e
     try:
-        im.load()
-    except _DECODE_ERRORS as e:
-        raise DataError(f"{path}: unreadable or truncated image ({e})") from e
+        w, h = im.size
+        _check_pixels(path, h, w, pixel_limit)
+        with _decoding(path, "unreadable or truncated image"):
+            im.load()
+    except DataError:
+        im.close()  # release the file now, not whenever the garbage collector finds the image
+        raise
     return im
 
 
@@ -281,40 +315,54 @@ _EXR_DEPTH_CHANNELS = ("Z", "R", "depth", "Y")
 
 
 def _read_exr(path: Path, pixel_limit: int) -> np.ndarray:
-    """One float channel of an EXR file as ``(H, W)`` float32 (half is widened exactly)."""
+    """One float channel of an EXR file as ``(H, W)`` float32 (half is widened exactly).
+
+    OpenEXR prints its own diagnostics on a corrupt file (to fd 2 and stdout); they are captured
+    (:mod:`volo_adapt.data.native`) and the most specific one becomes the reason in our one-line error.
+    """
     OpenEXR = _import_openexr(path)
-    try:
-        with OpenEXR.File(str(path), header_only=True) as f:
-            (x0, y0), (x1, y1) = f.header()["dataWindow"]
-        _check_pixels(path, int(y1) - int(y0) + 1, int(x1) - int(x0) + 1, pixel_limit)
-        with OpenEXR.File(str(path), separate_channels=True) as f:
-            channels = f.channels()
-            names = list(channels)
-            if len(names) == 1:
-                name = names[0]
-            else:
-                name = next((c for c in _EXR_DEPTH_CHANNELS if c in channels), None)
-                if name is None:
-                    raise DataError(
-                        f"{path}: no depth channel in EXR (looked for {', '.join(_EXR_DEPTH_CHANNELS)}; "
-                        f"found {', '.join(names) or 'none'})"
-                    )
-            px = np.asarray(channels[name].pixels)
-    except DataError:
-        raise
-    except Exception as e:  # OpenEXR raises RuntimeError on corrupt or truncated files
-        raise DataError(f"{path}: unreadable or truncated EXR ({e})") from e
+    failure: Exception | None = None
+    with captured_native_output() as native:
+        try:
+            px, name = _read_exr_channel(OpenEXR, path, pixel_limit)
+        except DataError:
+            raise
+        except Exception as e:  # OpenEXR raises RuntimeError, UnicodeDecodeError, ... on corrupt files
+            failure = e
+    if failure is not None:
+        reason = native.first_line(strip_prefix=f"{path}:") or _first_line(failure)
+        raise DataError(f"{path}: unreadable or truncated EXR ({reason})") from failure
+    if native.text:
+        log.debug("%s: OpenEXR printed while reading it: %s", path, native.text.strip())
     if px.dtype not in (np.float32, np.float16):
         raise DataError(f"{path}: EXR channel {name!r} is {px.dtype}, expected float metres")
     return _to_hw(path, px, "EXR depth").astype(np.float32)
 
 
+def _read_exr_channel(OpenEXR, path: Path, pixel_limit: int) -> tuple[np.ndarray, str]:  # noqa: N803 (module)
+    """``(pixels, channel name)`` of the depth channel, the pixel count checked from the header first."""
+    with OpenEXR.File(str(path), header_only=True) as f:
+        (x0, y0), (x1, y1) = f.header()["dataWindow"]
+    _check_pixels(path, int(y1) - int(y0) + 1, int(x1) - int(x0) + 1, pixel_limit)
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        channels = f.channels()
+        names = list(channels)
+        if len(names) == 1:
+            name = names[0]
+        else:
+            name = next((c for c in _EXR_DEPTH_CHANNELS if c in channels), None)
+            if name is None:
+                raise DataError(
+                    f"{path}: no depth channel in EXR (looked for {', '.join(_EXR_DEPTH_CHANNELS)}; "
+                    f"found {', '.join(names) or 'none'})"
+                )
+        return np.asarray(channels[name].pixels), name
+
+
 def _read_npy(path: Path, pixel_limit: int) -> np.ndarray:
     """Memory-map a ``.npy`` to check its header before reading it."""
-    try:
+    with _decoding(path, "unreadable or truncated .npy"):
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except _DECODE_ERRORS as e:
-        raise DataError(f"{path}: unreadable or truncated .npy ({e})") from e
     if not isinstance(arr, np.ndarray):
         raise DataError(f"{path}: not a .npy array")
     return arr
@@ -358,10 +406,8 @@ def read_depth_raw(path: str | os.PathLike, pixel_limit: int = DEFAULT_PIXEL_LIM
         _check_pixels(path, hw.shape[0], hw.shape[1], pixel_limit)
         if not np.issubdtype(hw.dtype, np.floating):
             raise DataError(f"{path}: .npy depth must be float metres, got dtype {hw.dtype}")
-        try:
+        with _decoding(path, "unreadable or truncated .npy"):
             return np.array(hw)  # read the memory map fully (truncation shows here)
-        except _DECODE_ERRORS as e:
-            raise DataError(f"{path}: unreadable or truncated .npy ({e})") from e
     raise DataError(f"{path}: unsupported depth suffix {suffix!r} (expected one of {', '.join(DEPTH_SUFFIXES)})")
 
 
@@ -469,6 +515,12 @@ def _npz_member_shape(path: Path, key: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def _check_array_shape(path: Path, shape: tuple[int, ...], pixel_limit: int) -> None:
+    if len(shape) != 3 or shape[2] != 4:
+        raise DataError(f"{path}: wrong array shape {tuple(shape)} (expected (H,W,4): RGB in [0,1] + depth m)")
+    _check_pixels(path, shape[0], shape[1], pixel_limit)
+
+
 def read_rgbd_array(
     path: str | os.PathLike, pixel_limit: int = DEFAULT_PIXEL_LIMIT
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -488,28 +540,21 @@ def read_rgbd_array(
     path = Path(path)
     _check_file(path)
     suffix = _suffix(path)
-    try:
-        if suffix == ".npy":
-            arr = _read_npy(path, pixel_limit)
-            shape = arr.shape
-        elif suffix == ".npz":
-            npz = np.load(path, allow_pickle=False)
+    if suffix == ".npy":
+        arr = _read_npy(path, pixel_limit)
+        _check_array_shape(path, arr.shape, pixel_limit)
+        with _decoding(path, "unreadable or truncated array file"):
+            arr = np.array(arr)  # read the memory map fully (truncation shows here)
+    elif suffix == ".npz":
+        with _decoding(path, "unreadable or truncated array file"), np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
             if not keys:
                 raise DataError(f"{path}: .npz holds no arrays")
             key = "rgbd" if "rgbd" in keys else keys[0]
-            shape = _npz_member_shape(path, key)
-            arr = None
-        else:
-            raise DataError(f"{path}: unsupported array suffix {suffix!r} (expected .npy or .npz)")
-        if len(shape) != 3 or shape[2] != 4:
-            raise DataError(f"{path}: wrong array shape {tuple(shape)} (expected (H,W,4): RGB in [0,1] + depth m)")
-        _check_pixels(path, shape[0], shape[1], pixel_limit)
-        arr = np.array(arr) if arr is not None else np.asarray(npz[key])
-    except DataError:
-        raise
-    except (*_DECODE_ERRORS, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: unreadable or truncated array file ({e})") from e
+            _check_array_shape(path, _npz_member_shape(path, key), pixel_limit)
+            arr = np.asarray(npz[key])
+    else:
+        raise DataError(f"{path}: unsupported array suffix {suffix!r} (expected .npy or .npz)")
     if not np.issubdtype(arr.dtype, np.floating):
         raise DataError(f"{path}: array dtype {arr.dtype} (expected float: RGB in [0,1], depth in metres)")
     rgb = arr[:, :, :3].astype(np.float32)

@@ -158,6 +158,8 @@ def _entry_path(spec: str, base: Path, value: object, where: str) -> Path | None
     if not isinstance(value, str):
         raise DataError(f"{spec}: {where} must be a path string, got {type(value).__name__}")
     p = Path(value)
+    if p.name in ("", ".", ".."):  # "/", ".", "a/..": a folder (and no file name to key the sample by)
+        raise DataError(f"{spec}: {where} {value!r} names a folder, not a file")
     return p if p.is_absolute() else base / p
 
 
@@ -188,7 +190,9 @@ def _open_json(spec: str, path: Path, key: str | None) -> list[SampleRef]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, RecursionError) as e:
+        # ValueError: JSONDecodeError, UnicodeDecodeError, and an integer of more than 4300 digits (Python's
+        # int_max_str_digits); RecursionError: arrays nested thousands deep
         raise DataError(f"{path}: not valid JSON ({e})") from e
     if isinstance(data, list):
         if key is not None:

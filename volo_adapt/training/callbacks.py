@@ -1,4 +1,5 @@
-"""Training callbacks: batch limit, checkpoints (periodic, last, on interrupt), sample grids, health checks.
+"""Training callbacks: batch limit, checkpoints (periodic, last, on interrupt), stop on a signal, sample grids,
+health checks.
 
 All step counts here are *batches* (:attr:`VoloGANModule.batches_done`), not ``trainer.global_step``,
 which Lightning advances once per optimiser step (twice per batch here).
@@ -21,6 +22,20 @@ from volo_adapt.training.samples import make_grid, save_png
 log = logging.getLogger(__name__)
 
 
+def ends_epoch(trainer: L.Trainer, batch_idx: int) -> bool:
+    """True in ``on_train_batch_end`` of an epoch's last batch.
+
+    No checkpoint is written there: Lightning 2.6, resuming from a checkpoint saved at that moment, finishes the
+    epoch but then skips the next epoch's start (``on_train_epoch_start`` and its epoch-progress counters), so every
+    checkpoint written after that resume is off by one epoch, and a second resume from one of them continues with the
+    wrong epoch (learning-rate schedule, sampler epoch): the weights drift from an uninterrupted run's. That
+    checkpoint is written in ``on_train_epoch_end`` instead, after the epoch's validation, which resumes exactly
+    (``benchmarks/soak_resume.py`` and ``tests/training/test_run.py`` check both).
+    """
+    n = trainer.num_training_batches
+    return isinstance(n, int) and batch_idx + 1 >= n
+
+
 class BatchLimit(L.Callback):
     """Stop after ``max_batches`` training batches (``train.max_steps``; -1 = no limit).
 
@@ -40,9 +55,9 @@ class RunCheckpoints(L.Callback):
     """``checkpoints/last.ckpt`` plus a periodic ``checkpoints/step_NNNNNNN.ckpt`` every ``every_n`` batches.
 
     ``last.ckpt`` is refreshed with every periodic checkpoint, at the end of training, and when training is
-    interrupted (SIGTERM, Ctrl-C) or stops on divergence. Writes go through the trainer's CheckpointIO
-    (:class:`~volo_adapt.training.checkpoint.AtomicCheckpointIO`: temp file, fsync, rename), so an
-    interrupted write leaves the previous file intact.
+    stopped by a signal (SIGTERM, Ctrl-C, SIGUSR1: see :class:`StopOnSignal`) or on divergence. Writes go through
+    the trainer's CheckpointIO (:class:`~volo_adapt.training.checkpoint.AtomicCheckpointIO`: temp file, fsync,
+    rename), so an interrupted write leaves the previous file intact.
 
     Args:
         ckpt_dir: ``RUN_DIR/checkpoints``.
@@ -53,6 +68,7 @@ class RunCheckpoints(L.Callback):
         self.ckpt_dir = Path(ckpt_dir)
         self.every_n = every_n
         self.last_saved_batch = -1
+        self.start_batch: int | None = None
         self.saved: list[Path] = []
 
     @property
@@ -60,30 +76,93 @@ class RunCheckpoints(L.Callback):
         return self.ckpt_dir / "last.ckpt"
 
     def save_last(self, trainer: L.Trainer, pl_module: Any) -> None:
+        """Write ``last.ckpt`` unless it already holds this batch (so a stop writes it once)."""
         if pl_module.batches_done == self.last_saved_batch and self.last_path.exists():
             return
         trainer.save_checkpoint(self.last_path, weights_only=False)
         self.last_saved_batch = pl_module.batches_done
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        self.start_batch = pl_module.batches_done  # after a resume: the checkpoint's batch
+
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         n = pl_module.batches_done
-        if self.every_n > 0 and n % self.every_n == 0:
-            path = self.ckpt_dir / f"step_{n:07d}.ckpt"
-            trainer.save_checkpoint(path, weights_only=False)
-            if trainer.is_global_zero:
-                with atomic_path(self.last_path) as tmp:
-                    shutil.copyfile(path, tmp)
-            trainer.strategy.barrier("volo_last_ckpt")
-            self.last_saved_batch = n
-            self.saved.append(path)
+        if self.every_n > 0 and n % self.every_n == 0 and not ends_epoch(trainer, batch_idx):
+            self._save_periodic(trainer, n)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        n = pl_module.batches_done
+        if self.every_n > 0 and n % self.every_n == 0 and n != self.last_saved_batch:
+            self._save_periodic(trainer, n)  # the periodic checkpoint that fell on the epoch's last batch
+
+    def _save_periodic(self, trainer: L.Trainer, n: int) -> None:
+        path = self.ckpt_dir / f"step_{n:07d}.ckpt"
+        trainer.save_checkpoint(path, weights_only=False)
+        if trainer.is_global_zero:
+            with atomic_path(self.last_path) as tmp:
+                shutil.copyfile(path, tmp)
+        trainer.strategy.barrier("volo_last_ckpt")
+        self.last_saved_batch = n
+        self.saved.append(path)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         self.save_last(trainer, pl_module)
 
     def on_exception(self, trainer: L.Trainer, pl_module: Any, exception: BaseException) -> None:
-        if isinstance(exception, SIGTERMException | KeyboardInterrupt):
+        # SIGTERMException comes at a batch boundary (StopOnSignal, or Lightning's own SIGTERM check), so the state
+        # is consistent. A KeyboardInterrupt (the second Ctrl-C: abort now) can land half-way through a batch, after
+        # the generator step and before the critic step: writing that would break exact resumption, so last.ckpt
+        # keeps the last complete state instead.
+        if not isinstance(exception, SIGTERMException):
+            return
+        if self.start_batch is None or pl_module.batches_done == self.start_batch:
+            return  # stopped before the first batch: nothing new to keep (a resumed run's checkpoint is on disk)
+        if pl_module.batches_done != self.last_saved_batch:
             log.warning("interrupted: writing %s", self.last_path)
-            self.save_last(trainer, pl_module)
+        self.save_last(trainer, pl_module)
+
+
+class StopOnSignal(L.Callback):
+    """End training at the next batch boundary once a stop signal was recorded (see
+    :mod:`volo_adapt.training.preemption`): write ``last.ckpt`` (once, atomically, through ``checkpoints``), then
+    raise Lightning's ``SIGTERMException``, which takes Lightning's interrupt path and which
+    :func:`~volo_adapt.training.run.train` turns into ``interrupted=True``.
+
+    Checked after every training batch (before that batch's validation, so the checkpoint is not delayed by it),
+    except the last of an epoch, where the check waits for ``on_train_epoch_end`` (after the epoch's validation: see
+    :func:`ends_epoch`), and when training starts (a signal during the data check stops before the first batch).
+    Validation is not cut short: a checkpoint written half-way through it would resume the same way. Under DDP the
+    ranks agree with ``strategy.reduce_boolean_decision``, so all stop at the same batch.
+
+    Args:
+        request: the :class:`~volo_adapt.training.preemption.StopRequest` the signal handler fills in.
+        checkpoints: the run's :class:`RunCheckpoints`.
+    """
+
+    def __init__(self, request: Any, checkpoints: RunCheckpoints) -> None:
+        self.request = request
+        self.checkpoints = checkpoints
+
+    def _stop_requested(self, trainer: L.Trainer) -> bool:
+        return bool(trainer.strategy.reduce_boolean_decision(self.request.pending, all=False))
+
+    def _stop(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if pl_module.batches_done != self.checkpoints.start_batch:
+            self.checkpoints.save_last(trainer, pl_module)
+        raise SIGTERMException
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        self.request.take_over()  # replace the SIGTERM handler Lightning installed in fit (see preemption.py)
+        if self._stop_requested(trainer):
+            raise SIGTERMException
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not ends_epoch(trainer, batch_idx) and self._stop_requested(trainer):
+            self._stop(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self._stop_requested(trainer):
+            self._stop(trainer, pl_module)
 
 
 class SampleGrids(L.Callback):

@@ -9,6 +9,9 @@ A volo-adapt checkpoint is a normal Lightning checkpoint (``state_dict``, ``opti
 * ``checkpoint["volo_train_state"]``: batch counter, image pools, health counters and the RNG states
   (torch CPU/CUDA, numpy, python), so that a resumed run continues the same random stream.
 
+``--resume auto`` (:func:`choose_resume_checkpoint`) takes ``last.ckpt``, or the newest readable
+``step_*.ckpt`` when ``last.ckpt`` is damaged.
+
 Everything stored is loadable with ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists).
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +132,89 @@ def checkpoints_dir(run_dir: str | os.PathLike) -> Path:
 def last_checkpoint(run_dir: str | os.PathLike) -> Path:
     """``RUN_DIR/checkpoints/last.ckpt`` (may not exist)."""
     return checkpoints_dir(run_dir) / "last.ckpt"
+
+
+def _step_number(path: Path) -> int | None:
+    digits = path.stem[len("step_"):]
+    return int(digits) if path.stem.startswith("step_") and digits.isdigit() else None
+
+
+def periodic_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """``RUN_DIR/checkpoints/step_NNNNNNN.ckpt`` files, newest (highest batch) first."""
+    folder = checkpoints_dir(run_dir)
+    found = [(n, p) for p in (folder.glob("step_*.ckpt") if folder.is_dir() else [])
+             if (n := _step_number(p)) is not None and p.is_file()]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def stored_batches(path: Path) -> int:
+    """The batch counter stored in a checkpoint that :func:`read_volo_block` accepted (-1 if it has none)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(ckpt["volo_train_state"]["batches_done"])
+    except Exception:  # read_volo_block accepted the file; a missing counter only means "oldest"
+        return -1
+
+
+@dataclass
+class ResumeChoice:
+    """What ``--resume auto`` continues from.
+
+    Attributes:
+        path: the checkpoint to load, or None to start fresh.
+        warnings: one-line warnings to show (a damaged ``last.ckpt`` and the file used instead).
+        note: a one-line remark (starting fresh; a periodic checkpoint newer than ``last.ckpt``).
+    """
+
+    path: Path | None
+    warnings: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
+    """The newest readable checkpoint of a run: normally ``last.ckpt``.
+
+    * ``last.ckpt`` unreadable or missing: the newest readable ``step_*.ckpt``, with a warning naming both files
+      (a damaged ``last.ckpt`` then costs the batches since that periodic checkpoint, not the run).
+    * a ``step_N.ckpt`` newer than ``last.ckpt``: the process was killed between writing it and copying it to
+      ``last.ckpt``; the step file is used (nothing is lost) and a note says so.
+
+    "Readable" means :func:`read_volo_block` succeeds: the zip directory, the pickle and the ``volo`` block load
+    weights-only (tensor bytes are memory-mapped, not read), which catches truncated and foreign files.
+
+    Raises:
+        CheckpointError: checkpoints exist but none is readable (starting fresh would silently throw the run
+            away).
+    """
+    last = last_checkpoint(run_dir)
+    periodic = periodic_checkpoints(run_dir)
+    if not last.exists() and not periodic:
+        return ResumeChoice(None, note=f"--resume auto: no checkpoint at {last}, starting fresh")
+    problems: list[str] = []
+    last_batches = -1
+    if last.exists():
+        try:
+            read_volo_block(last)
+            last_batches = stored_batches(last)
+        except CheckpointError as e:
+            problems.append(str(e))
+    else:
+        problems.append(f"{last}: missing")
+    for step in periodic:
+        if (_step_number(step) or 0) <= last_batches:
+            break  # last.ckpt is at least as new as every remaining periodic checkpoint
+        try:
+            read_volo_block(step)
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        if last_batches >= 0:
+            return ResumeChoice(step, note=f"{step} is newer than {last} (batch {last_batches}): resuming from it")
+        skipped = f" (also unreadable: {len(problems) - 1} newer step checkpoint(s))" if len(problems) > 1 else ""
+        return ResumeChoice(step, warnings=[f"{problems[0]}; resuming from {step} instead{skipped}"])
+    if last_batches >= 0:
+        return ResumeChoice(last)
+    raise CheckpointError(
+        f"{last}: no readable checkpoint to resume from ({'; '.join(problems)}); "
+        "start a new run, or pass --resume PATH to a checkpoint kept elsewhere"
+    )

@@ -10,16 +10,18 @@ A run folder ``RUN_DIR`` holds::
 
 Step counts (``max_steps``, checkpoint and sample intervals) are in **batches**; Lightning's
 ``trainer.global_step`` counts optimiser steps (two per batch here) and is not used for them.
+
+Stopping: SIGTERM, SIGINT (Ctrl-C) and SIGUSR1, to this process or its whole process group, end the run after the
+current batch with ``last.ckpt`` written, and :func:`train` returns ``interrupted=True`` (``volo train`` exits 0).
+After SIGUSR1 inside a SLURM job the job is requeued (``scontrol requeue``). See
+:mod:`volo_adapt.training.preemption`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
-import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,27 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-from volo_adapt.atomic import atomic_write_bytes
+from volo_adapt.atomic import atomic_write_bytes, remove_leftover_partials
 from volo_adapt.build import build_codec
 from volo_adapt.config import RunConfig, validate
+from volo_adapt.data.workers import fork_with_stop_signals_blocked
 from volo_adapt.errors import CheckpointError, ConfigError, VoloError
-from volo_adapt.training.callbacks import BatchLimit, HealthMonitor, RunCheckpoints, SampleGrids, StartHook
-from volo_adapt.training.checkpoint import AtomicCheckpointIO, check_resume_compatible, last_checkpoint
+from volo_adapt.training.callbacks import (
+    BatchLimit,
+    HealthMonitor,
+    RunCheckpoints,
+    SampleGrids,
+    StartHook,
+    StopOnSignal,
+)
+from volo_adapt.training.checkpoint import (
+    AtomicCheckpointIO,
+    check_resume_compatible,
+    checkpoints_dir,
+    choose_resume_checkpoint,
+)
 from volo_adapt.training.module import VoloGANModule
+from volo_adapt.training.preemption import StopRequest, requeue_slurm_job, slurm_job_id, stop_signal_handlers
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +69,9 @@ class TrainResult:
         batches_done: training batches completed (including those before a resume).
         last_checkpoint: ``RUN_DIR/checkpoints/last.ckpt`` when written.
         resumed_from: the checkpoint the run continued from, if any.
-        interrupted: stopped by SIGTERM / Ctrl-C (a checkpoint was written).
+        interrupted: stopped by a signal (SIGTERM, Ctrl-C, SIGUSR1); ``last.ckpt`` holds the last batch.
+        stop_signal: the signal that stopped the run (``"SIGTERM"``, ``"SIGINT"``, ``"SIGUSR1"``), else None.
+        requeue: after SIGUSR1 in a SLURM job, the one-line outcome of ``scontrol requeue``; else None.
         samples: sample-grid PNGs written by this call.
         health: one-line health warnings raised during the run.
         skipped_steps: optimiser steps skipped for non-finite values.
@@ -69,6 +87,8 @@ class TrainResult:
     last_checkpoint: Path | None = None
     resumed_from: Path | None = None
     interrupted: bool = False
+    stop_signal: str | None = None
+    requeue: str | None = None
     samples: list[Path] = field(default_factory=list)
     health: list[str] = field(default_factory=list)
     skipped_steps: int = 0
@@ -149,29 +169,6 @@ def _loggers(cfg: RunConfig, run_dir: Path) -> list[Any]:
         # logs/csv/version_N/metrics.csv: a resumed run gets a new version (CSVLogger would overwrite the old file)
         out.append(CSVLogger(save_dir=str(run_dir / "logs"), name="csv"))
     return out
-
-
-@contextlib.contextmanager
-def _graceful_sigint(trainer_ref: list[Any], flag: dict[str, bool]) -> Iterator[None]:
-    """First Ctrl-C: finish the current batch, write last.ckpt, return. Second Ctrl-C: abort (still checkpointed)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum: int, frame: Any) -> None:
-        if flag.get("interrupted") or not trainer_ref:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        flag["interrupted"] = True
-        trainer_ref[0].should_stop = True
-        log.warning("Ctrl-C: stopping after this batch and writing last.ckpt (Ctrl-C again to abort)")
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def describe_run(trainer: L.Trainer, module: VoloGANModule, run_dir: Path, data: dict[str, list[str]]) -> dict:
@@ -256,19 +253,21 @@ def train(
         cfg: the resolved run config (``load_config(...)`` plus any command-line changes); not modified (the
             config actually used, with the demo set's paths filled in, is ``TrainResult.config``).
         out_dir: the run folder (created).
-        resume: None (fresh), ``"auto"`` (continue from ``RUN_DIR/checkpoints/last.ckpt`` if it exists,
-            else start fresh and say so in ``notes``), or a checkpoint path.
+        resume: None (fresh), ``"auto"`` (continue from ``RUN_DIR/checkpoints/last.ckpt``; if that is damaged,
+            from the newest readable ``step_*.ckpt`` with a warning; with no checkpoint, start fresh and say so
+            in ``notes``), or a checkpoint path.
         dry_run: build the networks and count parameters; read no data, write nothing.
         progress: show Lightning's rich progress bar.
         on_start: called on rank 0 with :func:`describe_run`'s dict (plus ``notes``) when training starts.
         callbacks: extra Lightning callbacks.
 
     Returns:
-        A :class:`TrainResult`.
+        A :class:`TrainResult` (``interrupted=True`` after a stop signal: see the module docstring).
 
     Raises:
         ConfigError: invalid config / data arguments.
-        CheckpointError: the resume checkpoint is missing, unreadable, or from a different model config.
+        CheckpointError: the resume checkpoint is missing, unreadable, or from a different model config; with
+            ``resume="auto"``, no checkpoint of the run is readable.
         VoloError: training diverged (non-finite values ``train.max_bad_steps`` batches in a row); the last
             good state is in ``last.ckpt``.
     """
@@ -279,15 +278,43 @@ def train(
         torch.manual_seed(cfg.train.seed)
         module = VoloGANModule(cfg)
         return TrainResult(run_dir=run_dir, config=cfg, param_counts=parameter_counts(module), dry_run=True)
+    # installed before anything slow (data checks can take minutes): a stop signal is recorded from the start
+    with stop_signal_handlers(StopRequest()) as request:
+        result = _train(cfg, run_dir, resume, progress, on_start, callbacks, request)
+    if result.stop_signal == "SIGUSR1" and rank_zero_only.rank == 0 and (job := slurm_job_id()) is not None:
+        result.requeue = requeue_slurm_job(job)
+    return result
 
-    notes: list[str] = []
+
+def _remove_leftover_partials(run_dir: Path) -> list[str]:
+    """Rank 0: delete what writers killed mid-write left in the run folder (see ``remove_leftover_partials``)."""
+    if rank_zero_only.rank != 0:
+        return []
+    removed = [p for d in (run_dir, checkpoints_dir(run_dir), run_dir / "samples") for p in remove_leftover_partials(d)]
+    return [f"removed {len(removed)} partial file(s) a crash left behind: {', '.join(p.name for p in removed)}"] \
+        if removed else []
+
+
+def _train(
+    cfg: RunConfig,
+    run_dir: Path,
+    resume: str | Path | None,
+    progress: bool,
+    on_start: Callable[[dict], None] | None,
+    callbacks: list[L.Callback] | None,
+    request: StopRequest,
+) -> TrainResult:
+    """:func:`train` after the dry-run case, with the stop-signal handlers in place."""
+    notes: list[str] = _remove_leftover_partials(run_dir)
     ckpt_path: Path | None = None
     if resume is not None and str(resume) == "auto":
-        candidate = last_checkpoint(run_dir)
-        if candidate.is_file():
-            ckpt_path = candidate
-        else:
-            notes.append(f"--resume auto: no checkpoint at {candidate}, starting fresh")
+        choice = choose_resume_checkpoint(run_dir)
+        ckpt_path = choice.path
+        for w in choice.warnings:
+            log.warning("warning: %s", w)
+            notes.append(w)
+        if choice.note:
+            notes.append(choice.note)
     elif resume is not None:
         ckpt_path = Path(resume)
         if not ckpt_path.is_file():
@@ -333,6 +360,7 @@ def train(
         cbs.append(StartHook(lambda tr, m: on_start(
             {**describe_run(tr, m, run_dir, {"A": data_a, "B": data_b}), "notes": list(notes)})))
     cbs.extend(callbacks or [])
+    cbs.append(StopOnSignal(request, ckpts))  # last: the batch's samples and health logs come first
 
     val_kwargs: dict[str, Any] = {"limit_val_batches": t.val_batches}
     if t.val_every_n_steps > 0:
@@ -347,13 +375,12 @@ def train(
         ) from e
     # The EMA copies are kept in eval mode on purpose (never trained); Lightning would warn about them.
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
-    interrupted = {"interrupted": False}
+    interrupted = False
     try:
-        with _graceful_sigint([trainer], interrupted):
+        with fork_with_stop_signals_blocked():  # DataLoader workers are born deaf to stop signals (data/workers.py)
             trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
-    except SIGTERMException:
-        interrupted["interrupted"] = True
-        notes.append("SIGTERM: stopped after the current batch; last.ckpt written")
+    except SIGTERMException:  # raised by StopOnSignal (or Lightning's own SIGTERM check) after last.ckpt is written
+        interrupted = True
     except KeyError as e:
         if ckpt_path is not None:
             raise CheckpointError(f"{ckpt_path}: checkpoint does not match this run ({e})") from e
@@ -378,7 +405,8 @@ def train(
         batches_done=module.batches_done,
         last_checkpoint=last,
         resumed_from=ckpt_path,
-        interrupted=interrupted["interrupted"],
+        interrupted=interrupted,
+        stop_signal=request.signal_name if interrupted else None,
         samples=list(samples.written),
         health=list(health.messages),
         skipped_steps=module.skipped_steps,
