@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test fuzz lint bench clean
+.PHONY: setup demo test fuzz lint bench bench-quality clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,15 @@ bench: setup
 	$(BIN)/python benchmarks/bench_synth.py --sizes 128 512 --repeats 5
 	$(BIN)/python benchmarks/bench_models.py --size 256 --repeats 3 --critics
 	$(BIN)/python benchmarks/bench_translate.py --device cpu --size 256 --repeats 3
+
+# Quality at one wall-clock budget: the demo preset against the paper's model at demo size, 3 seeds, with the
+# identity / untrained / floor / sensor-truth rows (about 30 minutes on 2 cores), then the ablation (each switch
+# off in turn, 2 seeds, about 80 minutes). Results: benchmarks/results/{quality,ablation}/quality.{md,json}.
+bench-quality: setup
+	$(BIN)/python benchmarks/bench_quality.py --budget 7m --seeds 0 1 2 --parallel 2 --threads 1 \
+		--out benchmarks/results/quality
+	$(BIN)/python benchmarks/bench_quality.py --variant sensor=demo --ablation --budget 7m --seeds 0 1 \
+		--parallel 2 --threads 1 --out benchmarks/results/ablation
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

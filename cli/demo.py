@@ -33,15 +33,18 @@ def demo_cmd(
         out, config=config, overrides=list(set_ or []), max_eval_samples=max_eval_samples,
         log=lambda m: console.print(m, highlight=False, markup=False),
     )
-    table = Table(title="demo: trained vs untrained generator (A->B), with the identity and floor baselines")
-    for col in ("metric", "trained", "untrained", "identity", "floor"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for key, *vals in comparison_rows(result):
-        table.add_row(key, *(_fmt(v) for v in vals))
+    table = Table(title="demo: the trained A->B generator against doing nothing (identity), an untrained generator, "
+                  "the floor (target vs target) and the sensor's own renderings of the same scenes")
+    for col in ("metric", "trained", "untrained", "identity", "floor", "sensor truth", "target", "met"):
+        table.add_column(col, justify="left" if col in ("metric", "target") else "right")
+    for r in comparison_rows(result):
+        met = "" if r.met is None else "[green]yes[/]" if r.met else "[red]no[/]"
+        table.add_row(f"{r.label} ({r.better} is better)", *(_fmt(v) for v in (
+            r.trained, r.untrained, r.identity, r.floor, r.sensor)), r.target, met)
     Console().print(table)
     console.print(
-        "Read each row against the floor (target vs target): learning shows as 'trained' closer to it than both "
-        "'untrained' and 'identity'.", highlight=False,
+        "A row shows learning when 'trained' is closer to the floor than 'identity' (and 'untrained'); 'met' judges "
+        "the project's target for the row.", highlight=False,
     )
     console.print(f"checkpoint: {result.checkpoint}\ntranslated: {result.translated_dir}", highlight=False)
     for f in result.files:

@@ -20,13 +20,16 @@ def test_demo_trains_translates_and_evaluates_trained_and_untrained(tmp_path, mo
     trained = json.loads((tmp_path / "out" / "eval_trained.json").read_text())
     untrained = json.loads((tmp_path / "out" / "eval_untrained.json").read_text())
     assert trained != untrained
-    rows = comparison_rows(res)
-    assert rows and all(len(r) == 5 for r in rows)
-    # the identity baseline of geometry-vs-source is exactly 0 error (the source compared with itself)
-    geo = [r for r in rows if r[0].startswith("geometry_vs_source_median5/mae")]
-    assert geo and geo[0][3] == 0
+    rows = {r.key: r for r in comparison_rows(res)}
+    assert "c2st_rgbd_acc/acc" in rows and "paired_depth_mae_mm/valid_iou" in rows
+    # the identity baseline of geometry-vs-source is exactly 0 error (the source compared with itself), and the
+    # sensor's own geometry error (true target renderings vs their sources) is not
+    geo = rows["geometry_vs_source_median5/mae_mm"]
+    assert geo.identity == 0 and geo.sensor is not None and geo.sensor > 0
+    assert geo.met is not None and rows["c2st_rgb_acc/acc"].met is None  # no target on that row
     # the trained and untrained generators are different networks: at least one metric differs
-    assert any(not (math.isclose(t, u) or (math.isnan(t) and math.isnan(u))) for _, t, u, _, _ in rows if u is not None)
+    assert any(not (math.isclose(r.trained, r.untrained) or (math.isnan(r.trained) and math.isnan(r.untrained)))
+               for r in rows.values() if r.untrained is not None)
     assert (res.run_dir / "metrics.jsonl").is_file()
     # baselines depend only on the data: computed once, in the trained report
     assert res.reports["trained"].flat("identity") and res.reports["trained"].flat("floor")

@@ -50,6 +50,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         noise=sensor.noise,
         coords=sensor.coords,
         validity_prior=sensor.validity_prior,
+        reach=sensor.reach,
     )
 
 

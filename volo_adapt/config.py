@@ -77,7 +77,9 @@ class SensorHeadConfig:
     residual: bool = False
     """Predict a correction to the input (a zero-initialised head: the untrained generator returns its input)."""
     validity: str = "none"
-    """Explicit per-pixel "no return": none | threshold (straight-through hard mask) | sampled (Gumbel-sigmoid)."""
+    """Per-pixel "no return": none (the depth value decides, colour as produced) | depth (the depth value decides,
+    invalid pixels exactly 0 in every channel) | threshold (a separate logit, straight-through hard mask) | sampled
+    (the logit with learned Gumbel noise)."""
     noise: bool = False
     """Noise inputs (per pixel and per image) and learned per-pixel output noise, as StyleGAN's noise injection."""
     coords: bool = False
@@ -86,6 +88,9 @@ class SensorHeadConfig:
     """Width of the backbone's raw output that the sensor head reads."""
     validity_prior: float = 3.0
     """With residual: logit offset +/- prior that reproduces the input's validity at initialisation."""
+    reach: float = -1.0
+    """How far from the input's valid pixels an output pixel may be valid, as a fraction of the image's longer side
+    (new returns only next to surfaces: flying pixels, mixed edges); negative = anywhere."""
 
     @property
     def enabled(self) -> bool:
@@ -142,6 +147,9 @@ class LossConfig:
     swd_weight: float = 0.0
     """Lambda of the critic-free patch sliced-Wasserstein term between each domain's translations and its real
     images (4x4 patches at scales 1, 2, 4; volo_adapt.losses.patch_sliced_wasserstein). 0 = off (the original)."""
+    swd_highpass: bool = False
+    """Sliced-Wasserstein term on high-pass residuals (image - 3x3 blur) instead of raw patches: sensor texture
+    (noise, blur, compression, tails) without the scene content of the unpaired batch."""
     reconstruction_mask: str = "none"
     """none | kept: cycle terms only over pixels valid in the real image *and* in the intermediate translation
     (a hole the sensor-side generator made need not be inpainted back), identity terms only over pixels valid in
@@ -274,7 +282,7 @@ class RunConfig:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "model.generator": ("vologan", "resnet9"),
     "model.critic": ("vologan", "patchgan"),
-    "model.sensor.validity": ("none", "threshold", "sampled"),
+    "model.sensor.validity": ("none", "depth", "threshold", "sampled"),
     "loss.adversarial": ("lsgan", "hinge", "bce"),
     "loss.ssim_kind": ("global", "windowed"),
     "loss.reconstruction_mask": ("none", "kept"),

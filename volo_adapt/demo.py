@@ -23,18 +23,10 @@ from pathlib import Path
 import torch
 
 from volo_adapt.config import RunConfig, load_config
+from volo_adapt.metrics.headline import HEADLINE_ROWS, headline_metrics, meets_target  # noqa: E402
 
-HEADLINE_METRICS: tuple[str, ...] = (
-    "depth_noise_vs_range",
-    "depth_tail_fraction",
-    "depth_invalid_fraction_subject",
-    "depth_gradient_w1",
-    "depth_histogram_w1",
-    "geometry_vs_source_median5",
-    "c2st_rgbd_acc",
-    "paired_depth_mae_mm",
-)
-"""Metrics the demo evaluates (the cheap, training-free ones plus the RGB-D C2ST and the paired error)."""
+HEADLINE_METRICS: tuple[str, ...] = tuple(headline_metrics())
+"""Metrics the demo evaluates: those behind the headline rows (:mod:`volo_adapt.metrics.headline`)."""
 
 
 @dataclass
@@ -126,9 +118,39 @@ def run_demo(
     return res
 
 
-def comparison_rows(result: DemoResult) -> list[tuple[str, float | None, float | None, float | None, float | None]]:
-    """``(metric/key, trained, untrained, identity, floor)`` for every value both reports have."""
+@dataclass
+class ComparisonRow:
+    """One headline row of the demo report (see :mod:`volo_adapt.metrics.headline`).
+
+    ``trained``/``untrained``: the generator's value with trained / fresh weights; ``identity``: the untouched
+    source; ``floor``: target half vs other half; ``sensor``: the true target renderings of the paired scenes
+    (None where a value is n/a); ``met``: whether ``trained`` meets ``target`` (None without a target).
+    """
+
+    label: str
+    key: str
+    better: str
+    trained: float | None
+    untrained: float | None
+    identity: float | None
+    floor: float | None
+    sensor: float | None
+    target: str
+    met: bool | None
+
+
+def comparison_rows(result: DemoResult) -> list[ComparisonRow]:
+    """The headline rows of the trained and untrained reports, with the reference values beside them."""
     trained, untrained = result.reports["trained"], result.reports["untrained"]
     t, u = trained.flat("model"), untrained.flat("model")
-    ident, floor = trained.flat("identity"), trained.flat("floor")
-    return [(k, t[k], u.get(k), ident.get(k), floor.get(k)) for k in t]
+    ident, floor, sensor = trained.flat("identity"), trained.flat("floor"), trained.flat("sensor")
+    rows = []
+    for row in HEADLINE_ROWS:
+        if row.key not in t:
+            continue
+        met = None
+        if row.target and row.key in ident:
+            met = meets_target(row.target, t[row.key], ident[row.key], sensor.get(row.key))
+        rows.append(ComparisonRow(row.label, row.key, row.better, t[row.key], u.get(row.key), ident.get(row.key),
+                                  floor.get(row.key), sensor.get(row.key), row.target, met))
+    return rows

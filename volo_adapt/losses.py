@@ -371,6 +371,7 @@ def patch_sliced_wasserstein(
     scales: Sequence[int] = (1, 2, 4),
     channel_weights: Sequence[float] | torch.Tensor | None = None,
     max_patches: int = 8192,
+    highpass: bool = False,
 ) -> torch.Tensor:
     """Sliced Wasserstein distance between the local patches of two unpaired image sets, at several scales.
 
@@ -393,6 +394,10 @@ def patch_sliced_wasserstein(
             ``patch`` after downsampling.
         channel_weights: ``C`` non-negative weights applied to the channels before patching (e.g. ``[1, 1, 1, 3]``).
         max_patches: patches drawn at random from each set per scale (the smaller set's count if lower).
+        highpass: compare the high-pass residual ``image - 3x3 box blur`` at each scale (a Laplacian-like band)
+            instead of the image: this keeps noise, blur, compression, edge tails and hole edges but drops absolute
+            colours and depths, which in small unpaired batches reflect *which* scenes were drawn (a red shirt in A,
+            a green one in B) rather than the sensor.
 
     Returns:
         Scalar fp32 tensor >= 0 (0 for identical sets, up to the random subsampling).
@@ -410,6 +415,9 @@ def patch_sliced_wasserstein(
         r = F.avg_pool2d(real, s) if s > 1 else real
         if min(f.shape[-2:]) < patch or min(r.shape[-2:]) < patch:
             continue
+        if highpass:
+            f = f - F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
+            r = r - F.avg_pool2d(r, 3, 1, 1, count_include_pad=False)
         pf = F.unfold(f, patch).transpose(1, 2).reshape(-1, c * patch * patch)
         pr = F.unfold(r, patch).transpose(1, 2).reshape(-1, c * patch * patch)
         n = min(len(pf), len(pr), max_patches)

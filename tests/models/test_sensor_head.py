@@ -42,13 +42,28 @@ ALL_ON = {"residual": True, "validity": "sampled", "noise": True, "coords": True
 
 
 @pytest.mark.parametrize("backbone", sorted(BACKBONES))
-@pytest.mark.parametrize("validity", ["none", "threshold", "sampled"])
+@pytest.mark.parametrize("validity", ["none", "depth", "threshold", "sampled"])
 def test_untrained_residual_generator_returns_its_input(backbone: str, validity: str) -> None:
     g = make(backbone, residual=True, validity=validity, noise=True, coords=True)
     x = codec_batch()
     y = g(x)
     assert (y - x).abs().max() < 1e-3
     assert torch.equal(y, x)  # in fact exactly: zero head, hard mask from the input's own validity
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_depth_validity_zeroes_every_channel_of_invalid_pixels_and_passes_gradients_straight(backbone: str) -> None:
+    g = make(backbone, residual=True, validity="depth", noise=True)
+    with torch.no_grad():
+        g.head.weight.normal_(0, 0.5)
+        g.head.bias.normal_(0, 0.5)
+    x = codec_batch()
+    y = g(x)
+    invalid = y[:, -1:] < GAP / 2
+    assert invalid.any() and (~invalid).any()
+    assert torch.all(y.masked_select(invalid.expand_as(y)) == 0)
+    y.sum().backward()
+    assert g.head.weight.grad[3].abs().sum() > 0  # the depth correction learns, also through dropped pixels
 
 
 @pytest.mark.parametrize("backbone", sorted(BACKBONES))
@@ -117,7 +132,7 @@ def test_straight_through_mask_is_hard_forward_and_sigmoid_backward() -> None:
     assert m.tolist() == [0.0, 0.0, 1.0]
     m.sum().backward()
     p = torch.sigmoid(logit.detach())
-    assert torch.allclose(logit.grad, p * (1 - p))
+    assert torch.allclose(logit.grad, 4 * p * (1 - p))  # slope 1 at the decision boundary
 
 
 def test_coordinate_channels() -> None:
@@ -171,3 +186,15 @@ def test_exports_trace_the_deterministic_generator() -> None:
     x = codec_batch()
     assert torch.equal(plain(x), plain(x))
     torch.testing.assert_close(plain(x), g.eval()(x, stochastic=False), rtol=0, atol=1e-6)
+
+
+def test_returns_appear_only_within_reach_of_the_input_surfaces() -> None:
+    g = make("vologan", residual=True, validity="depth", reach=0.125)  # 2 px at 16 px
+    with torch.no_grad():
+        g.head.bias[3].fill_(0.5)  # the correction makes every pixel valid ...
+    x = codec_batch()  # background: the top 4 rows (plus scattered holes)
+    y = g(x)
+    valid_out = y[:, -1:] > 0
+    assert valid_out[:, :, 2:4].all()  # ... within 2 px of the surface (rows 2-3) ...
+    assert not valid_out[:, :, :2].any() and torch.all(y[:, :, :2] == 0)  # ... but not in empty background
+    assert make("vologan", residual=True, validity="depth").within_reach(x) is None

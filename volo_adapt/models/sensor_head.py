@@ -10,6 +10,11 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
 * **residual** (``residual=True``): the output is the input plus a predicted correction. The correction comes from
   a zero-initialised 1x1 head, so the untrained generator returns its input exactly (geometry and colour are kept
   from the first step) and training only has to learn the sensor's *changes*.
+* **exact validity from depth** (``validity="depth"``): the corrected depth value itself decides (below the codec's
+  ``gap / 2`` threshold = no return, as in the plain generator, so holes and edge tails can ramp into "no return"),
+  and an invalid pixel comes out as exactly 0 in every channel; the zeroing is straight-through (identity gradient),
+  so a dropped pixel can come back. In our short-budget ablation this learned holes and tails better than a
+  separate logit (docs/sensor-aware.md).
 * **explicit validity** (``validity="threshold"`` or ``"sampled"``): a per-pixel "return / no return" logit. A pixel
   whose logit is <= 0 comes out as exactly 0 in every channel (the codec's invalid pixel); a valid pixel's depth
   is kept inside the codec's valid band ``[gap, 1]``, so it can never decode as invalid by accident. With
@@ -19,6 +24,7 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   relaxed mask's forward values are fractional, which would put non-zero "almost invalid" pixels into the critic's
   input and into the encoded depth; the straight-through mask keeps the forward output exactly in the codec's
   format, and its biased gradient is the usual price (it works well for binary masks of this kind in practice).
+  The surrogate's slope is 1 at the decision boundary (:data:`STE_SLOPE`).
   ``"sampled"`` adds logistic noise with a learned scale (initialised at 0) to the logit before thresholding, i.e.
   a straight-through *Gumbel-sigmoid* sample: the mask becomes a Bernoulli draw with probability
   ``sigmoid(logit / scale)``, so random dropouts (dark surfaces, speckle) can be learned.
@@ -48,9 +54,11 @@ from torch import nn
 
 from volo_adapt.models.layers import hard_sigmoid_tf
 
-VALIDITY_MODES = ("none", "threshold", "sampled")
-"""``none``: validity only through the depth value (the codec's ``gap / 2`` threshold); ``threshold``: explicit
-straight-through mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
+VALIDITY_MODES = ("none", "depth", "threshold", "sampled")
+"""``none``: validity only through the depth value (the codec's ``gap / 2`` threshold), colour left as produced;
+``depth``: the same decision, but an invalid pixel comes out as exactly 0 in every channel (straight-through:
+gradients pass as if nothing were zeroed); ``threshold``: a separate validity logit and a straight-through hard
+mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
 
 LOG_SCALE_BOUND = 4.0
 """The per-pixel noise log-scale is squashed into ``[-4, 4]`` (scale factor ``e^-4 .. e^4`` around the strength)."""
@@ -64,8 +72,14 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
 
 
+STE_SLOPE = 4.0
+"""Backward slope of the straight-through mask at the decision boundary: the surrogate is ``4 sigmoid(logit)``,
+whose derivative is 1 at ``logit = 0`` (plain ``sigmoid`` gives 0.25 there and 0.2 at the residual prior of 1,
+which left the validity path nearly untrained in short runs)."""
+
+
 def straight_through_mask(logit: torch.Tensor) -> torch.Tensor:
-    """Hard ``logit > 0`` mask in the forward pass, ``sigmoid(logit)``'s gradient in the backward pass.
+    """Hard ``logit > 0`` mask in the forward pass, the gradient of ``STE_SLOPE * sigmoid(logit)`` backward.
 
     Args:
         logit: any shape, float.
@@ -77,7 +91,7 @@ def straight_through_mask(logit: torch.Tensor) -> torch.Tensor:
         >>> straight_through_mask(torch.tensor([-2.0, 0.5]))
         tensor([0., 1.])
     """
-    p = torch.sigmoid(logit)
+    p = torch.sigmoid(logit) * STE_SLOPE
     hard = (logit > 0).to(logit.dtype)
     return hard + (p - p.detach())
 
@@ -96,6 +110,10 @@ class SensorAwareGenerator(nn.Module):
         noise: noise input channels and learned output noise.
         coords: pixel-coordinate input channels.
         validity_prior: with ``residual``, the logit offset ``+/- prior`` that reproduces the input's validity.
+        reach: how far from the input's valid pixels an output pixel may be valid, as a fraction of the image's
+            longer side (a dilation of the input's valid mask; rounded to whole pixels); negative = anywhere.
+            A depth sensor only returns depth where there is a surface: new returns appear next to surfaces
+            (flying pixels, mixed edges), not in empty background. Every channel of a pixel out of reach is 0.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -123,6 +141,7 @@ class SensorAwareGenerator(nn.Module):
         noise: bool = True,
         coords: bool = False,
         validity_prior: float = 3.0,
+        reach: float = -1.0,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -137,12 +156,13 @@ class SensorAwareGenerator(nn.Module):
         self.noise = noise
         self.coords = coords
         self.validity_prior = float(validity_prior)
+        self.reach = float(reach)
         self.sample_by_default = True
         """What ``forward(x)`` does without ``stochastic``: sample (True) or the deterministic output (exports)."""
         self.size_multiple = getattr(backbone, "size_multiple", 1)
         self.min_size = getattr(backbone, "min_size", 1)
         self.requires_square = getattr(backbone, "requires_square", False)
-        n_valid = 1 if validity != "none" else 0
+        n_valid = 1 if validity in ("threshold", "sampled") else 0
         n_noise = channels if noise else 0
         self.head = nn.Conv2d(features, channels + n_valid + n_noise, 1)
         if residual:  # the untrained wrapper returns its input: no correction, no validity change, unit noise scale
@@ -159,6 +179,14 @@ class SensorAwareGenerator(nn.Module):
     def extra_inputs(noise: bool, coords: bool) -> int:
         """Channels the wrapper appends to the image before the backbone: 2 for noise, 3 for coordinates."""
         return (2 if noise else 0) + (3 if coords else 0)
+
+    def within_reach(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``(B, 1, H, W)`` float 0/1: pixels within :attr:`reach` of the input's valid pixels (None: no limit)."""
+        if self.reach < 0:
+            return None
+        r = round(self.reach * max(x.shape[-2:]))
+        valid = self.input_valid(x).to(x.dtype)
+        return F.max_pool2d(valid, 2 * r + 1, 1, r) if r > 0 else valid
 
     def input_valid(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, H, W)`` bool: the pixels of ``x`` the codec decodes as valid (encoded depth >= gap / 2, > 0)."""
@@ -227,8 +255,17 @@ class SensorAwareGenerator(nn.Module):
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
+        reachable = self.within_reach(x)
         if self.validity == "none":
-            return y.clamp(0.0, 1.0)
+            y = y.clamp(0.0, 1.0)
+            return y if reachable is None else y * reachable
+        if self.validity == "depth":
+            y = y.clamp(0.0, 1.0)
+            keep = ((y[:, -1:] >= self.depth_gap / 2) & (y[:, -1:] > 0)).to(y.dtype)
+            # forward: exactly the codec's invalid pixel (0 everywhere); backward: identity, so a pixel that fell
+            # below the threshold still gets the gradient that can bring it back
+            y = y + (y * keep - y).detach()
+            return y if reachable is None else y * reachable
 
         logit = rest[:, :1]
         if self.residual:
@@ -237,6 +274,8 @@ class SensorAwareGenerator(nn.Module):
             u = rand["uniform"].clamp(1e-6, 1 - 1e-6)
             logit = logit + self.validity_temperature * (torch.log(u) - torch.log1p(-u))
         mask = straight_through_mask(logit)
+        if reachable is not None:
+            mask = mask * reachable
         rgb = y[:, :-1].clamp(0.0, 1.0)
         depth = y[:, -1:].clamp(self.depth_gap, 1.0) if self.depth_gap > 0 else y[:, -1:].clamp(1e-6, 1.0)
         return torch.cat([rgb, depth], dim=1) * mask

@@ -88,6 +88,9 @@ class VoloGANModule(L.LightningModule):
                     + l_id * id(B, gen_a2b(B)) + l_ssim * (1 - SSIM(B, gen_a2b(gen_b2a(B))))
           total_A = the same with A and B (and the two generators) swapped
 
+      plus, when enabled, ``l_geo * geometry(A, gen_a2b(A))`` (depth moved against the source, metres) and
+      ``l_swd * SWD(gen_a2b(A), B)`` (patch sliced Wasserstein); reconstructions run deterministically
+      (:func:`deterministic`) and may be masked to the pixels kept (``loss.reconstruction_mask``).
       ``gen_a2b`` is updated by the gradient of ``total_B`` only, ``gen_b2a`` by ``total_A`` only (the original
       took ``tape.gradient(total_B, gen_a2b.variables)``). Every term of ``total_B`` has ``gen_a2b`` as the
       *last* network applied; the only path from ``total_B`` into ``gen_b2a`` is through the intermediate
@@ -101,7 +104,8 @@ class VoloGANModule(L.LightningModule):
       reaches both generators through the cycles.
 
     In both routings the critics are then updated from the *same* forward pass: real images against the
-    detached fakes (through the image pool when ``optim.pool_size > 0``). Critic weights are frozen
+    detached fakes (through the image pool when ``optim.pool_size > 0``). During the first ``optim.critic_warmup``
+    share of the run only the critics are trained (:meth:`in_critic_warmup`). Critic weights are frozen
     (``toggled_optimizer``) while the generators' adversarial terms are computed.
 
     Non-finite losses or gradients skip that optimiser step (counted in ``health/skipped_steps``); after
@@ -273,8 +277,9 @@ class VoloGANModule(L.LightningModule):
         else:
             terms["geo_A"] = terms["geo_B"] = zero
         if lc.swd_weight > 0:  # each domain's translations against its real images (unpaired)
-            terms["swd_A"] = patch_sliced_wasserstein(fake_a, real_a, channel_weights=w, max_patches=4096)
-            terms["swd_B"] = patch_sliced_wasserstein(fake_b, real_b, channel_weights=w, max_patches=4096)
+            hp = lc.swd_highpass
+            terms["swd_A"] = patch_sliced_wasserstein(fake_a, real_a, channel_weights=w, max_patches=4096, highpass=hp)
+            terms["swd_B"] = patch_sliced_wasserstein(fake_b, real_b, channel_weights=w, max_patches=4096, highpass=hp)
         else:
             terms["swd_A"] = terms["swd_B"] = zero
         if lc.ssim_weight > 0:
