@@ -9,6 +9,7 @@ that call's own peak (the process, other variants' weights included, is the base
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
@@ -110,9 +111,21 @@ def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------------- peak FLOP/s probe
 
+@contextlib.contextmanager
+def tf32(enabled: bool):
+    """CUDA's TF32 switches for convolutions and matmuls set to ``enabled`` inside, restored after."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 def probe_calls(device: torch.device, quick: bool) -> dict[str, tuple[Callable[[], Any], float, str]]:
     """``name -> (call, flops per call, dtype)``: a 3x3 conv (256 channels, channels-last) and a square matmul, in
-    fp32 and bf16. The conv is the kind of work these networks do; the matmul is the usual peak reference.
+    fp32 (TF32 off), bf16 and, on CUDA, tf32 (fp32 tensors on TF32 tensor cores). The conv is the kind of work
+    these networks do; the matmul is the usual peak reference. PyTorch's global TF32 flags are left as they were.
 
     On a CPU without native bf16 the bf16 probes are small (emulated bf16 is ~20x slower) and only show that.
     """
@@ -121,23 +134,37 @@ def probe_calls(device: torch.device, quick: bool) -> dict[str, tuple[Callable[[
     gpu = device.type == "cuda"
     side, n, batch = (128, 8192, 8) if gpu else ((32, 512, 1) if quick else (64, 1024, 1))
     calls: dict[str, tuple[Callable[[], Any], float, str]] = {}
-    for dtype, tag in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+    kinds = [(torch.float32, "fp32"), (torch.bfloat16, "bf16")] + ([(torch.float32, "tf32")] if gpu else [])
+    for dtype, tag in kinds:
         small = tag == "bf16" and not fast_bf16(device)
         s, m = (16, 256) if small else (side, n)
         conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).to(device, dtype, memory_format=torch.channels_last)
         x = torch.randn(batch, 256, s, s, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
         a = torch.randn(m, m, device=device, dtype=dtype)
         b = torch.randn(m, m, device=device, dtype=dtype)
+        allow = tag == "tf32"
 
-        def conv_call(conv=conv, x=x):
-            with torch.no_grad():
+        def conv_call(conv=conv, x=x, allow=allow):
+            with torch.no_grad(), tf32(allow):
                 return conv(x)
 
+        def matmul_call(a=a, b=b, allow=allow):
+            with tf32(allow):
+                return a @ b
+
         calls[f"conv3x3_{tag}"] = (conv_call, 2.0 * 256 * 256 * 9 * s * s * batch, tag)
-        calls[f"matmul_{tag}"] = (lambda a=a, b=b: a @ b, 2.0 * m**3, tag)
-    if gpu:
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # fp32 means fp32 here
+        calls[f"matmul_{tag}"] = (matmul_call, 2.0 * m**3, tag)
     return calls
+
+
+def compute_dtype(precision: str, device: torch.device) -> str:
+    """The probe dtype a training precision computes its convolutions in: ``bf16``/``fp16`` under mixed precision;
+    for fp32 on CUDA ``tf32`` when cuDNN may use TF32 (PyTorch's default), else ``fp32``."""
+    if precision.startswith("bf16"):
+        return "bf16"
+    if precision.startswith("16"):
+        return "fp16"
+    return "tf32" if device.type == "cuda" and torch.backends.cudnn.allow_tf32 else "fp32"
 
 
 def run_probe(calls: dict, device: torch.device, repeats: int = 3) -> dict[str, float]:

@@ -139,6 +139,8 @@ class ModuleVariant:
 
         measure = _Measure(self.device, count_flops)
         restore = _RestoreOptimizers(self)
+        for name in ("lightning.pytorch", "lightning.fabric"):  # one Trainer per call: no banner every time
+            logging.getLogger(name).setLevel(logging.ERROR)
         trainer = L.Trainer(
             accelerator="gpu" if self.device.type == "cuda" else "cpu", devices=1, precision=self.precision,
             max_epochs=1, limit_train_batches=len(batches), logger=False, enable_checkpointing=False,
@@ -148,7 +150,6 @@ class ModuleVariant:
         loader = torch.utils.data.DataLoader(_Batches(batches), batch_size=None, shuffle=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
             trainer.fit(self.module, train_dataloaders=loader)
         self.opt_states = [opt.state_dict() for opt in trainer.optimizers]
         self.module.zero_grad(set_to_none=True)
