@@ -8,9 +8,9 @@ process, with the variants of a group **alternating** step by step (so a change 
   DataModule's. Variants: ``eager_fp32`` (fp32, one-parameter-at-a-time optimisers, spectral norm recomputed per
   call, NCHW: the plain step), ``tuned`` (the defaults of ``train.*``/``optim.*`` with ``train.precision=auto``:
   bf16-mixed only where the hardware computes bf16, fused optimisers, spectral-norm weights once per step),
-  ``tuned_ckpt`` (``tuned`` plus activation checkpointing), optionally ``bf16`` and ``compiled``; for ``cyclegan``
-  also ``classic``, the CycleGAN training step written from the paper (``classic_cyclegan.py``) with the same
-  networks.
+  ``tuned_ckpt`` (``tuned`` plus activation checkpointing), optionally ``channels_last``, ``bf16`` and
+  ``compiled``; for ``cyclegan`` also ``classic``, the CycleGAN training step written from the paper
+  (``classic_cyclegan.py``) with the same networks.
 * **per step**: median wall seconds over the timed steps (after one untimed warm-up step that also counts the
   FLOPs with ``torch.utils.flop_counter.FlopCounterMode``: forward, backward and recomputation); the step's
   achieved FLOP/s and its fraction of the machine's peak for the step's dtype, measured in this process by a
@@ -71,6 +71,9 @@ TRAIN_VARIANTS: dict[str, list[str]] = {
               "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
     "tuned_ckpt": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
                    "train.memory_format=auto", "train.activation_checkpointing=true", "train.compile=false"],
+    "channels_last": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
+                      "train.memory_format=channels_last", "train.activation_checkpointing=false",
+                      "train.compile=false"],
     "bf16": ["train.precision=bf16-mixed", "optim.implementation=auto", "train.cache_weights=true",
              "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
     "compiled": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",

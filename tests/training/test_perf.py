@@ -132,7 +132,7 @@ def test_output_layer_runs_in_fp32_under_bf16_autocast():
             y = g(x)
         assert y.dtype == torch.float32
         assert (y != y.bfloat16().float()).float().mean() > 0.5  # not bf16 values (the error is measured in
-        # benchmarks/bench_step.py: bf16 features still change the output)
+        # benchmarks/bench_perf.py: bf16 features still change the output)
 
 
 def test_to_memory_format_converts_only_float_images():

@@ -10,8 +10,8 @@
 * :func:`set_activation_checkpointing` - switches the generators' own checkpointing (``torch.utils.checkpoint``,
   non-reentrant) on or off.
 
-Every choice is measured by ``benchmarks/bench_step.py`` (see ``benchmarks/README.md``); the equivalence of each
-with the plain step is tested in ``tests/training/test_perf.py``.
+Every choice is measured by ``benchmarks/bench_perf.py`` (``make bench``, see ``benchmarks/README.md``); the
+equivalence of each with the plain step is tested in ``tests/training/test_perf.py``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 """``train.memory_format`` values; ``auto`` is :data:`AUTO_MEMORY_FORMAT` for the training device."""
 
 AUTO_MEMORY_FORMAT = {"cpu": "contiguous", "cuda": "contiguous"}
-"""What ``train.memory_format: auto`` picks per device type, from ``benchmarks/bench_step.py`` (see
-``benchmarks/README.md``): channels-last was not faster for these networks (instance norm and reflection padding
-run in NCHW kernels and convert back and forth) on the 2-core AVX2 CPU, nor for translation on an H100."""
+"""What ``train.memory_format: auto`` picks per device type: channels-last was not faster for these generators'
+forward in ``benchmarks/bench_translate.py`` (instance norm, reflection padding and pixel shuffle run in NCHW
+kernels and convert back and forth), on an H100 nor on the 2-core CPU (``benchmarks/README.md``). For the training
+step compare ``benchmarks/bench_perf.py --variants tuned channels_last``."""
 
 
 def optimizer_flags(optimizer: type[torch.optim.Optimizer], implementation: str) -> dict[str, bool]:
