@@ -100,6 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-train", action="store_true", help="translate only")
     p.add_argument("--no-translate", action="store_true", help="training step only")
     p.add_argument("--compile", action="store_true", help="also time a torch.compile'd translate (minutes on CPU)")
+    p.add_argument("--profile", action="store_true", help="after the timed steps, one more step of each training "
+                   "variant under torch.profiler: OUT/profile/PRESET_SIZE_bBATCH_VARIANT.txt (top ops by self time)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "perf")
@@ -201,11 +203,28 @@ def train_group(preset: str, size: int, batch: int, args, peak_probe: dict, base
         log(f"  train {preset:9s} {size:4d}px b{batch} {n:11s} {s:8.3f} s/step  peak "
             f"{rows[-1]['peak_bytes'] / GIB:6.2f} GiB  {achieved / 1e9:8.2f} GFLOP/s "
             f"({100 * achieved / peak_flops:.0f} % of {dtype} peak)")
+    if args.profile:
+        for n, v in variants.items():
+            profile_step(v, batches[-1:], args.out / "profile" / f"{preset}_{size}_b{batch}_{n}.txt", log)
     del variants, batches
     gc.collect()
     if args.device == "cuda":
         torch.cuda.empty_cache()
     return rows
+
+
+def profile_step(variant, batches: list[dict], path: Path, log) -> None:
+    """One untimed step of ``variant`` under ``torch.profiler`` (CPU, and CUDA kernels on a GPU): the operators
+    sorted by their own time, where a step's time goes that the FLOP count does not show."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+    with profile(activities=activities, record_shapes=False) as prof:
+        variant.run(batches)
+    key = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(prof.key_averages().table(sort_by=key, row_limit=30) + "\n")
+    log(f"  profile -> {path}")
 
 
 # ---------------------------------------------------------------------------------------------- translate
