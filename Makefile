@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test fuzz lint bench bench-quality clean
+.PHONY: setup demo test fuzz lint bench bench-parts bench-quality clean
 
 setup: $(STAMP)
 
@@ -34,7 +34,14 @@ lint: setup
 	$(BIN)/ruff check volo_adapt cli tests benchmarks
 
 # Speed and memory are measured here, never by timed assertions in tests (see benchmarks/README.md).
+# `make bench`: the performance runner (training step, memory, FLOPs, translate; hours at 512 px on 2 cores);
+# `make bench BENCH_ARGS=--quick`: the same at 64 px, a few minutes. Results: benchmarks/results/perf/perf.{md,json}.
+BENCH_ARGS ?=
 bench: setup
+	$(BIN)/python benchmarks/bench_perf.py $(BENCH_ARGS)
+
+# The older single-purpose benchmarks: renderer speed, generator/critic forward, translate modes.
+bench-parts: setup
 	$(BIN)/python benchmarks/bench_synth.py --sizes 128 512 --repeats 5
 	$(BIN)/python benchmarks/bench_models.py --size 256 --repeats 3 --critics
 	$(BIN)/python benchmarks/bench_translate.py --device cpu --size 256 --repeats 3

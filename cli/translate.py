@@ -29,8 +29,12 @@ def translate(
     direction: Direction = typer.Option(Direction.a2b, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per network call (same-size images)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
-    precision: str = typer.Option("32", "--precision", help="32 (exact) | tf32 (CUDA) | bf16 | 16 (autocast: half "
-                                  "the memory, less exact depth)."),
+    precision: str = typer.Option("auto", "--precision", help="auto (the device's fastest mode whose depth stays "
+                                  "within --depth-tolerance-mm of exact fp32 on the first batch: bf16 where it is "
+                                  "native, then TF32 on CUDA; exact fp32 on other CPUs) | 32 (exact) | tf32 (CUDA) | "
+                                  "bf16 | 16 (autocast; these three unchecked)."),
+    depth_tolerance_mm: float = typer.Option(10.0, "--depth-tolerance-mm", min=0.0, help="--precision auto: largest "
+                                             "99.9th-percentile depth difference to exact fp32, millimetres."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the generator (GPU: several times faster "
                                   "after a compile of up to a minute; recompiles per image size)."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Keep samples whose outputs all exist "
@@ -92,6 +96,7 @@ def translate(
             progress=on_progress,
             compile=compile_,
             seed=seed,
+            depth_tolerance_mm=depth_tolerance_mm,
         )
 
     table = Table(title=f"volo translate -> {report.out_dir}", show_header=True)
@@ -111,6 +116,16 @@ def translate(
             f" outside the trained range [{loaded.codec.near}, {loaded.codec.far}] m; they were translated as invalid",
             highlight=False,
         )
+    check = report.depth_check
+    if check is not None:
+        for t in check["tried"]:
+            console.print(
+                f"precision auto: {t['mode']} vs exact fp32 on the first batch: depth p99.9 {t['p999_mm']:.2f} mm,"
+                f" max {t['max_mm']:.2f} mm, {100 * t['flipped']:.3f} % of pixels changed validity"
+                f" (tolerance {check['tolerance_mm']:g} mm): {'within' if t['within'] else 'over'}",
+                highlight=False,
+            )
+    console.print(f"precision: {report.precision}", highlight=False)
     console.print(f"report: {report.report_file}", highlight=False)
     if report.failed:
         console.print(f"[bold red]error:[/] {len(report.failed)} sample(s) failed (see {report.report_file})",

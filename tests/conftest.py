@@ -26,6 +26,16 @@ settings.register_profile(
 settings.load_profile(os.environ.get("VOLO_HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(autouse=True)
+def _same_precision_on_every_cpu(monkeypatch):
+    """``auto`` precisions (``volo translate``'s default, ``train.precision: auto``) resolve as on a CPU without
+    native bf16, i.e. to exact fp32, so that a test comparing outputs to fp32 passes or fails alike on AVX2 and on
+    AVX-512 BF16/AMX machines. Tests of the ``auto`` choice set ``fast_bf16`` themselves."""
+    import volo_adapt.hardware as hw
+
+    monkeypatch.setattr(hw, "fast_bf16", lambda device: False)
+
+
 def _make_rgbd_folder(
     root: Path,
     keys: tuple[str, ...] = ("0000", "0001", "0002"),

@@ -194,6 +194,9 @@ class OptimConfig:
     """Image-pool size for critic updates (CycleGAN: 50; the original: 0 = off)."""
     ema_decay: float = 0.0
     """EMA of generator weights (0 = off, e.g. 0.999)."""
+    implementation: str = "auto"
+    """Optimiser kernels: auto (fused where torch has them: Adam, SGD; else foreach) | fused | foreach | for_loop
+    (torch's CPU default). Same update up to float rounding; see volo_adapt/training/perf.py."""
     critic_warmup: float = 0.0
     """Share of the run (of the time budget, else of the planned batches) at the start during which only the
     critics are trained, on the untouched generators' fakes (0 = off). Useful with model.sensor.residual."""
@@ -213,7 +216,20 @@ class TrainConfig:
     schedule position = elapsed training time / budget, stretched onto max_epochs schedule epochs. Elapsed time
     is kept in checkpoints, so a resumed run continues the same budget."""
     precision: str = "32-true"
-    """Lightning precision: 32-true | bf16-mixed | 16-mixed."""
+    """Lightning precision: 32-true | bf16-mixed | 16-mixed | auto (bf16-mixed where the device computes bf16 in
+    hardware: CUDA with bf16, CPUs with AVX-512 BF16 or AMX; 32-true elsewhere, where emulated bf16 is far slower).
+    The generators' output layers always run in fp32 (depth resolution)."""
+    memory_format: str = "auto"
+    """Networks and batches in contiguous (NCHW) | channels_last memory | auto (the measured faster one for the
+    device; see volo_adapt/training/perf.py)."""
+    cache_weights: bool = True
+    """Compute each spectrally normalised weight once per optimiser step (one power iteration per step) instead of
+    once per network call (false: torch's default, three power iterations per generator and step)."""
+    activation_checkpointing: bool = False
+    """Recompute the generators' activations in the backward pass instead of keeping them: much less memory for
+    about one extra forward of compute (large images on small GPUs or CPUs). Needs cache_weights."""
+    compile: bool = False
+    """torch.compile the four networks (in place; checkpoints unchanged). Compiling takes minutes on a CPU."""
     accelerator: str = "auto"
     """cpu | gpu | auto."""
     devices: str = "auto"
@@ -290,7 +306,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "optim.gen_optimizer": ("nadam", "adam"),
     "optim.critic_optimizer": ("sgd", "adam"),
     "optim.schedule": ("warmup_cosine", "linear_decay", "constant"),
-    "train.precision": ("32-true", "32", "bf16-mixed", "16-mixed"),
+    "optim.implementation": ("auto", "fused", "foreach", "for_loop"),
+    "train.precision": ("32-true", "32", "bf16-mixed", "16-mixed", "auto"),
+    "train.memory_format": ("auto", "contiguous", "channels_last"),
     "train.logger": ("tensorboard", "csv", "none"),
 }
 
@@ -362,6 +380,8 @@ def validate(cfg: RunConfig) -> None:
         need(getattr(t, k) >= 0, f"train.{k}", f"must be >= 0, got {getattr(t, k)}")
     need(t.val_batches >= 1, "train.val_batches", f"must be >= 1, got {t.val_batches}")
     need(t.max_bad_steps >= 1, "train.max_bad_steps", f"must be >= 1, got {t.max_bad_steps}")
+    need(t.cache_weights or not t.activation_checkpointing, "train.activation_checkpointing",
+         "needs train.cache_weights=true (recomputing a spectrally normalised layer would rerun its power iteration)")
 
 
 def _type_name(tp: Any) -> str:

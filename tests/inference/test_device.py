@@ -17,8 +17,10 @@ def test_cuda_translate_source_matches_cpu(tiny_ckpt, tmp_path):
     for i, (h, w) in enumerate([(33, 51), (40, 40), (33, 51)]):
         write_rgb(src / f"rgb/{i}.png", torch.rand(3, h, w))
         write_depth(src / f"depth/{i}.png", 0.5 + 3 * torch.rand(1, h, w))
-    translate_source(src, tmp_path / "cpu", load_generator(tiny_ckpt), device="cpu", batch_size=2)
-    rep = translate_source(src, tmp_path / "gpu", load_generator(tiny_ckpt), device="cuda", batch_size=2)
+    # exact mode on both: the default (auto) may use TF32 on the GPU, within its 10 mm tolerance (tested below)
+    translate_source(src, tmp_path / "cpu", load_generator(tiny_ckpt), device="cpu", batch_size=2, precision="32")
+    rep = translate_source(src, tmp_path / "gpu", load_generator(tiny_ckpt), device="cuda", batch_size=2,
+                           precision="32")
     assert rep.device.startswith("cuda") and len(rep.translated) == 3
     for i in range(3):
         a = read_depth_raw(tmp_path / f"cpu/depth/{i}.png").astype(np.int64)
@@ -54,3 +56,16 @@ def test_cuda_exact_fp32_turns_tf32_off_for_the_call_only(tiny_ckpt):
         assert torch.backends.cudnn.allow_tf32 is True
     finally:
         torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_cuda_precision_auto_is_checked_and_within_tolerance(tiny_ckpt, tmp_path):
+    """On a GPU the default tries the fast modes against exact fp32 on the first batch and reports the check."""
+    src = tmp_path / "in"
+    for i in range(2):
+        write_rgb(src / f"rgb/{i}.png", torch.rand(3, 32, 32))
+        write_depth(src / f"depth/{i}.png", 0.5 + 3 * torch.rand(1, 32, 32))
+    rep = translate_source(src, tmp_path / "out", load_generator(tiny_ckpt), device="cuda", batch_size=2)
+    check = rep.depth_check
+    assert check is not None and check["tried"] and check["used"] == rep.precision
+    used = [t for t in check["tried"] if t["mode"] == rep.precision]
+    assert rep.precision == "32" or (used and used[0]["within"] and used[0]["p999_mm"] <= check["tolerance_mm"])

@@ -79,3 +79,36 @@ def test_exception_bad_shape_and_options(gen):
     with pytest.raises(VoloError, match="--device"):
         resolve_device("nonsense")
     assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_resolve_precision_auto_follows_the_hardware(monkeypatch):
+    """auto: bf16 only where it is native (emulated bf16 is slower than fp32), TF32 as CUDA's next choice, exact
+    fp32 on a CPU without bf16. The device capability is mocked: no GPU is needed."""
+    import volo_adapt.hardware as hw
+    from volo_adapt.inference.engine import auto_candidates, resolve_precision
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(hw, "fast_bf16", lambda device: False)
+    assert (auto_candidates(cpu), auto_candidates(cuda)) == ([], ["tf32"])
+    assert (resolve_precision("auto", cpu), resolve_precision("auto", cuda)) == ("32", "tf32")
+    monkeypatch.setattr(hw, "fast_bf16", lambda device: True)
+    assert (auto_candidates(cpu), auto_candidates(cuda)) == (["bf16"], ["bf16", "tf32"])
+    assert (resolve_precision("auto", cpu), resolve_precision("auto", cuda)) == ("bf16", "bf16")
+    assert resolve_precision("bf16-mixed", cpu) == "bf16" and resolve_precision("32", cuda) == "32"
+
+
+def test_depth_difference_in_millimetres():
+    from volo_adapt.data.sample import DepthCodec
+    from volo_adapt.inference.engine import depth_difference, within_tolerance
+
+    codec = DepthCodec(near=0.25, far=5.0, gap=0.05)  # 1 encoded unit = 5 m
+    ref = torch.zeros(1, 4, 10, 10)
+    ref[:, 3, :, :5] = 0.5  # half the pixels valid
+    out = ref.clone()
+    out[:, 3, :, :5] += 0.001  # 5 mm everywhere valid
+    out[:, 3, 0, 9] = 0.5  # one pixel becomes valid
+    d = depth_difference(out, ref, codec)
+    assert d["max_mm"] == pytest.approx(5.0, rel=1e-4) and d["p999_mm"] == pytest.approx(5.0, rel=1e-4)
+    assert d["flipped"] == pytest.approx(0.01)
+    assert not within_tolerance(d, 10.0)  # 1 % flipped is over MAX_FLIPPED_FRACTION
+    assert within_tolerance({**d, "flipped": 0.0}, 5.0) and not within_tolerance({**d, "flipped": 0.0}, 4.9)

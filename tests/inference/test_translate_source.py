@@ -294,3 +294,47 @@ def test_16bit_colour_png_stays_16bit(gen, tmp_path):
     write_depth(src / "depth/deep.png", _depth(16, 16, 0))
     translate_source(src, tmp_path / "out", gen)
     assert load_rgb(tmp_path / "out/rgb/deep.png")[1] == "png16"
+
+
+@pytest.mark.parametrize(("tolerance", "kept"), [(1e6, True), (0.0, False)])
+def test_precision_auto_checks_the_fast_mode_on_the_first_batch(gen, tmp_path, monkeypatch, tolerance, kept):
+    """--precision auto tries the device's fast mode (bf16 here, forced), measures its depth difference to exact
+    fp32 on the first batch, and keeps it only within the tolerance; the check is in the report."""
+    import volo_adapt.hardware as hw
+
+    monkeypatch.setattr(hw, "fast_bf16", lambda device: True)
+    src = make_folder(tmp_path / "in")
+    rep = translate_source(src, tmp_path / "out", gen, batch_size=2, device="cpu", depth_tolerance_mm=tolerance)
+    check = rep.depth_check
+    assert check["tolerance_mm"] == tolerance and [t["mode"] for t in check["tried"]] == ["bf16"]
+    tried = check["tried"][0]
+    assert tried["within"] is kept and 0 <= tried["p999_mm"] <= tried["max_mm"] and 0 <= tried["flipped"] <= 1
+    assert tolerance > 0 or tried["max_mm"] > 0  # bf16 really differs, so a zero tolerance must refuse it
+    assert rep.precision == check["used"] == ("bf16" if kept else "32") and rep.precision_requested == "auto"
+    saved = json.loads((tmp_path / "out" / "translate_report.json").read_text())
+    assert saved["depth_check"]["used"] == rep.precision
+    if not kept:  # every file is the exact translation
+        rgb_in = load_rgb(src / "rgb" / "a" / "000.png")[0]
+        _, depth_exp = _expected(gen, rgb_in, read_depth(src / "depth" / "a" / "000.png"))
+        raw = read_depth_raw(tmp_path / "out" / "depth" / "a" / "000.png")
+        assert np.abs(raw.astype(np.int64) - np.rint(depth_exp[0].numpy() * 1000).astype(np.int64)).max() <= 1
+
+
+def test_precision_auto_without_a_fast_mode_is_exact_and_unchecked(gen, tmp_path, monkeypatch):
+    import volo_adapt.hardware as hw
+
+    monkeypatch.setattr(hw, "fast_bf16", lambda device: False)
+    rep = translate_source(make_folder(tmp_path / "in"), tmp_path / "out", gen, device="cpu")
+    assert rep.precision == "32" and rep.depth_check is None
+
+
+def test_precision_auto_falls_through_to_the_next_mode(gen, tmp_path, monkeypatch):
+    """A fast mode over the tolerance is skipped for the next one (on CUDA: bf16 -> TF32), not straight for the
+    slow exact mode. On CPU ``tf32`` computes exact fp32, so it passes a zero tolerance that bf16 fails."""
+    import volo_adapt.inference.translate as tr
+
+    monkeypatch.setattr(tr, "auto_candidates", lambda device: ["bf16", "tf32"])
+    rep = translate_source(make_folder(tmp_path / "in"), tmp_path / "out", gen, device="cpu", depth_tolerance_mm=0.0)
+    tried = rep.depth_check["tried"]
+    assert [(t["mode"], t["within"]) for t in tried] == [("bf16", False), ("tf32", True)]
+    assert tried[1]["max_mm"] == 0.0 and rep.precision == rep.depth_check["used"] == "tf32"

@@ -198,3 +198,14 @@ def test_returns_appear_only_within_reach_of_the_input_surfaces() -> None:
     assert valid_out[:, :, 2:4].all()  # ... within 2 px of the surface (rows 2-3) ...
     assert not valid_out[:, :, :2].any() and torch.all(y[:, :, :2] == 0)  # ... but not in empty background
     assert make("vologan", residual=True, validity="depth").within_reach(x) is None
+
+
+@pytest.mark.parametrize("backbone", sorted(BACKBONES))
+def test_head_runs_in_fp32_under_bf16_autocast(backbone):
+    """The correction is added to fp32 input depth; computed in bf16 it would be rounded to 2**-8 of its size."""
+    g = make(backbone, **ALL_ON).eval()
+    seen = []
+    g.head.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = g(codec_batch(), stochastic=False)
+    assert seen == [torch.float32] and y.dtype == torch.float32

@@ -25,14 +25,32 @@ import torch.nn.functional as F
 from volo_adapt.errors import VoloError
 from volo_adapt.inference.loading import LoadedGenerator
 
-PRECISIONS = ("32", "tf32", "bf16", "16")
-"""``32``: exact fp32 (on CUDA with TF32 switched off for the call); ``tf32``: fp32 with CUDA's TF32 convolutions and
+PRECISIONS = ("auto", "32", "tf32", "bf16", "16")
+"""``auto``: the fastest mode of this device (:func:`auto_candidates`: ``bf16``, then ``tf32`` on CUDA) whose depth
+difference to ``32`` on the first batch is within the tolerance, checked by
+:func:`volo_adapt.inference.translate_source` (``32`` when none is; CPUs without native bf16 have no faster mode);
+``32``: exact fp32 (on CUDA with TF32 switched off for the call); ``tf32``: fp32 with CUDA's TF32 convolutions and
 matmuls (PyTorch's default for convolutions; on CPU the same as ``32``); ``bf16``: bfloat16 autocast; ``16``: float16
 autocast. The reduced precisions change the translated depth visibly: on an H100 with random-weight generators the
 largest depth change against fp32 (over all pixels of a batch) was 0.014-0.08 encoded units for bf16 (up to about
 40 cm over the default 0.25-5 m range) and 0.001-0.006 for TF32 (up to about 3 cm); see ``benchmarks/README.md``.
 Exact fp32 on CUDA was about 3-18x slower than TF32 there, so ``tf32`` is the usual GPU choice when that is
-acceptable."""
+acceptable. The generators' output layers run in fp32 under every autocast mode
+(``volo_adapt.models.layers.fp32_call``), so encoded depth is never rounded to bf16's grid."""
+
+DEFAULT_DEPTH_TOLERANCE_MM = 10.0
+"""``--precision auto`` keeps a fast mode when, on the first batch, the 99.9th percentile of its depth difference
+to exact fp32 (over pixels valid in both) is at most this many millimetres and at most 0.1 % of the pixels change
+validity; otherwise it tries the next mode, and the run uses exact fp32 when none passes. 10 mm is a fraction of a
+phone LiDAR's own noise (about 1-5 cm) and ten steps of the millimetre PNG depth format."""
+
+MAX_FLIPPED_FRACTION = 1e-3
+"""Share of pixels allowed to change validity (valid <-> invalid) in the ``auto`` check."""
+
+EXACT_CUDA_BATCH = 1
+"""Exact fp32 on CUDA runs this many images per network call: at batch 8 cuDNN's non-TF32 algorithms took 35 GiB on
+an H100 at 512x512 (their workspaces grow with the batch); at batch 1 (1440x1920) exact fp32 took less memory than
+TF32 did (``benchmarks/README.md``)."""
 _PRECISION_ALIASES = {"32-true": "32", "fp32": "32", "bf16-mixed": "bf16", "16-mixed": "16", "fp16": "16"}
 
 
@@ -42,6 +60,59 @@ def normalise_precision(precision: str) -> str:
     if p not in PRECISIONS:
         raise VoloError(f"--precision {precision!r}: must be one of {', '.join(PRECISIONS)} (or bf16-mixed, 16-mixed)")
     return p
+
+
+def auto_candidates(device: torch.device) -> list[str]:
+    """The fast modes ``--precision auto`` tries on ``device``, fastest first (each is checked against exact fp32 and
+    the first within the tolerance is used): ``bf16`` where :func:`volo_adapt.hardware.fast_bf16` (CUDA with bf16,
+    CPUs with AVX-512 BF16 or AMX; emulated bf16 is far slower than fp32, so it is never tried elsewhere), then
+    ``tf32`` on CUDA. Empty on other CPUs: exact fp32 is their fastest mode.
+
+    Example:
+        >>> from unittest import mock
+        >>> with mock.patch("volo_adapt.hardware.fast_bf16", return_value=True):
+        ...     auto_candidates(torch.device("cuda"))
+        ['bf16', 'tf32']
+    """
+    from volo_adapt.hardware import fast_bf16
+
+    modes = ["bf16"] if fast_bf16(device) else []
+    return modes + (["tf32"] if device.type == "cuda" else [])
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` -> the fastest mode of :func:`auto_candidates` (unchecked), ``32`` where there is none. Other values:
+    :func:`normalise_precision`."""
+    p = normalise_precision(precision)
+    if p != "auto":
+        return p
+    return (auto_candidates(device) or ["32"])[0]
+
+
+def depth_difference(out: torch.Tensor, ref: torch.Tensor, codec) -> dict[str, float]:
+    """How far ``out``'s depth is from ``ref``'s (two ``(B, C, H, W)`` network tensors, encoded depth last).
+
+    Returns:
+        ``p999_mm``, ``max_mm``: the 99.9th percentile and the maximum of the absolute depth difference in
+        millimetres over the pixels valid in both; ``flipped``: the fraction of pixels valid in one and invalid in
+        the other.
+    """
+    scale_mm = (codec.far - codec.near) / (1.0 - codec.gap) * 1000.0
+    d_out, d_ref = out[:, -1].float(), ref[:, -1].float()
+    v_out, v_ref = codec.valid_from_encoded(d_out), codec.valid_from_encoded(d_ref)
+    err = ((d_out - d_ref).abs() * scale_mm)[v_out & v_ref]
+    if err.numel() > 2**24:  # torch.quantile's limit; a random subset is plenty for a percentile
+        err = err[torch.randperm(err.numel(), device=err.device)[: 2**24]]
+    return {
+        "p999_mm": float(torch.quantile(err, 0.999)) if err.numel() else 0.0,
+        "max_mm": float(err.max()) if err.numel() else 0.0,
+        "flipped": float((v_out != v_ref).float().mean()),
+    }
+
+
+def within_tolerance(diff: dict[str, float], tolerance_mm: float) -> bool:
+    """The ``auto`` acceptance rule (see :data:`DEFAULT_DEPTH_TOLERANCE_MM`)."""
+    return diff["p999_mm"] <= tolerance_mm and diff["flipped"] <= MAX_FLIPPED_FRACTION
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -130,7 +201,9 @@ def translate_batch(
             its module is on.
         x: ``(B, 4, H, W)`` float in ``[0, 1]``, RGB then codec-encoded depth, all channels 0 where depth is invalid.
             Any device; any ``H, W >= 1``.
-        precision: one of :data:`PRECISIONS`; the result is float32 either way.
+        precision: one of :data:`PRECISIONS` (``auto`` is resolved by :func:`resolve_precision`, unchecked: the
+            depth check is :func:`~volo_adapt.inference.translate_source`'s); the result is float32 either way.
+            Exact fp32 on CUDA runs :data:`EXACT_CUDA_BATCH` images per call.
         channels_last: feed the network channels-last tensors (faster for convs on CPU/GPU when the module was
             converted too, see :func:`prepare`).
         seeds: one seed per sample for generators that sample sensor noise
@@ -149,9 +222,14 @@ def translate_batch(
         raise ValueError(
             f"translate_batch: expected (B, {loaded.config.model.channels}, H, W), got {tuple(x.shape)}"
         )
-    precision = normalise_precision(precision)
     param = next(loaded.module.parameters(), None)
     device = param.device if param is not None else x.device
+    precision = resolve_precision(precision, device)
+    if precision == "32" and device.type == "cuda" and x.shape[0] > EXACT_CUDA_BATCH:
+        parts = [translate_batch(loaded, x[i : i + EXACT_CUDA_BATCH], precision="32", channels_last=channels_last,
+                                 seeds=None if seeds is None else list(seeds)[i : i + EXACT_CUDA_BATCH])
+                 for i in range(0, x.shape[0], EXACT_CUDA_BATCH)]
+        return torch.cat(parts, 0)
     h, w = int(x.shape[-2]), int(x.shape[-1])
     hp, wp = padded_size(h, w, loaded.size_multiple, loaded.requires_square, loaded.min_size)
     with torch.inference_mode():

@@ -34,7 +34,18 @@ import torch
 from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.sample import from_network, to_network
 from volo_adapt.errors import VoloError
-from volo_adapt.inference.engine import normalise_precision, padded_size, prepare, resolve_device, translate_batch
+from volo_adapt.inference.engine import (
+    DEFAULT_DEPTH_TOLERANCE_MM,
+    auto_candidates,
+    depth_difference,
+    normalise_precision,
+    padded_size,
+    prepare,
+    resolve_device,
+    resolve_precision,
+    translate_batch,
+    within_tolerance,
+)
 from volo_adapt.inference.loading import LoadedGenerator
 from volo_adapt.inference.writers import (
     RGB_FORMATS,
@@ -93,6 +104,12 @@ class TranslateReport:
     compute_s: float = 0.0
     index_file: str | None = None
     report_file: str | None = None
+    precision_requested: str = ""
+    depth_check: dict[str, Any] | None = None
+    """With ``--precision auto`` on a device with a faster mode than exact fp32: ``tolerance_mm``, ``tried`` (one
+    entry per fast mode tried on the first batch, fastest first: its ``mode``, its depth difference to exact fp32
+    ``p999_mm``, ``max_mm`` in millimetres and ``flipped`` validity fraction, and ``within`` the tolerance) and
+    ``used``, the mode the run used (``32`` when none was within)."""
 
     def _with(self, status: str) -> list[ItemResult]:
         return [i for i in self.items if i.status == status]
@@ -180,7 +197,7 @@ def translate_source(
     *,
     batch_size: int = 4,
     device: str | torch.device | None = "auto",
-    precision: str = "32",
+    precision: str = "auto",
     skip_existing: bool = False,
     depth_scale: float | None = None,
     rgb_format: str = "png",
@@ -189,6 +206,7 @@ def translate_source(
     compile: bool = False,
     max_batch_pixels: int = DEFAULT_MAX_BATCH_PIXELS,
     seed: int = 0,
+    depth_tolerance_mm: float = DEFAULT_DEPTH_TOLERANCE_MM,
 ) -> TranslateReport:
     """Translate every sample of ``spec`` into ``out_dir`` (same layout, names and formats).
 
@@ -199,7 +217,9 @@ def translate_source(
         loaded: the generator (:func:`~volo_adapt.inference.loading.load_generator`); moved to ``device``.
         batch_size: images per network call (equal-size images only).
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-        precision: ``"32"`` (exact fp32), ``"tf32"`` (CUDA), ``"bf16"`` or ``"16"`` (autocast); see
+        precision: ``"auto"`` (default: the device's fastest mode whose depth difference to exact fp32 on the first
+            batch is within ``depth_tolerance_mm``, see the report's ``depth_check``), ``"32"`` (exact
+            fp32), ``"tf32"`` (CUDA), ``"bf16"`` or ``"16"`` (autocast); see
             :data:`~volo_adapt.inference.engine.PRECISIONS` for what the reduced ones cost in depth accuracy.
         skip_existing: leave samples whose output files all exist (resume an interrupted run).
         depth_scale: units per metre of 16-bit PNG depth, for reading and writing (default: the run's
@@ -214,6 +234,7 @@ def translate_source(
         seed: for generators that sample sensor noise, each sample's noise is seeded by ``seed`` and the sample's
             key, so a translation is reproducible and an interrupted run resumed with ``skip_existing`` writes the
             same bytes as an uninterrupted one.
+        depth_tolerance_mm: the ``auto`` check's bound on the 99.9th percentile of the depth difference, mm.
 
     Returns:
         The report (also written to ``out_dir/translate_report.json``).
@@ -231,7 +252,9 @@ def translate_source(
         raise VoloError(f"--batch-size {batch_size}: must be >= 1")
     if rgb_format not in RGB_FORMATS:
         raise VoloError(f"--rgb-format {rgb_format!r}: must be one of {', '.join(RGB_FORMATS)}")
-    precision = normalise_precision(precision)
+    requested = normalise_precision(precision)
+    if not depth_tolerance_mm >= 0:
+        raise VoloError(f"--depth-tolerance-mm {depth_tolerance_mm}: must be >= 0 millimetres")
     scale = float(loaded.config.data.depth_scale if depth_scale is None else depth_scale)
     if not scale > 0:
         raise VoloError(f"--depth-scale {depth_scale}: must be > 0 units per metre")
@@ -248,6 +271,9 @@ def translate_source(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # e.g. a parent is a file, or the disk/permissions refuse it: one line, not a traceback
         raise VoloError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
+    candidates = auto_candidates(dev) if requested == "auto" else []
+    precision = resolve_precision(requested, dev)
+    check_pending = bool(candidates)
     prepare(loaded, dev, channels_last)
     if compile:
         loaded = dataclasses.replace(loaded, module=torch.compile(loaded.module))
@@ -262,6 +288,7 @@ def translate_source(
         precision=precision,
         batch_size=batch_size,
         depth_scale=scale,
+        precision_requested=requested,
     )
     results: dict[int, ItemResult] = {}
     total = len(plans)
@@ -291,12 +318,32 @@ def translate_source(
         hp, wp = padded_size(*size, loaded.size_multiple, loaded.requires_square, loaded.min_size)
         return max(1, min(batch_size, max_batch_pixels // (hp * wp)))
 
+    def run_network(x: torch.Tensor, seeds: list[int]) -> torch.Tensor:
+        nonlocal precision, check_pending
+        if not check_pending:
+            return translate_batch(loaded, x, precision=precision, channels_last=channels_last, seeds=seeds)
+        # --precision auto, first batch: the fastest mode within the tolerance of exact fp32 on this very batch
+        check_pending = False
+        exact = translate_batch(loaded, x, precision="32", channels_last=channels_last, seeds=seeds)
+        tried, y = [], exact
+        precision = "32"
+        for mode in candidates:
+            out = translate_batch(loaded, x, precision=mode, channels_last=channels_last, seeds=seeds)
+            diff = depth_difference(out, exact, codec)
+            within = within_tolerance(diff, depth_tolerance_mm)
+            tried.append({"mode": mode, **diff, "within": within})
+            if within:
+                precision, y = mode, out
+                break
+        report.precision = precision
+        report.depth_check = {"tolerance_mm": depth_tolerance_mm, "tried": tried, "used": precision}
+        return y
+
     def run_group(size: tuple[int, int]) -> None:
         group = pending.pop(size)
         tc = time.perf_counter()
         try:
-            y = translate_batch(loaded, torch.stack([g[2] for g in group]), precision=precision,
-                                channels_last=channels_last, seeds=[sample_seed(seed, g[1].key) for g in group])
+            y = run_network(torch.stack([g[2] for g in group]), [sample_seed(seed, g[1].key) for g in group])
         except (RuntimeError, ValueError) as e:  # e.g. out of memory: report these samples, go on with the rest
             reason = f"network failed on a {len(group)}x4x{size[0]}x{size[1]} batch: {_first_line(e)}"
             for idx, plan, *_ in group:

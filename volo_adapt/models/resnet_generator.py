@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from volo_adapt.models.layers import check_input
+from volo_adapt.models.layers import check_input, fp32_call
 
 
 class ResnetBlock(nn.Module):
@@ -65,6 +66,13 @@ class ResnetGenerator(nn.Module):
         torch.Size([1, 4, 16, 16])
     """
 
+    activation_checkpointing: bool = False
+    """When True and gradients are on, the layers before the output conv run as about ``CHECKPOINT_SEGMENTS``
+    segments under ``torch.utils.checkpoint`` (non-reentrant): only segment boundaries are kept, the rest is
+    recomputed in the backward pass. Not a constructor argument (the state dict is unchanged); set it
+    with :func:`volo_adapt.training.perf.set_activation_checkpointing`."""
+    CHECKPOINT_SEGMENTS = 6
+
     def __init__(
         self,
         in_channels: int = 4,
@@ -107,7 +115,39 @@ class ResnetGenerator(nn.Module):
         if not raw_output:
             layers.append(nn.Sigmoid())
         self.model = nn.Sequential(*layers)
+        self.fp32_tail = 1 if raw_output else 2
+        """The last layers (output conv, sigmoid) run in fp32 under autocast (depth resolution, see ``fp32_call``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.in_channels, self.size_multiple, "ResnetGenerator", min_size=self.min_size)
-        return self.model(x)
+        layers = list(self.model)
+        body, tail = layers[: -self.fp32_tail], layers[-self.fp32_tail :]
+        if self.activation_checkpointing and torch.is_grad_enabled():
+            cuts = segment_starts(body, self.CHECKPOINT_SEGMENTS)
+            for start, end in zip(cuts, [*cuts[1:], len(body)], strict=True):
+                x = checkpoint(_run, body[start:end], x, use_reentrant=False)
+        else:
+            x = _run(body, x)
+        return fp32_call(lambda t: _run(tail, t), x)
+
+
+def _run(layers: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def segment_starts(layers: list[nn.Module], segments: int) -> list[int]:
+    """Start indices of about ``segments`` equal runs of ``layers``, never at an in-place layer (an in-place ReLU at
+    a segment's start would overwrite the kept boundary tensor that the recomputation reads).
+
+    Example:
+        >>> segment_starts([nn.Identity()] * 10, 3)
+        [0, 4, 8]
+    """
+    size = max(1, -(-len(layers) // segments))
+    starts = [0]
+    for i in range(1, len(layers)):
+        if i - starts[-1] >= size and not getattr(layers[i], "inplace", False):
+            starts.append(i)
+    return starts

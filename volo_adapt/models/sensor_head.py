@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from volo_adapt.models.layers import hard_sigmoid_tf
+from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
 
 VALIDITY_MODES = ("none", "depth", "threshold", "sampled")
 """``none``: validity only through the depth value (the codec's ``gap / 2`` threshold), colour left as produced;
@@ -247,7 +247,7 @@ class SensorAwareGenerator(nn.Module):
         if self.coords:
             inputs.append(coordinate_channels(x))
         feats = self.backbone(torch.cat(inputs, dim=1) if len(inputs) > 1 else x)
-        out = self.head(F.leaky_relu(feats, 0.2))
+        out = fp32_call(self.head, F.leaky_relu(feats, 0.2))  # the correction is not rounded to bf16's grid
         delta, rest = out[:, :c], out[:, c:]
 
         y = x + delta if self.residual else hard_sigmoid_tf(delta)

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from volo_adapt.models.attention import GatedSelfAttention
-from volo_adapt.models.layers import ConvBlock, check_input, hard_sigmoid_tf, sn_conv
+from volo_adapt.models.layers import ConvBlock, check_input, fp32_call, hard_sigmoid_tf, sn_conv
 
 
 class _Encoder(nn.Module):
@@ -85,6 +86,13 @@ class VoloGANGenerator(nn.Module):
         >>> g(torch.rand(1, 4, 32, 32)).shape
         torch.Size([1, 4, 32, 32])
     """
+
+    activation_checkpointing: bool = False
+    """When True and gradients are on, each encoder level, the bottleneck and each decoder level run under
+    ``torch.utils.checkpoint`` (non-reentrant): only their outputs are kept and the rest is recomputed in the
+    backward pass. Not a constructor argument (nothing in the state dict changes); set it with
+    :func:`volo_adapt.training.perf.set_activation_checkpointing`. Spectrally normalised weights must not change
+    between forward and recomputation: train inside :func:`volo_adapt.training.perf.weights_once`."""
 
     def __init__(
         self,
@@ -160,12 +168,21 @@ class VoloGANGenerator(nn.Module):
             square=self.requires_square,
             min_size=self.min_size,
         )
+        run = self._checkpointed if self.activation_checkpointing and torch.is_grad_enabled() else _call
         skips = []
         for enc in self.encoders:
-            x, s = enc(x)
+            x, s = run(enc, x)
             skips.append(s)
-        x = self.bottleneck(x)
+        x = run(self.bottleneck, x)
         for dec, s in zip(self.decoders, reversed(skips), strict=True):
-            x = dec(x, s)
-        out = self.head(x)
+            x = run(dec, x, s)
+        out = fp32_call(self.head, x)  # the output layer in fp32 under autocast (depth resolution, see fp32_call)
         return out if self.raw_output else hard_sigmoid_tf(out)
+
+    @staticmethod
+    def _checkpointed(module: nn.Module, *args: torch.Tensor):
+        return checkpoint(module, *args, use_reentrant=False)
+
+
+def _call(module: nn.Module, *args: torch.Tensor):
+    return module(*args)

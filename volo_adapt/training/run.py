@@ -153,8 +153,10 @@ def _devices(value: str) -> Any:
     return int(v) if v.lstrip("-").isdigit() else v
 
 
-def _precision(value: str) -> str:
-    return "32-true" if value == "32" else value
+def _precision(value: str, accelerator: str = "auto") -> str:
+    from volo_adapt.hardware import resolve_train_precision
+
+    return resolve_train_precision(value, accelerator)
 
 
 def _loggers(cfg: RunConfig, run_dir: Path) -> list[Any]:
@@ -220,7 +222,7 @@ def _make_trainer(cfg: RunConfig, run_dir: Path, cbs: list[L.Callback], progress
         devices=_devices(t.devices),
         num_nodes=t.num_nodes,
         strategy=_strategy(cfg),
-        precision=_precision(t.precision),
+        precision=_precision(t.precision, t.accelerator),
         max_epochs=-1 if budget is not None else t.max_epochs,  # a time budget alone decides the length
         max_time=budget,
         max_steps=-1,  # batches are limited by BatchLimit (Lightning's max_steps counts optimiser steps)
