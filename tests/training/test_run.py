@@ -58,6 +58,20 @@ def test_smoke_run_writes_checkpoint_config_samples_and_logs(tiny_data, tmp_path
         assert key in header, key
 
 
+def test_resume_of_a_finished_run_trains_no_further_batch(tiny_data, tmp_path):
+    """Killed after its last batch but before it exited, a run is resumed from a checkpoint that already holds
+    train.max_steps batches: the resume must not train one batch more (the soak script found it did)."""
+    cfg = ("train.max_steps=2", "train.max_epochs=50", "train.checkpoint_every_n_steps=0",
+           "train.sample_every_n_steps=0")
+    first = train(smoke_config(tiny_data, *cfg), tmp_path / "r", **QUIET)
+    assert first.batches_done == 2
+    weights = {k: v.clone() for k, v in first.module.state_dict().items()}
+    again = train(smoke_config(tiny_data, *cfg), tmp_path / "r", resume="auto", **QUIET)
+    assert again.batches_done == 2
+    for k, v in again.module.state_dict().items():
+        assert torch.equal(v, weights[k]), k
+
+
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_data, tmp_path):
     cfg = ("train.max_steps=-1", "train.checkpoint_every_n_steps=0", "train.sample_every_n_steps=0")
     straight = train(smoke_config(tiny_data, *cfg), tmp_path / "straight", **QUIET)
