@@ -46,14 +46,17 @@ class BatchLimit(L.Callback):
     def __init__(self, max_batches: int) -> None:
         self.max_batches = max_batches
 
+    def _stop_when_reached(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self.max_batches > 0 and pl_module.batches_done >= self.max_batches:
+            trainer.should_stop = True
+
     def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
         # a run resumed from a checkpoint that already holds max_batches (killed after its last batch, before it
         # exited) must not train one batch more: the fit loop checks should_stop before its first epoch
-        self.on_train_batch_end(trainer, pl_module, None, None, -1)
+        self._stop_when_reached(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.max_batches > 0 and pl_module.batches_done >= self.max_batches:
-            trainer.should_stop = True
+        self._stop_when_reached(trainer, pl_module)
 
 
 class RunCheckpoints(L.Callback):
