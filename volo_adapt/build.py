@@ -51,6 +51,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         coords=sensor.coords,
         validity_prior=sensor.validity_prior,
         reach=sensor.reach,
+        lowpass_scales=sensor.lowpass_scales,
     )
 
 

@@ -97,11 +97,14 @@ class SensorHeadConfig:
     reach: float = -1.0
     """How far from the input's valid pixels an output pixel may be valid, as a fraction of the image's longer side
     (new returns only next to surfaces: flying pixels, mixed edges); negative = anywhere."""
+    lowpass_scales: list[int] = field(default_factory=list)
+    """Low-resolution sensing: factors s (>= 2) of bases "the input at 1/s resolution" that the head blends towards
+    per pixel and channel (depth ramps and mixed pixels at edges, colour blur); empty = off."""
 
     @property
     def enabled(self) -> bool:
         """True when any switch is on (the generator is then wrapped)."""
-        return self.residual or self.validity != "none" or self.noise or self.coords
+        return self.residual or self.validity != "none" or self.noise or self.coords or bool(self.lowpass_scales)
 
 
 @dataclass
@@ -228,6 +231,10 @@ class TrainConfig:
     activation_checkpointing: bool = False
     """Recompute the generators' activations in the backward pass instead of keeping them: much less memory for
     about one extra forward of compute (large images on small GPUs or CPUs). Needs cache_weights."""
+    batch_calls: bool = True
+    """Call a network once on several inputs stacked along the batch (each generator's cycle reconstruction and
+    identity image; each critic on real and pooled fake images) instead of once per input: the same results (every
+    normalisation in our networks is per sample), fewer and larger kernels. false: one call per input."""
     compile: bool = False
     """torch.compile the four networks (in place; checkpoints unchanged). Compiling takes minutes on a CPU."""
     accelerator: str = "auto"
@@ -347,6 +354,11 @@ def validate(cfg: RunConfig) -> None:
     need(m.gen_base >= 1, "model.gen_base", f"must be >= 1, got {m.gen_base}")
     need(m.critic_base >= 1, "model.critic_base", f"must be >= 1, got {m.critic_base}")
     need(m.sensor.features >= 1, "model.sensor.features", f"must be >= 1, got {m.sensor.features}")
+    need(
+        all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in m.sensor.lowpass_scales),
+        "model.sensor.lowpass_scales",
+        f"must be a list of integers >= 2, got {m.sensor.lowpass_scales}",
+    )
     need(m.sensor.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {m.sensor.validity_prior}")
     for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight"):
         need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")

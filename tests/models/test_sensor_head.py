@@ -10,7 +10,12 @@ import torch
 from volo_adapt.build import build_generator
 from volo_adapt.config import load_config
 from volo_adapt.data.sample import DepthCodec
-from volo_adapt.models.sensor_head import SensorAwareGenerator, coordinate_channels, straight_through_mask
+from volo_adapt.models.sensor_head import (
+    SensorAwareGenerator,
+    coordinate_channels,
+    lowpass_basis,
+    straight_through_mask,
+)
 
 GAP = 0.05
 BACKBONES = {"vologan": ["model.gen_kwargs={levels: 2}"], "resnet9": ["model.gen_kwargs={n_blocks: 1}"]}
@@ -44,7 +49,7 @@ ALL_ON = {"residual": True, "validity": "sampled", "noise": True, "coords": True
 @pytest.mark.parametrize("backbone", sorted(BACKBONES))
 @pytest.mark.parametrize("validity", ["none", "depth", "threshold", "sampled"])
 def test_untrained_residual_generator_returns_its_input(backbone: str, validity: str) -> None:
-    g = make(backbone, residual=True, validity=validity, noise=True, coords=True)
+    g = make(backbone, residual=True, validity=validity, noise=True, coords=True, lowpass_scales=[2, 4])
     x = codec_batch()
     y = g(x)
     assert (y - x).abs().max() < 1e-3
@@ -149,7 +154,8 @@ def test_plain_config_builds_the_plain_generator() -> None:
 
 
 @pytest.mark.parametrize("bad", ["model.sensor.validity=maybe", "model.sensor.features=0",
-                                 "model.sensor.validity_prior=0"])
+                                 "model.sensor.validity_prior=0", "model.sensor.lowpass_scales=[1]",
+                                 "model.sensor.lowpass_scales=[2.5]"])
 def test_bad_switch_values_name_the_key(bad: str) -> None:
     from volo_adapt.errors import ConfigError
 
@@ -209,3 +215,34 @@ def test_head_runs_in_fp32_under_bf16_autocast(backbone):
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         y = g(codec_batch(), stochastic=False)
     assert seen == [torch.float32] and y.dtype == torch.float32
+
+
+def test_lowpass_basis_keeps_constants_and_turns_a_step_into_a_ramp() -> None:
+    flat = torch.full((1, 4, 12, 12), 0.4)
+    assert torch.allclose(lowpass_basis(flat, 4), flat)
+    step = torch.zeros(1, 1, 16, 16)
+    step[..., 8:] = 1.0  # a surface (right) next to empty background (left)
+    row = lowpass_basis(step, 4)[0, 0, 0]
+    assert row[0] == 0.0 and row[-1] == 1.0
+    assert torch.all(row[1:] >= row[:-1])  # monotone ramp ...
+    mixed = ((row > 0) & (row < 1)).sum().item()
+    assert 2 <= mixed <= 8  # ... a few pixels wide, as a 4x coarser sensor's upsampled edge
+
+
+def test_a_blend_coefficient_of_one_gives_the_low_resolution_input_where_the_input_returns() -> None:
+    g = make("resnet9", residual=True, validity="none", lowpass_scales=[2, 4])
+    with torch.no_grad():
+        g.head.bias[4 + 4 : 4 + 8] = 1.0  # output channels: 4 correction, 4 blend at 1/2, 4 blend at 1/4
+    x = codec_batch(s=32)
+    returns = (x[:, -1:] >= GAP / 2).float()
+    assert torch.allclose(g(x), (x + (lowpass_basis(x, 4) - x) * returns).clamp(0, 1), atol=1e-6)
+    assert torch.equal(g(x)[:, :, :4], x[:, :, :4])  # the background rows stay without a return
+
+
+def test_gradients_reach_the_low_resolution_blend() -> None:
+    g = make("vologan", residual=True, validity="depth", lowpass_scales=[2])
+    x = codec_batch(s=32)
+    target = lowpass_basis(x, 2)
+    (g(x) - target).abs().mean().backward()
+    w = g.head.weight.grad.flatten(1).abs().sum(1)
+    assert w.shape[0] == 8 and torch.all(w[4:8] > 0)

@@ -36,6 +36,17 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   Passing ``stochastic=False`` to :meth:`SensorAwareGenerator.forward` switches all randomness off (zero noise
   inputs, no output noise, the deterministic validity threshold): the training module uses it for the cycle and
   identity reconstructions so that those terms cannot punish the sampled noise (see ``docs/sensor-aware.md``).
+* **low-resolution sensing** (``lowpass_scales=(2, 4)``): for each scale ``s`` the input seen at ``1/s`` of its
+  resolution (area-averaged down, bilinear back up) is offered as a basis; the head predicts, per pixel and per
+  channel, how far to move towards it (a zero-initialised coefficient, so the untrained wrapper is still the
+  identity). Many depth sensors sense depth at a fraction of the colour camera's resolution and upsample it
+  (phone LiDAR/ToF), or smooth it over a matching window (stereo); their edges become ramps and mixed "flying"
+  pixels, and colour cameras blur. Built from the input by a fixed operator, such a blend is one multiplication
+  away for the head, where a backbone would need many steps to learn to produce the same low-pass from scratch.
+  The low-pass does not skip invalid pixels (0): where a surface meets empty background, the blend ramps the
+  depth towards 0, and with ``validity="depth"`` the ramp's far end becomes "no return". The blend applies only
+  to pixels where the input returns: averaging a hole with its neighbours would fill it (the first version did,
+  and lost the sensor's holes); new returns come only from the residual correction, within ``reach``.
 * **pixel coordinates** (``coords=True``): x, y in [-1, 1] and r^2 as extra input channels, for effects that depend
   on the position in the frame (vignetting, lens shading, projector fall-off) and that a translation-equivariant
   backbone cannot otherwise place.
@@ -70,6 +81,26 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
     xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
     return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
+
+
+def lowpass_basis(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """``x`` as seen at ``1/factor`` of its resolution: area-averaged down, bilinearly back up to its own size.
+
+    Args:
+        x: ``(B, C, H, W)`` float; invalid pixels (0) are averaged like any other value (a low-resolution sensor
+            pixel that covers an edge mixes surface and background).
+        factor: integer >= 2; the low-resolution grid is ``ceil(H / factor) x ceil(W / factor)``.
+
+    Returns:
+        ``(B, C, H, W)``, same dtype; a constant image is returned unchanged.
+
+    Example:
+        >>> bool(torch.allclose(lowpass_basis(torch.full((1, 4, 10, 10), 0.3), 4), torch.tensor(0.3)))
+        True
+    """
+    h, w = x.shape[-2:]
+    small = F.adaptive_avg_pool2d(x, (max(1, -(-h // factor)), max(1, -(-w // factor))))
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
 
 
 STE_SLOPE = 4.0
@@ -114,6 +145,8 @@ class SensorAwareGenerator(nn.Module):
             longer side (a dilation of the input's valid mask; rounded to whole pixels); negative = anywhere.
             A depth sensor only returns depth where there is a surface: new returns appear next to surfaces
             (flying pixels, mixed edges), not in empty background. Every channel of a pixel out of reach is 0.
+        lowpass_scales: integer factors (each >= 2) of the low-resolution bases the head may blend towards
+            (see the module docstring); empty = off.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -142,6 +175,7 @@ class SensorAwareGenerator(nn.Module):
         coords: bool = False,
         validity_prior: float = 3.0,
         reach: float = -1.0,
+        lowpass_scales: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -157,6 +191,9 @@ class SensorAwareGenerator(nn.Module):
         self.coords = coords
         self.validity_prior = float(validity_prior)
         self.reach = float(reach)
+        self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
+        if any(f < 2 for f in self.lowpass_scales):
+            raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
         self.sample_by_default = True
         """What ``forward(x)`` does without ``stochastic``: sample (True) or the deterministic output (exports)."""
         self.size_multiple = getattr(backbone, "size_multiple", 1)
@@ -164,7 +201,8 @@ class SensorAwareGenerator(nn.Module):
         self.requires_square = getattr(backbone, "requires_square", False)
         n_valid = 1 if validity in ("threshold", "sampled") else 0
         n_noise = channels if noise else 0
-        self.head = nn.Conv2d(features, channels + n_valid + n_noise, 1)
+        n_lowpass = channels * len(self.lowpass_scales)
+        self.head = nn.Conv2d(features, channels + n_lowpass + n_valid + n_noise, 1)
         if residual:  # the untrained wrapper returns its input: no correction, no validity change, unit noise scale
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -248,9 +286,14 @@ class SensorAwareGenerator(nn.Module):
             inputs.append(coordinate_channels(x))
         feats = self.backbone(torch.cat(inputs, dim=1) if len(inputs) > 1 else x)
         out = fp32_call(self.head, F.leaky_relu(feats, 0.2))  # the correction is not rounded to bf16's grid
-        delta, rest = out[:, :c], out[:, c:]
+        n_lowpass = c * len(self.lowpass_scales)
+        delta, blend, rest = out[:, :c], out[:, c : c + n_lowpass], out[:, c + n_lowpass :]
 
         y = x + delta if self.residual else hard_sigmoid_tf(delta)
+        if self.lowpass_scales:  # blends only where the input returns: a hole is not filled by its neighbours
+            returns = self.input_valid(x).to(x.dtype)
+            for i, factor in enumerate(self.lowpass_scales):
+                y = y + blend[:, i * c : (i + 1) * c] * (lowpass_basis(x, factor) - x) * returns
         if self.noise:
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
