@@ -7,7 +7,8 @@ process, with the variants of a group **alternating** step by step (so a change 
   optimisation, both optimisers, the precision plugin; ``step_harness.py``), random RGB-D batches shaped like the
   DataModule's. Variants: ``eager_fp32`` (fp32, one-parameter-at-a-time optimisers, spectral norm recomputed per
   call, NCHW: the plain step), ``tuned`` (the defaults of ``train.*``/``optim.*`` with ``train.precision=auto``:
-  bf16-mixed only where the hardware computes bf16, fused optimisers, spectral-norm weights once per step),
+  bf16-mixed only where the hardware computes bf16, fused optimisers, spectral-norm weights once per step, one
+  batched call per network for its cycle and identity inputs and for a critic's real and fake images),
   ``tuned_ckpt`` (``tuned`` plus activation checkpointing), optionally ``channels_last``, ``bf16`` and
   ``compiled``; for ``cyclegan`` also ``classic``, the CycleGAN training step written from the paper
   (``classic_cyclegan.py``) with the same networks.
@@ -66,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN_VARIANTS: dict[str, list[str]] = {
     "eager_fp32": ["train.precision=32-true", "optim.implementation=for_loop", "train.cache_weights=false",
-                   "train.memory_format=contiguous", "train.activation_checkpointing=false", "train.compile=false"],
+                   "train.batch_calls=false", "train.memory_format=contiguous", "train.activation_checkpointing=false", "train.compile=false"],
     "tuned": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
               "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
     "tuned_ckpt": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",

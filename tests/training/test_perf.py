@@ -197,3 +197,17 @@ def test_parametrized_modules_finds_spectral_norm_convs():
     g = _tiny_vologan()
     mods = perf.parametrized_modules(g)
     assert mods and all(parametrize.is_parametrized(m) for m in mods)
+
+
+def test_batched_calls_give_the_per_input_calls_results(tiny_data, tmp_path):
+    """One smoke batch with each network's inputs stacked into one call (cycle + identity reconstructions, a critic
+    on real and fake images) against one call per input: the same losses and weights (dropout off, so no random
+    draw depends on how the calls are grouped)."""
+    no_dropout = ["model.gen_kwargs={levels: 3, dropout: 0}", "model.critic_kwargs={n_down: 2, dropout: 0}"]
+    apart = _one_smoke_batch(tiny_data, tmp_path / "apart", "train.batch_calls=false", *no_dropout)
+    joint = _one_smoke_batch(tiny_data, tmp_path / "joint", "train.batch_calls=true", *no_dropout)
+    assert apart[0] and set(apart[0]) == set(joint[0])
+    for k, v in apart[0].items():
+        assert joint[0][k] == pytest.approx(v, rel=1e-5, abs=1e-7), k
+    for k, v in apart[1].items():
+        torch.testing.assert_close(joint[1][k], v, rtol=1e-4, atol=1e-6, msg=k)

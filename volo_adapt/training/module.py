@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -67,6 +67,24 @@ def deterministic(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if isinstance(generator, SensorAwareGenerator):
         return generator(x, stochastic=False)
     return generator(x)
+
+
+def deterministic_on_each(generator: nn.Module, inputs: Sequence[torch.Tensor], batched: bool) -> list[torch.Tensor]:
+    """:func:`deterministic` on each of ``inputs`` (each ``(B_i, C, H, W)``), as one call on the inputs stacked
+    along the batch when ``batched`` (the same results: every normalisation in our networks is per sample)."""
+    if not batched or len(inputs) == 1:
+        return [deterministic(generator, x) for x in inputs]
+    return list(deterministic(generator, torch.cat(list(inputs), 0)).split([x.shape[0] for x in inputs], 0))
+
+
+def critic_on_each(critic: nn.Module, inputs: Sequence[torch.Tensor], batched: bool) -> list[list[torch.Tensor]]:
+    """``critic(x)`` (a sequence of score maps, one per head) for each of ``inputs``, batched as in
+    :func:`deterministic_on_each`."""
+    if not batched or len(inputs) == 1:
+        return [list(critic(x)) for x in inputs]
+    sizes = [x.shape[0] for x in inputs]
+    heads = [h.split(sizes, 0) for h in critic(torch.cat(list(inputs), 0))]
+    return [[h[i] for h in heads] for i in range(len(inputs))]
 
 
 def masked(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -247,8 +265,14 @@ class VoloGANModule(L.LightningModule):
         fake_b = g_ab(real_a)
         fake_a = g_ba(real_b)
         # vologan routing: cut the path from total_A into gen_a2b (and total_B into gen_b2a), see class docstring
-        cyc_a = deterministic(g_ba, fake_b.detach() if detach_cycle else fake_b)
-        cyc_b = deterministic(g_ab, fake_a.detach() if detach_cycle else fake_a)
+        # each generator's deterministic calls (cycle reconstruction, identity image) go in one batched call
+        batched = self.cfg.train.batch_calls
+        with_id = lc.identity_weight > 0
+        recs_a = deterministic_on_each(g_ba, [fake_b.detach() if detach_cycle else fake_b, real_a][: 1 + with_id],
+                                       batched)
+        recs_b = deterministic_on_each(g_ab, [fake_a.detach() if detach_cycle else fake_a, real_b][: 1 + with_id],
+                                       batched)
+        cyc_a, cyc_b = recs_a[0], recs_b[0]
 
         kept_a = kept_b = id_kept_a = id_kept_b = None
         if lc.reconstruction_mask == "kept":  # see LossConfig.reconstruction_mask
@@ -264,8 +288,8 @@ class VoloGANModule(L.LightningModule):
         terms["adv_B"] = adversarial_g_loss(lc.adversarial, self.critic_b(fake_b))
         terms["cycle_A"] = weighted_reconstruction_loss(real_a, cyc_a, w, rec_kind, mask_a, pixel_mask=kept_a)
         terms["cycle_B"] = weighted_reconstruction_loss(real_b, cyc_b, w, rec_kind, mask_b, pixel_mask=kept_b)
-        if lc.identity_weight > 0:
-            id_a, id_b = deterministic(g_ba, real_a), deterministic(g_ab, real_b)
+        if with_id:
+            id_a, id_b = recs_a[1], recs_b[1]
             terms["id_A"] = weighted_reconstruction_loss(real_a, id_a, w, rec_kind, mask_a, pixel_mask=id_kept_a)
             terms["id_B"] = weighted_reconstruction_loss(real_b, id_b, w, rec_kind, mask_b, pixel_mask=id_kept_b)
         else:
@@ -306,8 +330,9 @@ class VoloGANModule(L.LightningModule):
         kind = self.cfg.loss.adversarial
         pa = self.pool_a.query(fake_a.detach())
         pb = self.pool_b.query(fake_b.detach())
-        d_a = adversarial_d_loss(kind, self.critic_a(real_a), self.critic_a(pa))
-        d_b = adversarial_d_loss(kind, self.critic_b(real_b), self.critic_b(pb))
+        batched = self.cfg.train.batch_calls
+        d_a = adversarial_d_loss(kind, *critic_on_each(self.critic_a, [real_a, pa], batched))
+        d_b = adversarial_d_loss(kind, *critic_on_each(self.critic_b, [real_b, pb], batched))
         return {"A": d_a, "B": d_b, "total": d_a + d_b}
 
     # ------------------------------------------------------------------ training
