@@ -55,6 +55,7 @@ ABLATION_SWITCHES = {
     "no-reach": ["model.sensor.reach=-1"],
     "no-noise": ["model.sensor.noise=false"],
     "no-coords": ["model.sensor.coords=false"],
+    "no-lowpass": ["model.sensor.lowpass_scales=[]"],
     "no-geometry": ["loss.geometry_weight=0"],
     "no-critic-warmup": ["optim.critic_warmup=0"],
     "no-kept-mask": ["loss.reconstruction_mask=none"],

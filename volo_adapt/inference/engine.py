@@ -215,7 +215,7 @@ def translate_batch(
 
     Example:
         >>> y = translate_batch(loaded, torch.rand(2, 4, 33, 51))  # doctest: +SKIP
-        >>> y.shape
+        >>> y.shape  # doctest: +SKIP
         torch.Size([2, 4, 33, 51])
     """
     if x.ndim != 4 or x.shape[1] != loaded.config.model.channels:
