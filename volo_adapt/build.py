@@ -59,7 +59,12 @@ def build_critic(model: ModelConfig) -> nn.Module:
     """The critic described by ``model`` (one per domain)."""
     from volo_adapt.models import create_critic
 
-    return create_critic(model.critic, in_channels=model.channels, base=model.critic_base, **model.critic_kwargs)
+    if model.critic_highpass <= 0:
+        return create_critic(model.critic, in_channels=model.channels, base=model.critic_base, **model.critic_kwargs)
+    from volo_adapt.models.critic_view import HighPassView
+
+    inner = create_critic(model.critic, in_channels=2 * model.channels, base=model.critic_base, **model.critic_kwargs)
+    return HighPassView(inner, model.critic_highpass)
 
 
 def build_codec(data: DataConfig) -> DepthCodec:

@@ -125,6 +125,9 @@ class ModelConfig:
     """Extra keyword arguments for the generator constructor (see the registry)."""
     critic_kwargs: dict = field(default_factory=dict)
     """Extra keyword arguments for the critic constructor (see the registry)."""
+    critic_highpass: float = 0.0
+    """Show each critic its input plus every channel's high-pass residual (x - 3x3 mean) times this gain, where
+    sensor noise, quantisation, edge ramps and speckle stand out (volo_adapt/models/critic_view.py); 0 = off."""
     sensor: SensorHeadConfig = field(default_factory=SensorHeadConfig)
     """Sensor-aware generator switches (all off by default: the plain generator)."""
 
@@ -353,6 +356,7 @@ def validate(cfg: RunConfig) -> None:
     need(m.channels >= 1, "model.channels", f"must be >= 1, got {m.channels}")
     need(m.gen_base >= 1, "model.gen_base", f"must be >= 1, got {m.gen_base}")
     need(m.critic_base >= 1, "model.critic_base", f"must be >= 1, got {m.critic_base}")
+    need(m.critic_highpass >= 0, "model.critic_highpass", f"must be >= 0, got {m.critic_highpass}")
     need(m.sensor.features >= 1, "model.sensor.features", f"must be >= 1, got {m.sensor.features}")
     need(
         all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in m.sensor.lowpass_scales),

@@ -97,6 +97,7 @@ def test_gradients_reach_the_correction_the_validity_logit_and_the_noise_scales(
     assert torch.all(w[:4] > 0), "residual correction"
     assert w[4] > 0, "validity logit (straight-through)"
     assert g.noise_strength.grad is not None and g.noise_strength.grad.abs().sum() > 0
+    assert g.noise_growth.grad is not None and torch.all(g.noise_growth.grad.abs().sum(1) > 0)
     assert g.validity_temperature.grad is not None
 
 
@@ -246,3 +247,17 @@ def test_gradients_reach_the_low_resolution_blend() -> None:
     (g(x) - target).abs().mean().backward()
     w = g.head.weight.grad.flatten(1).abs().sum(1)
     assert w.shape[0] == 8 and torch.all(w[4:8] > 0)
+
+
+def test_noise_strength_can_grow_with_the_input_depth() -> None:
+    g = make("resnet9", residual=True, validity="none", noise=True)
+    with torch.no_grad():
+        g.noise_growth[3, 1] = 0.05  # depth noise std 0.05 d^2 (encoded units), nothing else
+    x = torch.zeros(1, 4, 64, 64)
+    x[:, 3, :32] = 0.2  # near
+    x[:, 3, 32:] = 0.8  # far
+    noise = g(x, seeds=[0]) - g(x, stochastic=False)
+    assert torch.equal(noise[:, :3], torch.zeros_like(noise[:, :3]))
+    near, far = noise[0, 3, :32].std().item(), noise[0, 3, 32:].std().item()
+    assert near == pytest.approx(0.05 * 0.2**2, rel=0.1)
+    assert far == pytest.approx(0.05 * 0.8**2, rel=0.1)

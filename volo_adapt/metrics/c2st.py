@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import kornia
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from volo_adapt.models.critic_view import highpass_residual
 
 CHANNEL_MASKS: dict[str, tuple[float, float, float, float]] = {
     "rgbd": (1.0, 1.0, 1.0, 1.0),
@@ -92,8 +93,7 @@ class TwoSampleCNN(nn.Module):
 
     def with_highpass(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` -> ``(B, 2C, H, W)``: the image and its amplified high-pass (the network's input)."""
-        hp = (x - kornia.filters.box_blur(x, (3, 3), border_type="replicate")) * self.highpass_gain
-        return torch.cat([x, hp], dim=1)
+        return torch.cat([x, highpass_residual(x) * self.highpass_gain], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 2C, H, W)`` from :meth:`with_highpass` (computed once per image, outside the training loop)."""
