@@ -31,12 +31,8 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
 * **sampled sensor noise** (``noise=True``), as StyleGAN's noise injection: (1) two extra input channels of
   standard normal noise for the backbone, one per pixel and one per image (broadcast), which it may shape into
   spatially correlated or per-frame random effects (exposure, white balance); (2) per-pixel Gaussian noise added to
-  every output channel with a learned per-channel strength times a per-pixel scale predicted by the head (``exp``
-  of a bounded log-scale). The strength is a quadratic in the pixel's own input value, ``a + b v + c v^2`` with
-  ``a, b, c`` learned per channel and initialised at 0: depth noise grows with range on nearly every depth sensor
-  (about linearly for time-of-flight, quadratically for stereo and structured light) and colour noise with
-  intensity (shot noise), so the common case is three numbers away instead of a mapping the head must learn from
-  features.
+  every output channel with a learned per-channel strength (initialised at 0) times a per-pixel scale predicted by
+  the head (``exp`` of a bounded log-scale), so the noise level can follow depth, as a time-of-flight sensor's does.
   Passing ``stochastic=False`` to :meth:`SensorAwareGenerator.forward` switches all randomness off (zero noise
   inputs, no output noise, the deterministic validity threshold): the training module uses it for the cycle and
   identity reconstructions so that those terms cannot punish the sampled noise (see ``docs/sensor-aware.md``).
@@ -48,9 +44,9 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   pixels, and colour cameras blur. Built from the input by a fixed operator, such a blend is one multiplication
   away for the head, where a backbone would need many steps to learn to produce the same low-pass from scratch.
   The low-pass does not skip invalid pixels (0): where a surface meets empty background, the blend ramps the
-  depth towards 0, and with ``validity="depth"`` the ramp's far end becomes "no return". The blend applies only
-  to pixels where the input returns: averaging a hole with its neighbours would fill it (the first version did,
-  and lost the sensor's holes); new returns come only from the residual correction, within ``reach``.
+  depth towards 0, and with ``validity="depth"`` the ramp's far end becomes "no return". The blend applies to
+  every pixel within ``reach`` (also to holes, which it can fill: restricting it to pixels where the input returns
+  measured worse, see ``docs/sensor-aware.md``).
 * **pixel coordinates** (``coords=True``): x, y in [-1, 1] and r^2 as extra input channels, for effects that depend
   on the position in the frame (vignetting, lens shading, projector fall-off) and that a translation-equivariant
   backbone cannot otherwise place.
@@ -213,9 +209,6 @@ class SensorAwareGenerator(nn.Module):
         if noise:
             self.noise_strength = nn.Parameter(torch.zeros(channels))
             """Per-channel std of the output noise in encoded units (before the per-pixel scale); init 0."""
-            self.noise_growth = nn.Parameter(torch.zeros(channels, 2))
-            """Per channel, the linear and quadratic growth of the noise std with the pixel's own input value (encoded
-            depth, which is linear in metres; colour intensity); init 0."""
         if validity == "sampled":
             self.validity_temperature = nn.Parameter(torch.zeros(()))
             """Scale of the logistic noise on the validity logit (its sign is irrelevant: the noise is symmetric)."""
@@ -297,16 +290,12 @@ class SensorAwareGenerator(nn.Module):
         delta, blend, rest = out[:, :c], out[:, c : c + n_lowpass], out[:, c + n_lowpass :]
 
         y = x + delta if self.residual else hard_sigmoid_tf(delta)
-        if self.lowpass_scales:  # blends only where the input returns: a hole is not filled by its neighbours
-            returns = self.input_valid(x).to(x.dtype)
-            for i, factor in enumerate(self.lowpass_scales):
-                y = y + blend[:, i * c : (i + 1) * c] * (lowpass_basis(x, factor) - x) * returns
+        for i, factor in enumerate(self.lowpass_scales):
+            y = y + blend[:, i * c : (i + 1) * c] * (lowpass_basis(x, factor) - x)
         if self.noise:
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
-                a, g1, g2 = (v.view(1, c, 1, 1) for v in (self.noise_strength, *self.noise_growth.unbind(1)))
-                strength = a + (g1 + g2 * x) * x  # per channel, a quadratic in the pixel's own input value
-                y = y + strength * torch.exp(log_scale) * rand["output"]
+                y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
         reachable = self.within_reach(x)
         if self.validity == "none":
             y = y.clamp(0.0, 1.0)
