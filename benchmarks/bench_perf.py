@@ -67,7 +67,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN_VARIANTS: dict[str, list[str]] = {
     "eager_fp32": ["train.precision=32-true", "optim.implementation=for_loop", "train.cache_weights=false",
-                   "train.batch_calls=false", "train.memory_format=contiguous", "train.activation_checkpointing=false", "train.compile=false"],
+                   "train.batch_calls=false", "train.memory_format=contiguous",
+                   "train.activation_checkpointing=false", "train.compile=false"],
     "tuned": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
               "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
     "tuned_ckpt": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
