@@ -46,6 +46,23 @@ def mem_available_gib() -> float:
     return float("inf")
 
 
+def release_freed_heap() -> None:
+    """Hand memory that freed tensors left in the C heap back to the kernel (glibc ``malloc_trim``; no-op elsewhere).
+
+    glibc keeps freed blocks below its mmap threshold (which grows to 32 MB after large frees) in the process, so a
+    call that follows another call (variants alternate in one process) reuses them without raising the resident
+    set: measured growth was 0.00 GiB for a 512 px training step before this ran first.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 class PeakMemory:
     """Measure one call's peak memory growth in bytes (see the module docstring). Usage::
 
@@ -62,6 +79,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self.before = torch.cuda.memory_allocated(self.device)
             return
+        release_freed_heap()  # else a call reuses memory an earlier call freed and the growth reads as 0
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")  # VmHWM := VmRSS
