@@ -33,7 +33,7 @@ import torch
 from volo_adapt.data.align import align_rgb_depth
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT, _clean_depth, load_rgb, read_depth_raw, read_rgbd_array
 from volo_adapt.data.sample import RGBDSample
-from volo_adapt.data.sources import SampleRef
+from volo_adapt.data.sources import SampleRef, partner_paths
 from volo_adapt.errors import DataError
 
 __all__ = [
@@ -118,16 +118,13 @@ def encode_ref(ref: SampleRef, depth_scale: float = 1000.0, pixel_limit: int = D
         meta = {"rgb_format": fmt, "depth_format": fmt, "rgb_path": str(ref.array_path),
                 "depth_path": str(ref.array_path)}
     else:
-        if ref.depth_path is None:
-            raise DataError(f"{ref.source}: missing depth partner for {ref.key} (rgb: {ref.rgb_path})")
-        if ref.rgb_path is None:
-            raise DataError(f"{ref.source}: missing rgb partner for {ref.key} (depth: {ref.depth_path})")
-        rgb_t, rgb_fmt = load_rgb(ref.rgb_path, pixel_limit)
+        rgb_path, depth_path = partner_paths(ref)
+        rgb_t, rgb_fmt = load_rgb(rgb_path, pixel_limit)
         rgb = _rgb_codes(rgb_t, rgb_fmt)
-        depth = np.ascontiguousarray(read_depth_raw(ref.depth_path, pixel_limit))
-        depth_fmt = "png16" if ref.depth_path.suffix.lower() == ".png" else ref.depth_path.suffix.lower()[1:]
-        meta = {"rgb_format": rgb_fmt, "depth_format": depth_fmt, "rgb_path": str(ref.rgb_path),
-                "depth_path": str(ref.depth_path)}
+        depth = np.ascontiguousarray(read_depth_raw(depth_path, pixel_limit))
+        depth_fmt = "png16" if depth_path.suffix.lower() == ".png" else depth_path.suffix.lower()[1:]
+        meta = {"rgb_format": rgb_fmt, "depth_format": depth_fmt, "rgb_path": str(rgb_path),
+                "depth_path": str(depth_path)}
     meta.update(
         depth_scale=float(depth_scale),
         rgb_size=[int(rgb.shape[0]), int(rgb.shape[1])],

@@ -271,6 +271,15 @@ def open_source(spec: str) -> list[SampleRef]:
     return sorted(refs, key=lambda r: r.key)
 
 
+def partner_paths(ref: SampleRef) -> tuple[Path, Path]:
+    """``(rgb_path, depth_path)`` of a two-file sample; DataError naming the present file if its partner is missing."""
+    if ref.depth_path is None:
+        raise DataError(f"{ref.source}: missing depth partner for {ref.key} (rgb: {ref.rgb_path})")
+    if ref.rgb_path is None:
+        raise DataError(f"{ref.source}: missing rgb partner for {ref.key} (depth: {ref.depth_path})")
+    return ref.rgb_path, ref.depth_path
+
+
 def read_sample(ref: SampleRef, depth_scale: float = 1000.0, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> RGBDSample:
     """Read one sample fully and align RGB and depth to one size (see :mod:`volo_adapt.data.align`).
 
@@ -294,13 +303,9 @@ def read_sample(ref: SampleRef, depth_scale: float = 1000.0, pixel_limit: int = 
         rgb_fmt = depth_fmt = fmt
         rgb_size = depth_size = tuple(rgb.shape[1:])
     else:
-        if ref.depth_path is None:
-            raise DataError(f"{ref.source}: missing depth partner for {ref.key} (rgb: {ref.rgb_path})")
-        if ref.rgb_path is None:
-            raise DataError(f"{ref.source}: missing rgb partner for {ref.key} (depth: {ref.depth_path})")
-        rgb, rgb_fmt = load_rgb(ref.rgb_path, pixel_limit)
-        depth, depth_fmt = load_depth(ref.depth_path, depth_scale, pixel_limit)
-        rgb_path, depth_path = ref.rgb_path, ref.depth_path
+        rgb_path, depth_path = partner_paths(ref)
+        rgb, rgb_fmt = load_rgb(rgb_path, pixel_limit)
+        depth, depth_fmt = load_depth(depth_path, depth_scale, pixel_limit)
         rgb_size, depth_size = tuple(rgb.shape[1:]), tuple(depth.shape[1:])
         rgb, depth = align_rgb_depth(rgb, depth, name=f"{ref.source}: {ref.key}")
     meta = {
