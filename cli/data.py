@@ -69,15 +69,7 @@ def check(
     """Read every sample fully; print per-source statistics and every bad sample (exit code 2 if any)."""
     console = Console()
     err = Console(stderr=True)
-    with Progress(
-        TextColumn("checking"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with _progress_bar(err, "checking") as bar:
         task = bar.add_task("check", total=None)
         report = check_sources(
             sources,
