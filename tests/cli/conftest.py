@@ -1,4 +1,4 @@
-"""Shared pieces of the CLI tests: the tiny-checkpoint factory, a ``ckpt`` fixture, and a CLI runner."""
+"""Shared pieces of the CLI tests: the tiny-checkpoint factory, a ``ckpt`` fixture, CLI runners, a wide console."""
 
 from __future__ import annotations
 
@@ -28,3 +28,15 @@ def run_volo(argv: list[str], capsys) -> tuple[int | str | None, str, str]:
         run(argv)
     out, err = capsys.readouterr()
     return e.value.code, out, err
+
+
+def volo_output(argv: list[str], capsys) -> tuple[int, str]:
+    """Run ``volo ARGV`` in-process; return ``(exit code, stdout + stderr)`` (exit code 0 when None)."""
+    code, out, err = run_volo(argv, capsys)
+    return int(code or 0), out + err
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich folds table cells at 80 columns otherwise; tests that read table rows use a wide console."""
+    monkeypatch.setenv("COLUMNS", "250")

@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from cli.main import run
+from tests.cli.conftest import volo_output as _run
 from volo_adapt.data.formats import write_depth, write_rgb, write_rgbd_array
 
-
-def _run(args: list[str], capsys) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as e:
-        run(args)
-    out = capsys.readouterr()
-    return int(e.value.code or 0), out.out + out.err
-
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")  # rich folds table cells at 80 columns otherwise
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def test_mixed_good_and_bad_samples(tmp_path, capsys, make_mixed_rgbd_folder):

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cli.main import run
+from tests.cli.conftest import volo_output as _run
 
 pytest.importorskip("litdata")
 
-
-def _run(args: list[str], capsys) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as e:
-        run(args)
-    out = capsys.readouterr()
-    return int(e.value.code or 0), out.out + out.err
-
-
-@pytest.fixture(autouse=True)
-def _wide_console(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def test_pack_lists_bad_samples_then_check_reads_the_pack(tmp_path, capsys, make_mixed_rgbd_folder):
