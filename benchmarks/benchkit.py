@@ -10,6 +10,7 @@ that call's own peak (the process, other variants' weights included, is the base
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import statistics
@@ -53,14 +54,21 @@ def release_freed_heap() -> None:
     call that follows another call (variants alternate in one process) reuses them without raising the resident
     set: measured growth was 0.00 GiB for a 512 px training step before this ran first.
     """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (looked up once: ``find_library`` runs ``ldconfig``), or None where there is none."""
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        ctypes.CDLL(name).malloc_trim(0)
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
     except (OSError, AttributeError, TypeError):
-        pass
+        return None
 
 
 class PeakMemory:
