@@ -59,12 +59,14 @@ def build_critic(model: ModelConfig) -> nn.Module:
     """The critic described by ``model`` (one per domain)."""
     from volo_adapt.models import create_critic
 
-    if model.critic_highpass <= 0:
-        return create_critic(model.critic, in_channels=model.channels, base=model.critic_base, **model.critic_kwargs)
+    highpass = model.critic_highpass > 0  # the critic then also reads one high-pass channel per image channel
+    in_channels = model.channels * (2 if highpass else 1)
+    critic = create_critic(model.critic, in_channels=in_channels, base=model.critic_base, **model.critic_kwargs)
+    if not highpass:
+        return critic
     from volo_adapt.models.critic_view import HighPassView
 
-    inner = create_critic(model.critic, in_channels=2 * model.channels, base=model.critic_base, **model.critic_kwargs)
-    return HighPassView(inner, model.critic_highpass)
+    return HighPassView(critic, model.critic_highpass)
 
 
 def build_codec(data: DataConfig) -> DepthCodec:
