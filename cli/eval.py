@@ -37,6 +37,9 @@ def eval_cmd(
                                            "cache."),
     seed: int = typer.Option(0, "--seed", help="Seed of C2ST, KID subsets and the target halves."),
     c2st_epochs: int = typer.Option(30, "--c2st-epochs", min=1, help="Training epochs of the C2ST classifier."),
+    c2st_repeats: int = typer.Option(5, "--c2st-repeats", min=1, help="C2ST accuracy = mean over this many "
+                                     "classifier seeds (--seed, --seed + 1, ...); one split of a small test set "
+                                     "is a noisy judge."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
     no_ema: bool = typer.Option(False, "--no-ema", help="Use the raw weights even if the run kept an EMA."),
 ) -> None:
@@ -79,6 +82,7 @@ def eval_cmd(
             inception_weights=inception_weights,
             seed=seed,
             c2st_epochs=c2st_epochs,
+            c2st_repeats=c2st_repeats,
             device=device,
             log=lambda msg: status.update(f"evaluating: {msg}"),
         )

@@ -61,3 +61,20 @@ def test_wilson_interval_known_values():
     lo, hi = wilson_interval(10, 10)
     assert hi == pytest.approx(1.0) and lo == pytest.approx(0.7225, abs=1e-3)
     assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_repeats_report_the_mean_and_spread_of_single_seed_runs(sets):
+    clean, _, noisy = sets
+    singles = [c2st(clean, noisy, seed=s, epochs=3).acc for s in (5, 6, 7)]
+    r = c2st(clean, noisy, seed=5, epochs=3, repeats=3)
+    assert r.repeats == 3 and r.n_test == 24
+    assert r.acc == pytest.approx(sum(singles) / 3)
+    assert r.acc_std == pytest.approx(float(torch.tensor(singles, dtype=torch.float64).std()))
+    assert r.ci_low <= r.acc <= r.ci_high
+    assert c2st(clean, noisy, seed=5, epochs=3, repeats=1).acc == singles[0]
+
+
+def test_repeats_below_one_are_refused(sets):
+    clean, _, noisy = sets
+    with pytest.raises(ValueError, match="repeats"):
+        c2st(clean, noisy, repeats=0)

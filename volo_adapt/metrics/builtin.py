@@ -138,7 +138,7 @@ def _c2st_metric(channels: str):
     def fn(inp: MetricInputs) -> MetricResult:
         o = inp.options
         r = c2st(inp.candidate, inp.reference, channels=channels, seed=o.seed, epochs=o.c2st_epochs,
-                 size=o.c2st_size, device=o.device)
+                 size=o.c2st_size, device=o.device, repeats=o.c2st_repeats)
         return MetricResult(r.as_dict())
 
     return fn

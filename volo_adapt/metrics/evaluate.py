@@ -256,6 +256,7 @@ def evaluate_tensors(
         "options": {
             "seed": options.seed,
             "c2st_epochs": options.c2st_epochs,
+            "c2st_repeats": options.c2st_repeats,
             "c2st_size": options.c2st_size,
             "depth_bin_m": options.depth_bin_m,
             "inception_weights": None if options.inception_weights is None else str(options.inception_weights),
@@ -361,6 +362,7 @@ def evaluate(
     inception_weights: str | Path | None = None,
     seed: int = 0,
     c2st_epochs: int = 30,
+    c2st_repeats: int = 5,
     device: str = "auto",
     log: Log | None = None,
     baselines: bool = True,
@@ -381,6 +383,7 @@ def evaluate(
         inception_weights: FID Inception weights file (default: the torch hub cache location).
         seed: seeds C2ST, KID subsets and the target halves.
         c2st_epochs: C2ST classifier epochs.
+        c2st_repeats: C2ST accuracy = mean over this many classifier seeds ``seed, seed + 1, ...``.
         device: where the generator and metric networks run (``auto``, ``cpu``, ``cuda``, ...).
         log: progress callback.
         baselines: also compute the identity and target-halves baselines (see :func:`evaluate_tensors`).
@@ -442,6 +445,7 @@ def evaluate(
         device=str(dev),
         inception_weights=None if inception_weights is None else Path(inception_weights),
         c2st_epochs=c2st_epochs,
+        c2st_repeats=c2st_repeats,
     )
     return evaluate_tensors(
         translate, source, target, codec,

@@ -32,6 +32,7 @@ class MetricOptions:
         device: torch device for networks (C2ST classifier, Inception).
         inception_weights: FID Inception weights file; None = the torch hub cache location.
         c2st_epochs: training epochs of the C2ST classifier.
+        c2st_repeats: C2ST accuracy = mean over this many classifier seeds (splits); one seed is a noisy judge.
         c2st_size: C2ST images larger than this are subsampled (nearest) to at most this side.
         depth_bin_m: width in metres of the range bins of the noise-against-distance curve.
     """
@@ -40,6 +41,7 @@ class MetricOptions:
     device: str = "cpu"
     inception_weights: Path | None = None
     c2st_epochs: int = 30
+    c2st_repeats: int = 5
     c2st_size: int = 128
     depth_bin_m: float = 0.5
 
