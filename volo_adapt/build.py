@@ -52,6 +52,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         validity_prior=sensor.validity_prior,
         reach=sensor.reach,
         lowpass_scales=sensor.lowpass_scales,
+        sensing_grids=sensor.sensing_grids,
     )
 
 

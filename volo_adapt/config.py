@@ -100,11 +100,16 @@ class SensorHeadConfig:
     lowpass_scales: list[int] = field(default_factory=list)
     """Low-resolution sensing: factors s (>= 2) of bases "the input at 1/s resolution" that the head blends towards
     per pixel and channel (depth ramps and mixed pixels at edges, colour blur); empty = off."""
+    sensing_grids: list[float] = field(default_factory=list)
+    """Coarse depth sensing: grid fractions f in (0, 1) of bases "the depth point-sampled on an f-times coarser grid
+    and bilinearly upsampled" that the head blends the depth towards per pixel (phone LiDAR/ToF: depth resolution
+    over colour resolution after your resizing, e.g. ARKit 256x192 over 640x480 = 0.4); empty = off."""
 
     @property
     def enabled(self) -> bool:
         """True when any switch is on (the generator is then wrapped)."""
-        return self.residual or self.validity != "none" or self.noise or self.coords or bool(self.lowpass_scales)
+        return (self.residual or self.validity != "none" or self.noise or self.coords or bool(self.lowpass_scales)
+                or bool(self.sensing_grids))
 
 
 @dataclass
@@ -362,6 +367,11 @@ def validate(cfg: RunConfig) -> None:
         all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in m.sensor.lowpass_scales),
         "model.sensor.lowpass_scales",
         f"must be a list of integers >= 2, got {m.sensor.lowpass_scales}",
+    )
+    need(
+        all(isinstance(f, int | float) and not isinstance(f, bool) and 0 < f < 1 for f in m.sensor.sensing_grids),
+        "model.sensor.sensing_grids",
+        f"must be a list of fractions in (0, 1), got {m.sensor.sensing_grids}",
     )
     need(m.sensor.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {m.sensor.validity_prior}")
     for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight"):
