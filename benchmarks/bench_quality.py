@@ -56,6 +56,7 @@ ABLATION_SWITCHES = {
     "no-noise": ["model.sensor.noise=false"],
     "no-coords": ["model.sensor.coords=false"],
     "no-lowpass": ["model.sensor.lowpass_scales=[]"],
+    "no-sensing-grid": ["model.sensor.sensing_grids=[]"],
     "no-geometry": ["loss.geometry_weight=0"],
     "no-critic-warmup": ["optim.critic_warmup=0"],
     "no-kept-mask": ["loss.reconstruction_mask=none"],
