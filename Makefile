@@ -48,7 +48,7 @@ bench-parts: setup
 
 # Quality at one wall-clock budget: the demo preset against the paper's model at demo size, 3 seeds, with the
 # identity / untrained / floor / sensor-truth rows (about 30 minutes on 2 cores), then the ablation (each switch
-# off in turn, 2 seeds, about 80 minutes). Results: benchmarks/results/{quality,ablation}/quality.{md,json}.
+# off in turn, 2 seeds, about 100 minutes). Results: benchmarks/results/{quality,ablation}/quality.{md,json}.
 bench-quality: setup
 	$(BIN)/python benchmarks/bench_quality.py --budget 7m --seeds 0 1 2 --parallel 2 --threads 1 \
 		--out benchmarks/results/quality
