@@ -22,7 +22,8 @@ process, with the variants of a group **alternating** step by step (so a change 
   An estimate of what a process training only that variant would peak at.
 * **translate**: images/s of the preset's generator (random weights) through ``volo translate``'s engine in the
   modes of ``translate_harness.py``, and the encoded-depth difference of each mode to eager fp32 in millimetres
-  (99.9th percentile and maximum over the pixels valid in both; ``bf16`` rows give the bf16-vs-fp32 figure).
+  (99.9th percentile and maximum over the pixels valid in both; ``bf16`` rows give the bf16-vs-fp32 figure; on a
+  device without native bf16 they are untimed and computed at the run's smallest size only).
   For a ``tuned`` training variant in bf16 the table gives the same figure for its ``gen_a2b``.
 
 Groups whose predicted peak (scaled from a smaller run of the same variant) exceeds 90 % of the available memory
@@ -129,12 +130,26 @@ def make_variant(preset: str, name: str, size: int, batch: int, device: str):
 
 
 def predicted_peak(history: dict, key: tuple[str, str], size: int, batch: int) -> float | None:
-    """Bytes a variant should need at ``size``/``batch``, scaled by pixels x batch from its largest measured run."""
-    runs = history.get(key, [])
+    """Bytes a variant should need at ``size``/``batch``: its persistent bytes plus a step's growth predicted from
+    its measured runs (``(size, batch, persistent, growth)`` tuples in ``history[key]``).
+
+    With runs at two or more pixel counts (pixels x batch), the growth is the straight line through the two largest
+    (a fixed part, e.g. buffers at a fixed resolution, plus a part per pixel; neither below 0); with one run, it
+    scales in proportion to the pixel count (an over-estimate when part of the growth is fixed). ``None`` without
+    a run."""
+    runs = sorted(history.get(key, []), key=lambda r: r[0] ** 2 * r[1])
     if not runs:
         return None
-    s, b, persistent, growth = max(runs, key=lambda r: r[0] ** 2 * r[1])
-    return persistent * 1.0 + growth * (size * size * batch) / (s * s * b)
+    n = size * size * batch
+    s, b, persistent, growth = runs[-1]
+    n1 = s * s * b
+    smaller = [r for r in runs if r[0] ** 2 * r[1] < n1]
+    if not smaller:
+        return persistent * 1.0 + growth * n / n1
+    n0, growth0 = smaller[-1][0] ** 2 * smaller[-1][1], smaller[-1][3]
+    per_pixel = max(0.0, (growth - growth0) / (n1 - n0))
+    fixed = max(0.0, growth - per_pixel * n1)
+    return persistent * 1.0 + fixed + per_pixel * n
 
 
 def depth_error_bf16(variant, x: torch.Tensor) -> dict[str, float] | None:
@@ -246,12 +261,16 @@ def translate_group(preset: str, size: int, batch: int, args, log) -> list[dict[
 
     gap = load_config(preset).data.depth_gap
     x = random_batches(1, batch, size, gap, args.device, seed=7)[0]["A"]
-    modes = ["auto", "bf16"] + (["compiled"] if args.compile else [])
+    # emulated bf16 (a CPU without AVX-512 BF16/AMX) is never timed; its depth figure is computed at the run's
+    # smallest size only (one emulated call of a 512 px generator takes minutes and says nothing new)
+    emulated = not fast_bf16(torch.device(args.device))
+    modes = ["auto"] + (["bf16"] if not emulated or size == min(args.sizes) else [])
+    modes += ["compiled"] if args.compile else []
     calls, loaded = translate_calls(preset, size, batch, args.device, modes, x)
     device = torch.device(args.device)
     outputs = {n: c() for n, c in calls.items()}  # warm-up (and compile) call; also the outputs compared
-    # emulated bf16 (a CPU without AVX-512 BF16/AMX) is 10-50x slower than fp32 and never chosen: depth figure only
-    untimed = {n for n in calls if n == "bf16" and not fast_bf16(device)}
+    # emulated bf16 is 10-50x slower than fp32 and never chosen by auto: depth figure only
+    untimed = {n for n in calls if n == "bf16" and emulated}
     times: dict[str, list[float]] = {n: [] if n not in untimed else [float("nan")] for n in calls}
     growth: dict[str, float] = {n: 0.0 if n not in untimed else float("nan") for n in calls}
     pm = PeakMemory(device)
@@ -353,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
                     result["train"] += train_group(preset, size, batch, args, result["probe"], base, history, log)
                 if not args.no_translate:
                     result["translate"] += translate_group(preset, size, batch, args, log)
+                # after every group, so that a stopped run keeps the tables of the groups it finished
                 (args.out / "perf.json").write_text(json.dumps(result, indent=1, default=str))
+                (args.out / "perf.md").write_text(tables(result) + "\n")
     result["wall_s"] = time.perf_counter() - t0
     (args.out / "perf.json").write_text(json.dumps(result, indent=1, default=str))
     (args.out / "perf.md").write_text(tables(result) + "\n")

@@ -36,6 +36,16 @@ def test_predicted_peak_scales_growth_by_pixels_and_batch():
     history = {("p", "v"): [(64, 1, 100.0, 10.0), (128, 1, 100.0, 40.0)]}
     assert bench_perf.predicted_peak(history, ("p", "v"), 512, 2) == pytest.approx(100 + 40 * 16 * 2)
     assert bench_perf.predicted_peak(history, ("p", "other"), 512, 2) is None
+    one_run = {("p", "v"): [(128, 1, 100.0, 40.0)]}
+    assert bench_perf.predicted_peak(one_run, ("p", "v"), 256, 1) == pytest.approx(100 + 160)
+
+
+def test_predicted_peak_keeps_a_fixed_part_of_the_growth():
+    # growth 30 + n/1024 bytes at n pixels: 34 at 64 px, 46 at 128 px -> 30 + 256 at 512 px (not 46 * 16)
+    history = {("p", "v"): [(128, 1, 5.0, 46.0), (64, 1, 5.0, 34.0)]}
+    assert bench_perf.predicted_peak(history, ("p", "v"), 512, 1) == pytest.approx(5 + 30 + 256)
+    shrinking = {("p", "v"): [(64, 1, 5.0, 50.0), (128, 1, 5.0, 40.0)]}  # noise: never a negative slope
+    assert bench_perf.predicted_peak(shrinking, ("p", "v"), 512, 1) == pytest.approx(5 + 40)
 
 
 def test_compute_dtype_follows_precision_and_tf32_flag(monkeypatch):
