@@ -8,7 +8,9 @@ process, with the variants of a group **alternating** step by step (so a change 
   DataModule's. Variants: ``eager_fp32`` (fp32, one-parameter-at-a-time optimisers, spectral norm recomputed per
   call, NCHW: the plain step), ``tuned`` (the defaults of ``train.*``/``optim.*`` with ``train.precision=auto``:
   bf16-mixed only where the hardware computes bf16, fused optimisers, spectral-norm weights once per step, one
-  batched call per network for its cycle and identity inputs and for a critic's real and fake images),
+  batched call per network for a critic's real and fake images, the generator loss back-propagated in three
+  independent parts, ``train.split_backward``), ``one_backward`` (``tuned`` with one backward of the whole
+  generator loss and batched generator calls: what ``split_backward`` saves),
   ``tuned_ckpt`` (``tuned`` plus activation checkpointing), optionally ``channels_last``, ``bf16`` and
   ``compiled``; for ``cyclegan`` also ``classic``, the CycleGAN training step written from the paper
   (``classic_cyclegan.py``) with the same networks.
@@ -69,10 +71,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN_VARIANTS: dict[str, list[str]] = {
     "eager_fp32": ["train.precision=32-true", "optim.implementation=for_loop", "train.cache_weights=false",
-                   "train.batch_calls=false", "train.memory_format=contiguous",
+                   "train.batch_calls=false", "train.split_backward=false", "train.memory_format=contiguous",
                    "train.activation_checkpointing=false", "train.compile=false"],
     "tuned": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
               "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
+    "one_backward": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
+                     "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false",
+                     "train.split_backward=false"],
     "tuned_ckpt": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
                    "train.memory_format=auto", "train.activation_checkpointing=true", "train.compile=false"],
     "channels_last": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
@@ -99,7 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batches", nargs="+", type=int, help="batch sizes (default 1 2 on CPU, 1 8 on CUDA)")
     p.add_argument("--steps", type=int, help="timed steps per variant (default 3; --quick: 2)")
     p.add_argument("--variants", nargs="+", choices=list(TRAIN_VARIANTS),
-                   help="training variants (default eager_fp32 tuned tuned_ckpt; --quick: eager_fp32 tuned)")
+                   help="training variants (default eager_fp32 tuned one_backward tuned_ckpt; --quick: eager_fp32 "
+                   "tuned)")
     p.add_argument("--no-classic", action="store_true", help="leave out the classic CycleGAN step")
     p.add_argument("--no-train", action="store_true", help="translate only")
     p.add_argument("--no-translate", action="store_true", help="training step only")
@@ -116,7 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.sizes = a.sizes or ([64] if a.quick else [128, 512])
     a.batches = a.batches or ([1, 2] if a.quick or not cuda else [1, 8])
     a.steps = a.steps or (2 if a.quick else 3)
-    a.variants = a.variants or (["eager_fp32", "tuned"] if a.quick else ["eager_fp32", "tuned", "tuned_ckpt"])
+    full = ["eager_fp32", "tuned", "one_backward", "tuned_ckpt"]
+    a.variants = a.variants or (["eager_fp32", "tuned"] if a.quick else full)
     return a
 
 

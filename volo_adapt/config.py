@@ -239,10 +239,17 @@ class TrainConfig:
     activation_checkpointing: bool = False
     """Recompute the generators' activations in the backward pass instead of keeping them: much less memory for
     about one extra forward of compute (large images on small GPUs or CPUs). Needs cache_weights."""
+    split_backward: bool = True
+    """Back-propagate the generators' loss in three independent parts as soon as each is computed (the cycle from
+    A with the adversarial term on its fake, the cycle from B, the identity terms) instead of one backward of the
+    total: the same gradients, but only one part's activations are held at a time (about a third of the
+    generator step's activation memory, at no extra compute). One process only (under DDP: one backward).
+    Its generator calls cannot be batched (cycle and identity images are in different parts)."""
     batch_calls: bool = True
-    """Call a network once on several inputs stacked along the batch (each generator's cycle reconstruction and
-    identity image; each critic on real and pooled fake images) instead of once per input: the same results (every
-    normalisation in our networks is per sample), fewer and larger kernels. false: one call per input."""
+    """Call a network once on several inputs stacked along the batch (each critic on real and pooled fake images;
+    without split_backward also each generator's cycle reconstruction and identity image) instead of once per
+    input: the same results (every normalisation in our networks is per sample), fewer and larger kernels.
+    false: one call per input."""
     compile: bool = False
     """torch.compile the four networks (in place; checkpoints unchanged). Compiling takes minutes on a CPU."""
     accelerator: str = "auto"

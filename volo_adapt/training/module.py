@@ -210,6 +210,13 @@ class VoloGANModule(L.LightningModule):
         total = elapsed + remaining
         return min(1.0, elapsed / total) if total > 0 else 1.0
 
+    @property
+    def splits_backward(self) -> bool:
+        """Whether the generator step back-propagates its three parts one by one (``train.split_backward``): on one
+        process only (under DDP each backward would all-reduce the gradients; there it is one backward)."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        return bool(self.cfg.train.split_backward) and world == 1
+
     def _uses_grad_scaler(self) -> bool:
         plugin = getattr(self.trainer, "precision_plugin", None)
         return getattr(plugin, "scaler", None) is not None
@@ -238,6 +245,7 @@ class VoloGANModule(L.LightningModule):
         valid_a: torch.Tensor | None = None,
         valid_b: torch.Tensor | None = None,
         rec_kind: str = "l1",
+        backward: Callable[[torch.Tensor], None] | None = None,
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """One forward pass of both generators and the generators' loss terms.
 
@@ -247,71 +255,54 @@ class VoloGANModule(L.LightningModule):
             valid_a: ``(B, 1, S, S)`` bool valid-depth mask of ``real_a`` (used with ``loss.mask_invalid``).
             valid_b: same for ``real_b``.
             rec_kind: ``l1`` | ``l2`` for the cycle and identity terms.
+            backward: None = build one graph for all terms (the caller back-propagates ``total``). Else the
+                terms come in three independent parts, each handed to ``backward`` as soon as it is computed and
+                its graph dropped after (``train.split_backward``): the cycle from A (``adv_B``, ``cycle_A``,
+                ``ssim_A``, ``geo_B``, ``swd_B``), the cycle from B (the same with A and B swapped) and the
+                identity terms. No part's output enters another part's loss, so the gradients are those of
+                ``total`` (summed in another order), while only one part's activations are alive at a time.
 
         Returns:
             ``(losses, images)``: scalar losses ``adv_A, adv_B, cycle_A, cycle_B, id_A, id_B, ssim_A, ssim_B,
-            total_A, total_B, total`` (A = terms on domain-A images, trained into ``gen_b2a`` under vologan
-            routing) and images ``fake_A, fake_B, cyc_A, cyc_B`` (``(B, C, S, S)``, graph attached).
+            geo_A, geo_B, swd_A, swd_B, total_A, total_B, total`` (A = terms on domain-A images, trained into
+            ``gen_b2a`` under vologan routing) and images ``fake_A, fake_B, cyc_A, cyc_B`` (``(B, C, S, S)``;
+            graph attached, or detached when ``backward`` is given).
         """
         lc = self.cfg.loss
-        w = lc.channel_weights
-        detach_cycle = lc.routing == "vologan"
         mask_a = valid_a if lc.mask_invalid else None
         mask_b = valid_b if lc.mask_invalid else None
         g_ab, g_ba = self.gen_a2b, self.gen_b2a
-
-        # the fakes the critics judge are samples (sensor noise and sampled holes on, for generators that have
-        # them); every reconstruction is deterministic, so cycle and identity terms cannot punish the sampling
-        fake_b = g_ab(real_a)
-        fake_a = g_ba(real_b)
-        # vologan routing: cut the path from total_A into gen_a2b (and total_B into gen_b2a), see class docstring
-        # each generator's deterministic calls (cycle reconstruction, identity image) go in one batched call
-        batched = self.cfg.train.batch_calls
         with_id = lc.identity_weight > 0
-        recs_a = deterministic_on_each(g_ba, [fake_b.detach() if detach_cycle else fake_b, real_a][: 1 + with_id],
-                                       batched)
-        recs_b = deterministic_on_each(g_ab, [fake_a.detach() if detach_cycle else fake_a, real_b][: 1 + with_id],
-                                       batched)
-        cyc_a, cyc_b = recs_a[0], recs_b[0]
-
-        kept_a = kept_b = id_kept_a = id_kept_b = None
-        if lc.reconstruction_mask == "kept":  # see LossConfig.reconstruction_mask
-            with torch.no_grad():
-                va, vb = (self.codec.valid_from_encoded(t[:, -1:].float()) for t in (real_a, real_b))
-                id_kept_a, id_kept_b = va, vb
-                kept_a = va & self.codec.valid_from_encoded(fake_b[:, -1:].float())
-                kept_b = vb & self.codec.valid_from_encoded(fake_a[:, -1:].float())
-
-        zero = real_a.new_zeros((), dtype=torch.float32)
         terms: dict[str, torch.Tensor] = {}
-        terms["adv_A"] = adversarial_g_loss(lc.adversarial, self.critic_a(fake_a))
-        terms["adv_B"] = adversarial_g_loss(lc.adversarial, self.critic_b(fake_b))
-        terms["cycle_A"] = weighted_reconstruction_loss(real_a, cyc_a, w, rec_kind, mask_a, pixel_mask=kept_a)
-        terms["cycle_B"] = weighted_reconstruction_loss(real_b, cyc_b, w, rec_kind, mask_b, pixel_mask=kept_b)
-        if with_id:
-            id_a, id_b = recs_a[1], recs_b[1]
-            terms["id_A"] = weighted_reconstruction_loss(real_a, id_a, w, rec_kind, mask_a, pixel_mask=id_kept_a)
-            terms["id_B"] = weighted_reconstruction_loss(real_b, id_b, w, rec_kind, mask_b, pixel_mask=id_kept_b)
+        if backward is None:
+            # the fakes the critics judge are samples (sensor noise and sampled holes on, for generators that have
+            # them); every reconstruction is deterministic, so cycle and identity terms cannot punish the sampling
+            fake_b = g_ab(real_a)
+            fake_a = g_ba(real_b)
+            # each generator's deterministic calls (cycle reconstruction, identity image) go in one batched call
+            batched = self.cfg.train.batch_calls
+            recs_a = deterministic_on_each(g_ba, [self._cycle_input(fake_b), real_a][: 1 + with_id], batched)
+            recs_b = deterministic_on_each(g_ab, [self._cycle_input(fake_a), real_b][: 1 + with_id], batched)
+            cyc_a, cyc_b = recs_a[0], recs_b[0]
+            terms.update(self._cycle_terms("A", "B", real_a, fake_b, cyc_a, real_b, mask_a, rec_kind))
+            terms.update(self._cycle_terms("B", "A", real_b, fake_a, cyc_b, real_a, mask_b, rec_kind))
+            if with_id:
+                terms.update(self._identity_terms(real_a, real_b, recs_a[1], recs_b[1], mask_a, mask_b, rec_kind))
         else:
-            terms["id_A"] = terms["id_B"] = zero
-        if lc.geometry_weight > 0:  # each translation against its own source (B-side terms train gen_a2b)
-            c = self.codec
-            terms["geo_A"] = depth_geometry_loss(real_b, fake_a, c.near, c.far, c.gap)
-            terms["geo_B"] = depth_geometry_loss(real_a, fake_b, c.near, c.far, c.gap)
-        else:
-            terms["geo_A"] = terms["geo_B"] = zero
-        if lc.swd_weight > 0:  # each domain's translations against its real images (unpaired)
-            hp = lc.swd_highpass
-            terms["swd_A"] = patch_sliced_wasserstein(fake_a, real_a, channel_weights=w, max_patches=4096, highpass=hp)
-            terms["swd_B"] = patch_sliced_wasserstein(fake_b, real_b, channel_weights=w, max_patches=4096, highpass=hp)
-        else:
-            terms["swd_A"] = terms["swd_B"] = zero
-        if lc.ssim_weight > 0:
-            terms["ssim_A"] = ssim_loss(*masked(real_a, cyc_a, kept_a), w, lc.ssim_kind)
-            terms["ssim_B"] = ssim_loss(*masked(real_b, cyc_b, kept_b), w, lc.ssim_kind)
-        else:
-            terms["ssim_A"] = terms["ssim_B"] = zero
+            # the same calls in the same order of random draws for the fakes (fake_B first)
+            part_a, fake_b, cyc_a = self._cycle_part("A", "B", real_a, real_b, mask_a, rec_kind, backward)
+            part_b, fake_a, cyc_b = self._cycle_part("B", "A", real_b, real_a, mask_b, rec_kind, backward)
+            terms.update(part_a)
+            terms.update(part_b)
+            if with_id:
+                ids = self._identity_terms(real_a, real_b, deterministic(g_ba, real_a), deterministic(g_ab, real_b),
+                                           mask_a, mask_b, rec_kind)
+                backward(lc.identity_weight * (ids["id_A"] + ids["id_B"]))
+                terms.update({k: v.detach() for k, v in ids.items()})
+        zero = real_a.new_zeros((), dtype=torch.float32)
         for d in ("A", "B"):
+            for name in ("id", "ssim", "geo", "swd"):
+                terms.setdefault(f"{name}_{d}", zero)
             terms[f"total_{d}"] = (
                 terms[f"adv_{d}"]
                 + lc.cycle_weight * terms[f"cycle_{d}"]
@@ -322,6 +313,70 @@ class VoloGANModule(L.LightningModule):
             )
         terms["total"] = terms["total_A"] + terms["total_B"]
         return terms, {"fake_A": fake_a, "fake_B": fake_b, "cyc_A": cyc_a, "cyc_B": cyc_b}
+
+    def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
+        """The fake as it enters the other generator: detached under vologan routing, which cuts the path from
+        one domain's total into the generator that made the fake (see the class docstring)."""
+        return fake.detach() if self.cfg.loss.routing == "vologan" else fake
+
+    def _generators_from(self, src: str) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """``(generator from src, generator back to src, critic of the fakes)`` for domain ``src`` (A or B)."""
+        if src == "A":
+            return self.gen_a2b, self.gen_b2a, self.critic_b
+        return self.gen_b2a, self.gen_a2b, self.critic_a
+
+    def _cycle_terms(self, src: str, dst: str, real: torch.Tensor, fake: torch.Tensor, cyc: torch.Tensor,
+                     real_dst: torch.Tensor, mask: torch.Tensor | None, rec_kind: str) -> dict[str, torch.Tensor]:
+        """The terms of the cycle that starts at domain ``src``: ``adv_{dst}`` (the critic of ``dst`` on
+        ``fake``), ``cycle_{src}`` and ``ssim_{src}`` (``cyc`` against ``real``), ``geo_{dst}`` (``fake``'s depth
+        against its source ``real``) and ``swd_{dst}`` (``fake`` against the unpaired ``real_dst``), the
+        disabled ones left out. Tensors ``(B, C, S, S)``; ``mask`` the valid pixels of ``real`` or None."""
+        lc, w = self.cfg.loss, self.cfg.loss.channel_weights
+        kept = None
+        if lc.reconstruction_mask == "kept":  # see LossConfig.reconstruction_mask
+            with torch.no_grad():
+                kept = self.codec.valid_from_encoded(real[:, -1:].float()) & self.codec.valid_from_encoded(
+                    fake[:, -1:].float())
+        critic = self._generators_from(src)[2]
+        terms = {f"adv_{dst}": adversarial_g_loss(lc.adversarial, critic(fake)),
+                 f"cycle_{src}": weighted_reconstruction_loss(real, cyc, w, rec_kind, mask, pixel_mask=kept)}
+        if lc.geometry_weight > 0:
+            c = self.codec
+            terms[f"geo_{dst}"] = depth_geometry_loss(real, fake, c.near, c.far, c.gap)
+        if lc.swd_weight > 0:
+            terms[f"swd_{dst}"] = patch_sliced_wasserstein(fake, real_dst, channel_weights=w, max_patches=4096,
+                                                           highpass=lc.swd_highpass)
+        if lc.ssim_weight > 0:
+            terms[f"ssim_{src}"] = ssim_loss(*masked(real, cyc, kept), w, lc.ssim_kind)
+        return terms
+
+    def _cycle_part(self, src: str, dst: str, real: torch.Tensor, real_dst: torch.Tensor, mask: torch.Tensor | None,
+                    rec_kind: str, backward: Callable[[torch.Tensor], None]
+                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """One cycle's forward, terms and backward (``train.split_backward``); returns its terms and its fake and
+        reconstruction, all detached, so that nothing keeps the part's graph alive after this returns."""
+        lc = self.cfg.loss
+        gen, back, _ = self._generators_from(src)
+        fake = gen(real)
+        cyc = deterministic(back, self._cycle_input(fake))
+        terms = self._cycle_terms(src, dst, real, fake, cyc, real_dst, mask, rec_kind)
+        weight = {"adv": 1.0, "cycle": lc.cycle_weight, "ssim": lc.ssim_weight, "geo": lc.geometry_weight,
+                  "swd": lc.swd_weight}
+        backward(sum(weight[k.split("_")[0]] * v for k, v in terms.items()))
+        return {k: v.detach() for k, v in terms.items()}, fake.detach(), cyc.detach()
+
+    def _identity_terms(self, real_a: torch.Tensor, real_b: torch.Tensor, id_a: torch.Tensor, id_b: torch.Tensor,
+                        mask_a: torch.Tensor | None, mask_b: torch.Tensor | None, rec_kind: str
+                        ) -> dict[str, torch.Tensor]:
+        """``id_A`` (``gen_b2a(A)`` against A) and ``id_B``, on the pixels valid in the real image when
+        ``loss.reconstruction_mask`` is ``kept``."""
+        lc, w = self.cfg.loss, self.cfg.loss.channel_weights
+        kept_a = kept_b = None
+        if lc.reconstruction_mask == "kept":
+            with torch.no_grad():
+                kept_a, kept_b = (self.codec.valid_from_encoded(t[:, -1:].float()) for t in (real_a, real_b))
+        return {"id_A": weighted_reconstruction_loss(real_a, id_a, w, rec_kind, mask_a, pixel_mask=kept_a),
+                "id_B": weighted_reconstruction_loss(real_b, id_b, w, rec_kind, mask_b, pixel_mask=kept_b)}
 
     def critic_losses(
         self, real_a: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, fake_b: torch.Tensor
@@ -337,13 +392,15 @@ class VoloGANModule(L.LightningModule):
 
     # ------------------------------------------------------------------ training
 
-    def _optimise(self, opt: Any, loss: torch.Tensor) -> bool:
-        """zero_grad, backward, step unless the loss or (unscaled) gradients are non-finite. Returns stepped."""
+    def _optimise(self, opt: Any, loss: torch.Tensor, backward_done: bool = False) -> bool:
+        """zero_grad, backward, step unless the loss or (unscaled) gradients are non-finite. Returns stepped.
+        ``backward_done``: the gradients of ``loss`` are already there (``train.split_backward``)."""
         if not self._agree(bool(torch.isfinite(loss.detach()).all())):
             opt.zero_grad(set_to_none=True)
             return False
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
+        if not backward_done:
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
         if not self._uses_grad_scaler():
             params = [p for group in self._networks_of(opt.optimizer) for p in group]
             # gradients were all-reduced by DDP, so every rank sees the same verdict
@@ -368,8 +425,12 @@ class VoloGANModule(L.LightningModule):
         else:
             nets = (self.gen_a2b, self.gen_b2a, self.critic_a, self.critic_b)
             with self.toggled_optimizer(opt_g), perf.weights_once(*nets, enabled=once):
-                g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind)
-                g_ok = self._optimise(opt_g, g_losses["total"])
+                split = self.splits_backward
+                if split:  # each part's graph is dropped after its backward (train.split_backward)
+                    opt_g.zero_grad(set_to_none=True)
+                backward = (lambda loss: self.manual_backward(loss, retain_graph=True)) if split else None
+                g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind, backward)
+                g_ok = self._optimise(opt_g, g_losses["total"], backward_done=split)
         with self.toggled_optimizer(opt_d), perf.weights_once(self.critic_a, self.critic_b, enabled=once):
             d_losses = self.critic_losses(real_a, real_b, images["fake_A"], images["fake_B"])
             d_ok = self._optimise(opt_d, d_losses["total"])
