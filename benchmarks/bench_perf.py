@@ -190,13 +190,16 @@ def train_group(preset: str, size: int, batch: int, args, peak_probe: dict, base
         names.append("classic")
     avail = mem_available_gib() * GIB
     rows, variants = [], {}
+    kept = 0.0  # persistent bytes of the variants already made: they stay in memory while the others step
     for name in names:
         pred = predicted_peak(history, (preset, name), size, batch)
-        if pred is not None and base_bytes + pred > 0.9 * avail:
+        if pred is not None and base_bytes + kept + pred > 0.9 * avail:
             rows.append({"preset": preset, "variant": name, "size": size, "batch": batch,
-                         "skipped": f"predicted {pred / GIB:.1f} GiB > 90 % of {avail / GIB:.1f} GiB available"})
+                         "skipped": f"predicted {pred / GIB:.1f} GiB (+ {kept / GIB:.1f} GiB of the other variants) "
+                                    f"> 90 % of {avail / GIB:.1f} GiB available"})
             continue
         variants[name] = make_variant(preset, name, size, batch, args.device)
+        kept += max((r[2] for r in history.get((preset, name), [])), default=0.0)
     if not variants:
         return rows
     gap = load_config(preset).data.depth_gap

@@ -244,7 +244,11 @@ class TrainConfig:
     A with the adversarial term on its fake, the cycle from B, the identity terms) instead of one backward of the
     total: the same gradients, but only one part's activations are held at a time (about a third of the
     generator step's activation memory, at no extra compute). One process only (under DDP: one backward).
-    Its generator calls cannot be batched (cycle and identity images are in different parts)."""
+    Its generator calls cannot be batched (cycle and identity images are in different parts). Measured on 2 CPU
+    cores (benchmarks/results/perf-512): the cyclegan step at 512 px took 0.83x the time and half the peak memory
+    of one backward; at 64-128 px it was as fast or up to ~15 % slower (small unbatched calls), so the 64 px demo
+    presets turn it off. Not used with activation_checkpointing on spectrally normalised networks (retain_graph
+    would keep the recomputed activations; the vologan step at 512 px peaked higher split than in one backward)."""
     batch_calls: bool = True
     """Call a network once on several inputs stacked along the batch (each critic on real and pooled fake images;
     without split_backward also each generator's cycle reconstruction and identity image) instead of once per

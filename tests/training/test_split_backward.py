@@ -163,3 +163,12 @@ def test_training_step_with_split_backward_trains_like_one_backward(tiny_data, t
     for k, v in joint[1].items():
         if same_weights or not k.startswith("gen_"):
             torch.testing.assert_close(split[1][k], v, rtol=1e-4, atol=1e-6, msg=k)
+
+
+def test_split_backward_is_off_where_it_would_keep_recomputed_activations():
+    spectral = _module("train.activation_checkpointing=true")  # the smoke generator is spectrally normalised
+    assert spectral.parts_share_graph and not spectral.splits_backward
+    assert _module().splits_backward and not _module("train.split_backward=false").splits_backward
+    torch.manual_seed(0)
+    resnet = VoloGANModule(load_config("cyclegan", ["data.image_size=32", "train.activation_checkpointing=true"]))
+    assert not resnet.parts_share_graph and resnet.splits_backward  # nothing shared: no retain_graph needed

@@ -121,6 +121,12 @@ class VoloGANModule(L.LightningModule):
       ``adv_A + adv_B + l_cyc (cyc_A + cyc_B) + l_id (id_A + id_B) + l_ssim (ssim_A + ssim_B)`` whose gradient
       reaches both generators through the cycles.
 
+    In both routings the total falls into three parts that share no activations: the cycle from A with the
+    adversarial term on ``gen_a2b(A)`` (and the geometry and SWD terms of that fake), the cycle from B, and the
+    identity terms. With ``train.split_backward`` (the default on one process) each part is back-propagated as
+    soon as it is computed and its graph dropped, which gives the gradient of the total while holding about a
+    third of the activations (:meth:`generator_losses`); otherwise one backward of the total.
+
     In both routings the critics are then updated from the *same* forward pass: real images against the
     detached fakes (through the image pool when ``optim.pool_size > 0``). During the first ``optim.critic_warmup``
     share of the run only the critics are trained (:meth:`in_critic_warmup`). Critic weights are frozen
@@ -211,11 +217,24 @@ class VoloGANModule(L.LightningModule):
         return min(1.0, elapsed / total) if total > 0 else 1.0
 
     @property
+    def parts_share_graph(self) -> bool:
+        """Whether the generator step's parts share graph nodes: the spectral-norm weights computed once per step
+        (``train.cache_weights``) of parametrised networks. Back-propagating them part by part then needs
+        ``retain_graph``."""
+        nets = (self.gen_a2b, self.gen_b2a, self.critic_a, self.critic_b)
+        return bool(self.cfg.train.cache_weights) and bool(perf.parametrized_modules(*nets))
+
+    @property
     def splits_backward(self) -> bool:
         """Whether the generator step back-propagates its three parts one by one (``train.split_backward``): on one
-        process only (under DDP each backward would all-reduce the gradients; there it is one backward)."""
+        process only (under DDP each backward would all-reduce the gradients; there it is one backward), and not
+        with activation checkpointing when the parts share graph nodes: ``retain_graph`` also keeps a checkpointed
+        segment's recomputed activations until the part's graph is freed (the vologan step at 512 px peaked at
+        7.6 GiB split against 6.2 GiB in one backward)."""
         world = self.trainer.world_size if self._trainer is not None else 1
-        return bool(self.cfg.train.split_backward) and world == 1
+        if not self.cfg.train.split_backward or world != 1:
+            return False
+        return not (self.cfg.train.activation_checkpointing and self.parts_share_graph)
 
     def _uses_grad_scaler(self) -> bool:
         plugin = getattr(self.trainer, "precision_plugin", None)
@@ -428,7 +447,8 @@ class VoloGANModule(L.LightningModule):
                 split = self.splits_backward
                 if split:  # each part's graph is dropped after its backward (train.split_backward)
                     opt_g.zero_grad(set_to_none=True)
-                backward = (lambda loss: self.manual_backward(loss, retain_graph=True)) if split else None
+                retain = self.parts_share_graph
+                backward = (lambda loss: self.manual_backward(loss, retain_graph=retain)) if split else None
                 g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind, backward)
                 g_ok = self._optimise(opt_g, g_losses["total"], backward_done=split)
         with self.toggled_optimizer(opt_d), perf.weights_once(self.critic_a, self.critic_b, enabled=once):
