@@ -45,3 +45,17 @@ def smoke_config(tiny_data: tuple[str, str], *overrides: str) -> RunConfig:
     cfg = load_config("smoke", list(overrides))
     cfg.data.data_a, cfg.data.data_b = [tiny_data[0]], [tiny_data[1]]
     return cfg
+
+
+def one_smoke_batch(tiny_data: tuple[str, str], out: Path, *overrides: str
+                    ) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Train the smoke preset for one batch (``overrides`` on top) through the module's own training_step;
+    returns its logged losses (``loss/...``) and its state dict (float32, contiguous)."""
+    from volo_adapt.training.run import train
+
+    cfg = smoke_config(tiny_data, "train.max_steps=1", "train.logger=none", "train.sample_every_n_steps=0",
+                       "train.checkpoint_every_n_steps=0", *overrides)
+    module = train(cfg, out, progress=False).module
+    losses = {k: float(v) for k, v in module.trainer.callback_metrics.items() if k.startswith("loss/")}
+    weights = {k: v.detach().float().contiguous() for k, v in module.state_dict().items()}
+    return losses, weights

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from tests.training.conftest import smoke_config
+from tests.training.conftest import one_smoke_batch
 from volo_adapt.config import load_config
 from volo_adapt.errors import ConfigError
 from volo_adapt.hardware import resolve_train_precision
@@ -164,17 +164,6 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert resolve_train_precision("bf16-mixed", "cpu") == "bf16-mixed"
 
 
-def _one_smoke_batch(tiny_data, out, *extra: str):
-    from volo_adapt.training.run import train
-
-    cfg = smoke_config(tiny_data, "train.max_steps=1", "train.logger=none", "train.sample_every_n_steps=0",
-                       "train.checkpoint_every_n_steps=0", *extra)
-    module = train(cfg, out, progress=False).module
-    losses = {k: float(v) for k, v in module.trainer.callback_metrics.items() if k.startswith("loss/")}
-    weights = {k: v.detach().float().contiguous() for k, v in module.state_dict().items()}
-    return losses, weights
-
-
 def test_lean_step_trains_like_the_plain_step(tiny_data, tmp_path):
     """One smoke batch through the module's own training_step (same seeds, dropout and pool draws): checkpointing
     and foreach optimisers give the plain step's weights; channels-last gives its losses (its rounding differs,
@@ -183,11 +172,11 @@ def test_lean_step_trains_like_the_plain_step(tiny_data, tmp_path):
     # one backward in all three: with dropout on, the split step's call order draws other dropout masks (the
     # split itself is compared with dropout off in test_split_backward.py)
     one = "train.split_backward=false"
-    plain = _one_smoke_batch(tiny_data, tmp_path / "plain", "optim.implementation=for_loop",
+    plain = one_smoke_batch(tiny_data, tmp_path / "plain", "optim.implementation=for_loop",
                              "train.memory_format=contiguous", one)
-    lean = _one_smoke_batch(tiny_data, tmp_path / "lean", "optim.implementation=auto",
+    lean = one_smoke_batch(tiny_data, tmp_path / "lean", "optim.implementation=auto",
                             "train.activation_checkpointing=true", "train.memory_format=contiguous", one)
-    cl = _one_smoke_batch(tiny_data, tmp_path / "cl", "train.memory_format=channels_last", one)
+    cl = one_smoke_batch(tiny_data, tmp_path / "cl", "train.memory_format=channels_last", one)
     assert plain[0] and set(plain[0]) == set(lean[0]) == set(cl[0])
     for k, v in plain[1].items():
         torch.testing.assert_close(lean[1][k], v, rtol=1e-5, atol=1e-7, msg=k)
@@ -207,8 +196,8 @@ def test_batched_calls_give_the_per_input_calls_results(tiny_data, tmp_path):
     on real and fake images) against one call per input: the same losses and weights (dropout off, so no random
     draw depends on how the calls are grouped)."""
     no_dropout = ["model.gen_kwargs={levels: 3, dropout: 0}", "model.critic_kwargs={n_down: 2, dropout: 0}"]
-    apart = _one_smoke_batch(tiny_data, tmp_path / "apart", "train.batch_calls=false", *no_dropout)
-    joint = _one_smoke_batch(tiny_data, tmp_path / "joint", "train.batch_calls=true", *no_dropout)
+    apart = one_smoke_batch(tiny_data, tmp_path / "apart", "train.batch_calls=false", *no_dropout)
+    joint = one_smoke_batch(tiny_data, tmp_path / "joint", "train.batch_calls=true", *no_dropout)
     assert apart[0] and set(apart[0]) == set(joint[0])
     for k, v in apart[0].items():
         assert joint[0][k] == pytest.approx(v, rel=1e-5, abs=1e-7), k

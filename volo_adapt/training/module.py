@@ -25,8 +25,10 @@ RGB first and the encoded depth last (0 = invalid in every channel).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -56,6 +58,9 @@ from volo_adapt.training.schedules import batch_to_epoch, lr_multiplier, planned
 log = logging.getLogger(__name__)
 
 OPTIMIZER_ORDER = ("generators", "critics")
+
+LOSS_TERMS = ("adv", "cycle", "id", "ssim", "geo", "swd")
+"""The generator loss terms of one domain, in the order its total sums them (weights: ``loss.*_weight``; adv 1)."""
 """Position of each optimiser (and its scheduler) in ``configure_optimizers`` and in checkpoints."""
 
 ValMetricsFn = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -316,22 +321,24 @@ class VoloGANModule(L.LightningModule):
             if with_id:
                 ids = self._identity_terms(real_a, real_b, deterministic(g_ba, real_a), deterministic(g_ab, real_b),
                                            mask_a, mask_b, rec_kind)
-                backward(lc.identity_weight * (ids["id_A"] + ids["id_B"]))
+                backward(self._weighted(ids))
                 terms.update({k: v.detach() for k, v in ids.items()})
         zero = real_a.new_zeros((), dtype=torch.float32)
         for d in ("A", "B"):
             for name in ("id", "ssim", "geo", "swd"):
                 terms.setdefault(f"{name}_{d}", zero)
-            terms[f"total_{d}"] = (
-                terms[f"adv_{d}"]
-                + lc.cycle_weight * terms[f"cycle_{d}"]
-                + lc.identity_weight * terms[f"id_{d}"]
-                + lc.ssim_weight * terms[f"ssim_{d}"]
-                + lc.geometry_weight * terms[f"geo_{d}"]
-                + lc.swd_weight * terms[f"swd_{d}"]
-            )
+            terms[f"total_{d}"] = self._weighted({f"{n}_{d}": terms[f"{n}_{d}"] for n in LOSS_TERMS})
         terms["total"] = terms["total_A"] + terms["total_B"]
         return terms, {"fake_A": fake_a, "fake_B": fake_b, "cyc_A": cyc_a, "cyc_B": cyc_b}
+
+    def _weighted(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The weighted sum of generator loss terms named ``{term}_{domain}`` (``term`` one of
+        :data:`LOSS_TERMS`), in the order given: the one place the ``loss.*_weight`` values are applied."""
+        lc = self.cfg.loss
+        weight = {"adv": 1.0, "cycle": lc.cycle_weight, "id": lc.identity_weight, "ssim": lc.ssim_weight,
+                  "geo": lc.geometry_weight, "swd": lc.swd_weight}
+        parts = [weight[name.split("_")[0]] * value for name, value in terms.items()]
+        return functools.reduce(operator.add, parts)  # left to right, as the one-graph total always summed
 
     def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
         """The fake as it enters the other generator: detached under vologan routing, which cuts the path from
@@ -374,14 +381,11 @@ class VoloGANModule(L.LightningModule):
                     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         """One cycle's forward, terms and backward (``train.split_backward``); returns its terms and its fake and
         reconstruction, all detached, so that nothing keeps the part's graph alive after this returns."""
-        lc = self.cfg.loss
         gen, back, _ = self._generators_from(src)
         fake = gen(real)
         cyc = deterministic(back, self._cycle_input(fake))
         terms = self._cycle_terms(src, dst, real, fake, cyc, real_dst, mask, rec_kind)
-        weight = {"adv": 1.0, "cycle": lc.cycle_weight, "ssim": lc.ssim_weight, "geo": lc.geometry_weight,
-                  "swd": lc.swd_weight}
-        backward(sum(weight[k.split("_")[0]] * v for k, v in terms.items()))
+        backward(self._weighted(terms))
         return {k: v.detach() for k, v in terms.items()}, fake.detach(), cyc.detach()
 
     def _identity_terms(self, real_a: torch.Tensor, real_b: torch.Tensor, id_a: torch.Tensor, id_b: torch.Tensor,
@@ -444,13 +448,13 @@ class VoloGANModule(L.LightningModule):
         else:
             nets = (self.gen_a2b, self.gen_b2a, self.critic_a, self.critic_b)
             with self.toggled_optimizer(opt_g), perf.weights_once(*nets, enabled=once):
-                split = self.splits_backward
-                if split:  # each part's graph is dropped after its backward (train.split_backward)
+                backward = None
+                if self.splits_backward:  # each part's graph is dropped after its backward (train.split_backward)
                     opt_g.zero_grad(set_to_none=True)
-                retain = self.parts_share_graph
-                backward = (lambda loss: self.manual_backward(loss, retain_graph=retain)) if split else None
+                    retain = self.parts_share_graph
+                    backward = functools.partial(self.manual_backward, retain_graph=retain)
                 g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind, backward)
-                g_ok = self._optimise(opt_g, g_losses["total"], backward_done=split)
+                g_ok = self._optimise(opt_g, g_losses["total"], backward_done=backward is not None)
         with self.toggled_optimizer(opt_d), perf.weights_once(self.critic_a, self.critic_b, enabled=once):
             d_losses = self.critic_losses(real_a, real_b, images["fake_A"], images["fake_B"])
             d_ok = self._optimise(opt_d, d_losses["total"])
