@@ -118,7 +118,7 @@ def _eval_child(run_dir: Path, out: Path, untrained: bool, max_samples: int) -> 
     """Evaluate ``run_dir``'s last checkpoint (or its architecture with fresh weights) into ``out``."""
     import torch
 
-    from volo_adapt.demo import untrained_like
+    from volo_adapt.demo_pipeline import untrained_like
     from volo_adapt.inference.loading import load_generator
     from volo_adapt.metrics.evaluate import evaluate
     from volo_adapt.metrics.report import write_json

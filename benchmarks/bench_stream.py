@@ -23,7 +23,7 @@ import torch
 
 from volo_adapt.data.datamodule import UnpairedRGBDDataModule
 from volo_adapt.data.formats import write_depth, write_rgb
-from volo_adapt.data.pack import pack_sources
+from volo_adapt.data.pack_writer import pack_sources
 from volo_adapt.data.sample import DepthCodec
 
 

@@ -6,7 +6,7 @@ What one "sample" is, per variant:
 
 * ``render+S``: draw a scene, ray-cast it, shade it (sensor S): one A-domain sample in memory;
 * ``render+T``: the same through sensor T (LiDAR depth + phone colour with JPEG): one B-domain sample in memory;
-* ``write``: :func:`volo_adapt.sensors.dataset.write_synth_dataset` end to end (render, sensors, 8-bit colour and
+* ``write``: :func:`volo_adapt.synth.dataset_writer.write_synth_dataset` end to end (render, sensors, 8-bit colour and
   16-bit depth PNGs written atomically with fsync, manifest), per scene written.
 
 Timing: each variant is warmed up, then the variants run alternating in one process (r1: A B C, r2: A B C, ...) so
@@ -48,8 +48,8 @@ def main() -> None:
 
     import torch
 
-    from volo_adapt.sensors.dataset import default_batch_size, write_synth_dataset
-    from volo_adapt.sensors.pipeline import synthesize
+    from volo_adapt.synth.dataset_writer import default_batch_size, write_synth_dataset
+    from volo_adapt.synth.pipeline import synthesize
 
     rows = []
     counter = {"k": 0}  # a fresh seed per call: no caching effects

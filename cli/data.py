@@ -12,7 +12,7 @@ from rich.table import Table
 from cli.app import data_app
 from volo_adapt.data.check import CheckReport, SourceStats, check_sources, format_size
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
-from volo_adapt.data.pack import DEFAULT_PART_SIZE, DEFAULT_SHARD_SIZE, PackReport, pack_sources
+from volo_adapt.data.pack_writer import DEFAULT_PART_SIZE, DEFAULT_SHARD_SIZE, PackReport, pack_sources
 
 
 def _resolutions(st: SourceStats) -> str:

@@ -26,7 +26,7 @@ def demo_cmd(
     max_eval_samples: int = typer.Option(64, "--max-eval-samples", min=4, help="Images per evaluated set."),
 ) -> None:
     """Train the CPU demo preset on the built-in synthetic benchmark, translate its test split, evaluate."""
-    from volo_adapt.demo import comparison_rows, run_demo
+    from volo_adapt.demo_pipeline import comparison_rows, run_demo
 
     console = Console(stderr=True)
     result = run_demo(

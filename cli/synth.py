@@ -21,7 +21,7 @@ def synth(
     preview: Path | None = typer.Option(None, "--preview", help="Also write a PNG grid of paired S/T samples."),
 ) -> None:
     """Generate synthetic RGB-D for two sensors: A = clean render (S), B = phone RGB + LiDAR model (T)."""
-    from volo_adapt.sensors.dataset import check_synth_args, write_synth_dataset
+    from volo_adapt.synth.dataset_writer import check_synth_args, write_synth_dataset
 
     check_synth_args(out, n_train, n_test, size, seed)  # fail before drawing a progress bar
     console = Console(stderr=True)

@@ -207,7 +207,7 @@ class OptimConfig:
     """EMA of generator weights (0 = off, e.g. 0.999)."""
     implementation: str = "auto"
     """Optimiser kernels: auto (fused where torch has them: Adam, SGD; else foreach) | fused | foreach | for_loop
-    (torch's CPU default). Same update up to float rounding; see volo_adapt/training/perf.py."""
+    (torch's CPU default). Same update up to float rounding; see volo_adapt/training/step_mechanics.py."""
     critic_warmup: float = 0.0
     """Share of the run (of the time budget, else of the planned batches) at the start during which only the
     critics are trained, on the untouched generators' fakes (0 = off). Useful with model.sensor.residual."""
@@ -232,7 +232,7 @@ class TrainConfig:
     The generators' output layers always run in fp32 (depth resolution)."""
     memory_format: str = "auto"
     """Networks and batches in contiguous (NCHW) | channels_last memory | auto (the measured faster one for the
-    device; see volo_adapt/training/perf.py)."""
+    device; see volo_adapt/training/step_mechanics.py)."""
     cache_weights: bool = True
     """Compute each spectrally normalised weight once per optimiser step (one power iteration per step) instead of
     once per network call (false: torch's default, three power iterations per generator and step)."""

@@ -6,7 +6,7 @@
   the hardware supports it" has to be decided per device, not per preset.
 * :func:`resolve_train_precision` - ``train.precision: auto`` -> ``bf16-mixed`` or ``32-true``.
 
-Used by training (:mod:`volo_adapt.training.perf`) and by ``volo translate``'s ``--precision auto``.
+Used by training (:mod:`volo_adapt.training.step_mechanics`) and by ``volo translate``'s ``--precision auto``.
 """
 
 from __future__ import annotations

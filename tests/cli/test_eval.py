@@ -9,7 +9,7 @@ import pytest
 
 from tests.cli.conftest import factory
 from tests.cli.conftest import run_volo as _volo
-from volo_adapt.sensors import demo as demo_mod
+from volo_adapt.synth import demo_set as demo_mod
 
 FAST = ["--c2st-epochs", "2", "--device", "cpu"]
 

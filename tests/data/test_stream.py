@@ -15,7 +15,7 @@ from volo_adapt.data.sample import DepthCodec
 from volo_adapt.errors import DataError
 
 pytest.importorskip("litdata")
-from volo_adapt.data.pack import pack_sources  # noqa: E402
+from volo_adapt.data.pack_writer import pack_sources  # noqa: E402
 from volo_adapt.data.stream import SEQ_KEY  # noqa: E402
 from volo_adapt.data.stream_datamodule import StreamingRGBDDataModule  # noqa: E402
 

@@ -22,7 +22,7 @@ from volo_adapt.data.sample import DepthCodec
 
 pytest.importorskip("litdata")
 pytest.importorskip("boto3")
-from volo_adapt.data.pack import pack_sources  # noqa: E402
+from volo_adapt.data.pack_writer import pack_sources  # noqa: E402
 
 CODEC = DepthCodec(near=0.25, far=5.0, gap=0.05)
 

@@ -253,12 +253,12 @@ def test_sensing_grid_basis_is_the_builtin_lidar_without_noise_and_holes() -> No
     """In metres, the basis at the sensor's grid fraction is exactly what sensor T's LiDAR returns when its noise and
     holes are switched off (up to its 1 mm quantisation): point samples on the coarse grid, upsampled bilinearly with
     the background's zeros."""
-    from volo_adapt.sensors.sensor_t import SensorTConfig, lidar_depth
+    from volo_adapt.synth.sensor_b import SensorBConfig, lidar_depth
 
     g = torch.Generator().manual_seed(0)
     depth = 0.5 + 3.0 * torch.rand(2, 1, 40, 40, generator=g)
     depth[:, :, :, :13] = 0.0  # background on the left
-    cfg = SensorTConfig(lidar_res=0.4, noise_a_m=0.0, noise_b_per_m=0.0, grazing_cos_min=0.0, dark_dropout_prob=0.0)
+    cfg = SensorBConfig(lidar_res=0.4, noise_a_m=0.0, noise_b_per_m=0.0, grazing_cos_min=0.0, dark_dropout_prob=0.0)
     lid = lidar_depth(depth, torch.ones_like(depth), torch.ones(2, 3, 40, 40),
                       [torch.Generator().manual_seed(i) for i in range(2)], cfg)
     assert torch.allclose(sensing_grid_basis(depth, 0.4), lid.depth, atol=0.5e-3 + 1e-6)

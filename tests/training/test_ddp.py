@@ -112,7 +112,7 @@ def test_two_processes_stream_disjoint_shards_and_resume_mid_epoch_exactly(tmp_p
     identical, and a run killed mid-epoch and resumed sees exactly the samples of an uninterrupted run."""
     pytest.importorskip("litdata")
     from tests.training.conftest import make_npy_domain
-    from volo_adapt.data.pack import pack_sources
+    from volo_adapt.data.pack_writer import pack_sources
 
     packs = []
     for name, n, offset in (("A", 24, 1.0), ("B", 16, 2.0)):

@@ -1,6 +1,6 @@
 """Validate RGB-D sources by reading every sample fully, once; the same validation training runs at start.
 
-Packed folders and ``s3://`` packs (see :mod:`volo_adapt.data.packed`) are checked too: every item is streamed
+Packed folders and ``s3://`` packs (see :mod:`volo_adapt.data.pack_format`) are checked too: every item is streamed
 and decoded once, in stored order, and counted in the same statistics (kind ``packed``).
 
 :func:`validate_refs` splits references into readable ones and :class:`BadSample` records (what to do with
@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
-from volo_adapt.data.packed import decode_item, is_remote, is_stream_spec, require_litdata
+from volo_adapt.data.pack_format import decode_item, is_remote, is_stream_spec, require_litdata
 from volo_adapt.data.sample import RGBDSample
 from volo_adapt.data.sources import SampleRef, open_source, read_sample, source_kind
 from volo_adapt.errors import DataError

@@ -49,7 +49,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from volo_adapt.data.augment import JointAugment
 from volo_adapt.data.check import validate_refs
 from volo_adapt.data.dataset import RGBDDataset, collate_rgbd, raise_if_bad
-from volo_adapt.data.packed import is_stream_spec
+from volo_adapt.data.pack_format import is_stream_spec
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.data.sources import SampleRef, open_source
 from volo_adapt.data.workers import worker_init

@@ -1,7 +1,7 @@
 """Streaming the two domains from packed shards (local folders or object storage) with litdata.
 
 Each domain is one litdata ``StreamingDataset`` over a packed folder or ``s3://`` URI (see
-:mod:`volo_adapt.data.packed`) read through its own ``StreamingDataLoader``. litdata does the distribution:
+:mod:`volo_adapt.data.pack_format`) read through its own ``StreamingDataLoader``. litdata does the distribution:
 it assigns chunks to ranks and then to loader workers without overlap, shuffles chunks and items with the
 dataset's seed and epoch, keeps a bounded local cache of remote chunks (``max_cache_size``), and can report
 and restore how far a loader has got (``state_dict`` / ``load_state_dict``, elastic when the number of ranks
@@ -35,7 +35,7 @@ import numpy as np
 from litdata import StreamingDataLoader, StreamingDataset, train_test_split
 
 from volo_adapt.data.dataset import fit_square
-from volo_adapt.data.packed import decode_item
+from volo_adapt.data.pack_format import decode_item
 from volo_adapt.data.sample import DepthCodec, to_network
 
 __all__ = ["SEQ_KEY", "UnpairedStream", "make_stream_dataset", "stream_loader", "stream_splits"]

@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.utilities.combined_loader import CombinedLoader
 
 from volo_adapt.data.datamodule import DOMAINS, VAL_MODE, UnpairedRGBDDataModule
-from volo_adapt.data.packed import is_remote, is_stream_spec, require_litdata
+from volo_adapt.data.pack_format import is_remote, is_stream_spec, require_litdata
 from volo_adapt.errors import DataError
 
 

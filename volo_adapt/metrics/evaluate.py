@@ -343,7 +343,7 @@ def default_demo_sources(size: int = 96, n_train: int = 400) -> tuple[list[str],
 
     ``size`` and ``n_train`` select the same demo set training used (``data.demo_size``, ``data.demo_count``).
     """
-    from volo_adapt.sensors.demo import ensure_demo_dataset
+    from volo_adapt.synth.demo_set import ensure_demo_dataset
 
     root = Path(ensure_demo_dataset(size=size, n_train=n_train, seed=0))
     return [str(root / "A" / "test")], [str(root / "B" / "test")], root / "paired"

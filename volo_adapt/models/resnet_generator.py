@@ -70,7 +70,7 @@ class ResnetGenerator(nn.Module):
     """When True and gradients are on, the layers before the output conv run as about ``CHECKPOINT_SEGMENTS``
     segments under ``torch.utils.checkpoint`` (non-reentrant): only segment boundaries are kept, the rest is
     recomputed in the backward pass. Not a constructor argument (the state dict is unchanged); set it
-    with :func:`volo_adapt.training.perf.set_activation_checkpointing`."""
+    with :func:`volo_adapt.training.step_mechanics.set_activation_checkpointing`."""
     CHECKPOINT_SEGMENTS = 6
 
     def __init__(

@@ -91,8 +91,8 @@ class VoloGANGenerator(nn.Module):
     """When True and gradients are on, each encoder level, the bottleneck and each decoder level run under
     ``torch.utils.checkpoint`` (non-reentrant): only their outputs are kept and the rest is recomputed in the
     backward pass. Not a constructor argument (nothing in the state dict changes); set it with
-    :func:`volo_adapt.training.perf.set_activation_checkpointing`. Spectrally normalised weights must not change
-    between forward and recomputation: train inside :func:`volo_adapt.training.perf.weights_once`."""
+    :func:`volo_adapt.training.step_mechanics.set_activation_checkpointing`. Spectrally normalised weights must not
+    change between forward and recomputation: train inside :func:`volo_adapt.training.step_mechanics.weights_once`."""
 
     def __init__(
         self,

@@ -49,7 +49,7 @@ from volo_adapt.losses import (
     weighted_reconstruction_loss,
 )
 from volo_adapt.models.sensor_head import SensorAwareGenerator
-from volo_adapt.training import perf
+from volo_adapt.training import step_mechanics as mechanics
 from volo_adapt.training.checkpoint import CHECKPOINT_FORMAT, collect_rng_state, restore_rng_state
 from volo_adapt.training.ema import init_ema, update_ema
 from volo_adapt.training.image_pool import ImagePool
@@ -160,8 +160,8 @@ class VoloGANModule(L.LightningModule):
             self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_a2b)
             self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_b2a)
         self.codec = build_codec(cfg.data)
-        self.memory_format = perf.prepare(self, cfg.train)
-        """Memory format of the networks and of every batch (``train.memory_format``, see training/perf.py)."""
+        self.memory_format = mechanics.prepare(self, cfg.train)
+        """Memory format of the networks and of every batch (``train.memory_format``, training/step_mechanics.py)."""
         self.pool_a = ImagePool(cfg.optim.pool_size)  # fakes of domain A (gen_b2a outputs) for critic_a
         self.pool_b = ImagePool(cfg.optim.pool_size)
         self.batches_done = 0
@@ -227,7 +227,7 @@ class VoloGANModule(L.LightningModule):
         (``train.cache_weights``) of parametrised networks. Back-propagating them part by part then needs
         ``retain_graph``."""
         nets = (self.gen_a2b, self.gen_b2a, self.critic_a, self.critic_b)
-        return bool(self.cfg.train.cache_weights) and bool(perf.parametrized_modules(*nets))
+        return bool(self.cfg.train.cache_weights) and bool(mechanics.parametrized_modules(*nets))
 
     @property
     def splits_backward(self) -> bool:
@@ -442,12 +442,12 @@ class VoloGANModule(L.LightningModule):
 
         once = self.cfg.train.cache_weights  # each network's spectral-norm weights computed once per optimiser step
         if self.in_critic_warmup():  # only the critics learn; the fakes come from the current generators
-            with torch.no_grad(), perf.weights_once(self.gen_a2b, self.gen_b2a, enabled=once):
+            with torch.no_grad(), mechanics.weights_once(self.gen_a2b, self.gen_b2a, enabled=once):
                 images = {"fake_A": self.gen_b2a(real_b), "fake_B": self.gen_a2b(real_a)}
             g_losses, g_ok = {}, True
         else:
             nets = (self.gen_a2b, self.gen_b2a, self.critic_a, self.critic_b)
-            with self.toggled_optimizer(opt_g), perf.weights_once(*nets, enabled=once):
+            with self.toggled_optimizer(opt_g), mechanics.weights_once(*nets, enabled=once):
                 backward = None
                 if self.splits_backward:  # each part's graph is dropped after its backward (train.split_backward)
                     opt_g.zero_grad(set_to_none=True)
@@ -455,7 +455,7 @@ class VoloGANModule(L.LightningModule):
                     backward = functools.partial(self.manual_backward, retain_graph=retain)
                 g_losses, images = self.generator_losses(real_a, real_b, valid_a, valid_b, rec_kind, backward)
                 g_ok = self._optimise(opt_g, g_losses["total"], backward_done=backward is not None)
-        with self.toggled_optimizer(opt_d), perf.weights_once(self.critic_a, self.critic_b, enabled=once):
+        with self.toggled_optimizer(opt_d), mechanics.weights_once(self.critic_a, self.critic_b, enabled=once):
             d_losses = self.critic_losses(real_a, real_b, images["fake_A"], images["fake_B"])
             d_ok = self._optimise(opt_d, d_losses["total"])
 
@@ -503,7 +503,7 @@ class VoloGANModule(L.LightningModule):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Bring the batch's images into the networks' memory format (``train.memory_format``; values unchanged)."""
-        return perf.to_memory_format(batch, self.memory_format)
+        return mechanics.to_memory_format(batch, self.memory_format)
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip each network's gradient norm to ``optim.grad_clip`` (one parameter group = one network).
@@ -583,13 +583,14 @@ class VoloGANModule(L.LightningModule):
         g_groups = [{"params": list(self.gen_a2b.parameters())}, {"params": list(self.gen_b2a.parameters())}]
         d_groups = [{"params": list(self.critic_a.parameters())}, {"params": list(self.critic_b.parameters())}]
         g_cls = torch.optim.NAdam if o.gen_optimizer == "nadam" else torch.optim.Adam
-        opt_g = g_cls(g_groups, lr=o.gen_lr, betas=tuple(o.gen_betas), **perf.optimizer_flags(g_cls, o.implementation))
+        opt_g = g_cls(g_groups, lr=o.gen_lr, betas=tuple(o.gen_betas),
+                      **mechanics.optimizer_flags(g_cls, o.implementation))
         if o.critic_optimizer == "sgd":
             opt_d = torch.optim.SGD(d_groups, lr=o.critic_lr, momentum=o.critic_momentum,
-                                    **perf.optimizer_flags(torch.optim.SGD, o.implementation))
+                                    **mechanics.optimizer_flags(torch.optim.SGD, o.implementation))
         else:
             opt_d = torch.optim.Adam(d_groups, lr=o.critic_lr, betas=tuple(o.critic_betas),
-                                     **perf.optimizer_flags(torch.optim.Adam, o.implementation))
+                                     **mechanics.optimizer_flags(torch.optim.Adam, o.implementation))
         self.planned_batches = planned = self._planned()
         kind, max_epochs = o.schedule, t.max_epochs
         warmup, decay_start = o.warmup_epochs, o.decay_start_epoch

@@ -120,7 +120,7 @@ def resolve_data(cfg: RunConfig, allow_generate: bool = True) -> tuple[list[str]
         raise ConfigError(f"{missing}: no sources given for this domain (give both domains, or neither for the demo)")
     if not allow_generate:
         return ["<built-in demo: A/train>"], ["<built-in demo: B/train>"], "<built-in demo>"
-    from volo_adapt.sensors.demo import ensure_demo_dataset
+    from volo_adapt.synth.demo_set import ensure_demo_dataset
 
     root = Path(ensure_demo_dataset(size=cfg.data.demo_size, n_train=cfg.data.demo_count, seed=0))
     return [str(root / "A" / "train")], [str(root / "B" / "train")], str(root)

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from volo_adapt.sensors.camera import DEFAULT_HFOV_DEG, PinholeCamera
-from volo_adapt.sensors.render import render
-from volo_adapt.sensors.scene import SceneConfig, sample_scene, stack_scenes
-from volo_adapt.sensors.seeding import numpy_rng, torch_generator
-from volo_adapt.sensors.sensor_s import SensorSConfig, sensor_s
-from volo_adapt.sensors.sensor_t import SensorTConfig, lidar_depth, phone_rgb
+from volo_adapt.synth.camera import DEFAULT_HFOV_DEG, PinholeCamera
+from volo_adapt.synth.render import render
+from volo_adapt.synth.scene import SceneConfig, sample_scene, stack_scenes
+from volo_adapt.synth.seeding import numpy_rng, torch_generator
+from volo_adapt.synth.sensor_a import SensorAConfig, sensor_a
+from volo_adapt.synth.sensor_b import SensorBConfig, lidar_depth, phone_rgb
 
 
 @dataclass(frozen=True)
@@ -22,9 +22,9 @@ class SynthConfig:
     """Horizontal field of view of the (square) pinhole camera, degrees."""
     scene: SceneConfig = field(default_factory=SceneConfig)
     """Ranges of the random scene parameters."""
-    sensor_s: SensorSConfig = field(default_factory=SensorSConfig)
+    sensor_a: SensorAConfig = field(default_factory=SensorAConfig)
     """Sensor S (photogrammetry render) parameters."""
-    sensor_t: SensorTConfig = field(default_factory=SensorTConfig)
+    sensor_b: SensorBConfig = field(default_factory=SensorBConfig)
     """Sensor T (phone RGB + LiDAR) parameters."""
 
 
@@ -67,15 +67,15 @@ def synthesize(
     camera = PinholeCamera.from_fov(size, size, cfg.hfov_deg)
     scenes = stack_scenes([sample_scene(numpy_rng(seed, stream, i, "scene"), cfg.scene) for i in indices])
     buf = render(scenes, camera)
-    rgb_clean, depth_clean = sensor_s(buf.albedo, buf.normal, buf.depth, scenes.light_dir, scenes.light_intensity,
-                                      cfg.sensor_s)
+    rgb_clean, depth_clean = sensor_a(buf.albedo, buf.normal, buf.depth, scenes.light_dir, scenes.light_intensity,
+                                      cfg.sensor_a)
     out = SynthBatch(None, None, None, None)
     if "S" in sensors:
         out.rgb_s, out.depth_s = rgb_clean, depth_clean
     if "T" in sensors:
         lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo,
-                          [torch_generator(seed, stream, i, "lidar") for i in indices], cfg.sensor_t, buf.range)
+                          [torch_generator(seed, stream, i, "lidar") for i in indices], cfg.sensor_b, buf.range)
         out.depth_t = lid.depth
         out.rgb_t = phone_rgb(rgb_clean, buf.mask, [torch_generator(seed, stream, i, "rgb") for i in indices],
-                              cfg.sensor_t)
+                              cfg.sensor_b)
     return out

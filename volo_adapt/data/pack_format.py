@@ -1,6 +1,6 @@
 """The packed sample format: one RGB-D sample as a litdata item, and back, bit for bit.
 
-A *packed folder* (written by ``volo data pack``, see :mod:`volo_adapt.data.pack`) is a litdata optimised
+A *packed folder* (written by ``volo data pack``, see :mod:`volo_adapt.data.pack_writer`) is a litdata optimised
 dataset: compressed chunk files ``chunk-0-N.bin`` plus litdata's ``index.json``, and our own
 ``volo_pack.json`` manifest (format version, sources, counts, bad files). It is recognised by those two
 files; the same folder copied to object storage is addressed as ``s3://bucket/prefix``.

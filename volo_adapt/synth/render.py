@@ -1,4 +1,4 @@
-"""Analytic ray casting of :class:`~volo_adapt.sensors.scene.SceneBatch` es in torch, vectorised over scenes,
+"""Analytic ray casting of :class:`~volo_adapt.synth.scene.SceneBatch` es in torch, vectorised over scenes,
 pixels and primitives.
 
 No rasteriser or path tracer among the project's dependencies renders analytic capsules/ellipsoids on the CPU
@@ -10,7 +10,7 @@ order independent; dot products are written out component by component (no matmu
 depend on the batch it was rendered in or on the thread count.
 
 The renderer returns geometry buffers only (depth, range, normals, albedo, coverage); the sensor models in
-:mod:`~volo_adapt.sensors.sensor_s` and :mod:`~volo_adapt.sensors.sensor_t` turn them into images.
+:mod:`~volo_adapt.synth.sensor_a` and :mod:`~volo_adapt.synth.sensor_b` turn them into images.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from volo_adapt.sensors.camera import PinholeCamera
-from volo_adapt.sensors.scene import (
+from volo_adapt.synth.camera import PinholeCamera
+from volo_adapt.synth.scene import (
     N_CAPSULES,
     N_PRIMITIVES,
     PATTERN_CHECKS,

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from volo_adapt.sensors.camera import PinholeCamera
+from volo_adapt.synth.camera import PinholeCamera
 
 
 def test_from_fov_intrinsics():

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import os
 
-from volo_adapt.sensors.dataset import MANIFEST
-from volo_adapt.sensors.demo import demo_dir_name, ensure_demo_dataset
+from volo_adapt.synth.dataset_writer import MANIFEST
+from volo_adapt.synth.demo_set import demo_dir_name, ensure_demo_dataset
 
 KW = dict(size=24, n_train=2, n_test=1, seed=0)
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import torch
 
-from volo_adapt.sensors.sensor_s import SensorSConfig, sensor_s, shade_lambert
+from volo_adapt.synth.sensor_a import SensorAConfig, sensor_a, shade_lambert
 
 
 def test_lambert_plus_ambient():
-    cfg = SensorSConfig(ambient=0.3, diffuse=0.6)
+    cfg = SensorAConfig(ambient=0.3, diffuse=0.6)
     albedo = torch.full((1, 3, 4, 4), 0.5)
     normal = torch.zeros(1, 3, 4, 4)
     normal[:, 2] = -1.0  # facing the camera
@@ -24,6 +24,6 @@ def test_depth_exact_and_background_zero():
     depth[..., :2, :] = 0
     alb = torch.rand(2, 3, 8, 8)
     nrm = torch.nn.functional.normalize(torch.randn(2, 3, 8, 8), dim=1)
-    rgb, d = sensor_s(alb, nrm, depth, torch.tensor([[0.0, -0.6, -0.8]] * 2), torch.ones(2))
+    rgb, d = sensor_a(alb, nrm, depth, torch.tensor([[0.0, -0.6, -0.8]] * 2), torch.ones(2))
     assert torch.equal(d, depth)
     assert (rgb[..., :2, :] == 0).all() and (rgb >= 0).all() and (rgb <= 1).all()

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from volo_adapt.sensors.camera import PinholeCamera
-from volo_adapt.sensors.render import render
-from volo_adapt.sensors.scene import N_CAPSULES, N_PRIMITIVES, sample_scene, stack_scenes
-from volo_adapt.sensors.seeding import numpy_rng
+from volo_adapt.synth.camera import PinholeCamera
+from volo_adapt.synth.render import render
+from volo_adapt.synth.scene import N_CAPSULES, N_PRIMITIVES, sample_scene, stack_scenes
+from volo_adapt.synth.seeding import numpy_rng
 
 
 def _scenes(n: int, size_seed: int = 0):
@@ -90,7 +90,7 @@ def test_subject_in_view_and_in_range(index):
 
 
 def test_tile_culling_matches_dense_ray_casting():
-    from volo_adapt.sensors.render import _intersect_capsules, _intersect_ellipsoids
+    from volo_adapt.synth.render import _intersect_capsules, _intersect_ellipsoids
 
     cam = PinholeCamera.from_fov(40, 36)  # not a multiple of the tile size
     scenes = [dataclasses.replace(s, floor=False) for s in _scenes(4, size_seed=5)]

@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from volo_adapt.sensors.camera import PinholeCamera
+from volo_adapt.synth.camera import PinholeCamera
 
 
 @dataclass(frozen=True)
-class SensorTConfig:
+class SensorBConfig:
     """Parameters of the phone RGB + LiDAR model (defaults: plausible, approximate)."""
 
     lidar_res: float = 0.4
@@ -131,7 +131,7 @@ def lidar_depth(
     view_cos: torch.Tensor,
     albedo: torch.Tensor,
     generators: list[torch.Generator],
-    cfg: SensorTConfig = SensorTConfig(),  # noqa: B008
+    cfg: SensorBConfig = SensorBConfig(),  # noqa: B008
     range_m: torch.Tensor | None = None,
 ) -> LidarOutput:
     """Phone LiDAR depth from exact geometry.
@@ -184,7 +184,7 @@ def phone_rgb(
     radiance: torch.Tensor,
     mask: torch.Tensor,
     generators: list[torch.Generator],
-    cfg: SensorTConfig = SensorTConfig(),  # noqa: B008
+    cfg: SensorBConfig = SensorBConfig(),  # noqa: B008
 ) -> torch.Tensor:
     """Phone camera colour from a clean image.
 
@@ -219,14 +219,14 @@ def phone_rgb(
     return torch.stack(outs)
 
 
-def sensor_t(
+def sensor_b(
     rgb: torch.Tensor,
     depth: torch.Tensor,
     normal: torch.Tensor,
     albedo: torch.Tensor,
     camera: PinholeCamera,
     generators: list[torch.Generator],
-    cfg: SensorTConfig = SensorTConfig(),  # noqa: B008
+    cfg: SensorBConfig = SensorBConfig(),  # noqa: B008
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sensor T on any batch of clean RGB-D with normals and albedo (e.g. from another renderer or eval code).
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from volo_adapt.data.check import check_sources
 from volo_adapt.data.formats import read_depth_raw, write_depth, write_rgb, write_rgbd_array
-from volo_adapt.data.pack import STATE_DIR, pack_sources, read_manifest
-from volo_adapt.data.packed import decode_item, is_packed_folder, is_stream_spec
+from volo_adapt.data.pack_format import decode_item, is_packed_folder, is_stream_spec
+from volo_adapt.data.pack_writer import STATE_DIR, pack_sources, read_manifest
 from volo_adapt.data.sources import open_source, read_sample
 from volo_adapt.errors import DataError
 

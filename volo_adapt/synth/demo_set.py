@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from volo_adapt.errors import VoloError
-from volo_adapt.sensors.dataset import FORMAT_VERSION, MANIFEST, ProgressFn, write_synth_dataset
+from volo_adapt.synth.dataset_writer import FORMAT_VERSION, MANIFEST, ProgressFn, write_synth_dataset
 
 CACHE_ENV = "VOLO_CACHE"
 """Environment variable naming the cache root (default ``~/.cache/volo-adapt``)."""

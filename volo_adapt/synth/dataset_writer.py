@@ -27,9 +27,9 @@ import torch
 from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.formats import write_depth, write_rgb
 from volo_adapt.errors import VoloError
-from volo_adapt.sensors.camera import PinholeCamera
-from volo_adapt.sensors.pipeline import SynthConfig, synthesize
-from volo_adapt.sensors.preview import preview_grid, write_preview_png
+from volo_adapt.synth.camera import PinholeCamera
+from volo_adapt.synth.pipeline import SynthConfig, synthesize
+from volo_adapt.synth.preview import preview_grid, write_preview_png
 
 FORMAT_VERSION = 1
 """Bumped whenever the generator's output for a given seed changes (the demo cache key includes it)."""

@@ -1,4 +1,4 @@
-"""Tests for volo_adapt/demo.py: the end-to-end demo (smoke preset, tiny data in a private cache)."""
+"""Tests for volo_adapt/demo_pipeline.py: the end-to-end demo (smoke preset, tiny data in a private cache)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from volo_adapt.demo import comparison_rows, run_demo
+from volo_adapt.demo_pipeline import comparison_rows, run_demo
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@
   non-reentrant) on or off.
 
 Every choice is measured by ``benchmarks/bench_perf.py`` (``make bench``, see ``benchmarks/README.md``); the
-equivalence of each with the plain step is tested in ``tests/training/test_perf.py``.
+equivalence of each with the plain step is tested in ``tests/training/test_step_mechanics.py``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def stream_id(stream: str) -> int:
 
 
 def numpy_rng(seed: int, stream: str, index: int, purpose: str) -> np.random.Generator:
-    """A numpy generator for one sample and one purpose (``"scene"``, ``"sensor_t"``, ...)."""
+    """A numpy generator for one sample and one purpose (``"scene"``, ``"sensor_b"``, ...)."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), stream_id(stream), int(index), stream_id(purpose)]))
 
 

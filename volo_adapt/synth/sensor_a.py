@@ -8,7 +8,7 @@ import torch
 
 
 @dataclass(frozen=True)
-class SensorSConfig:
+class SensorAConfig:
     """Shading of the clean render (the light direction and intensity come from the scene)."""
 
     ambient: float = 0.35
@@ -27,7 +27,7 @@ def shade_lambert(
     mask: torch.Tensor,
     light_dir: torch.Tensor,
     light_intensity: torch.Tensor,
-    cfg: SensorSConfig = SensorSConfig(),  # noqa: B008
+    cfg: SensorAConfig = SensorAConfig(),  # noqa: B008
 ) -> torch.Tensor:
     """Lambert + ambient shading: ``albedo * (ambient + diffuse * I * max(0, n . l))``, clipped to ``[0, 1]``.
 
@@ -46,13 +46,13 @@ def shade_lambert(
     return torch.where(mask, rgb.clamp(0.0, 1.0), torch.zeros_like(rgb))
 
 
-def sensor_s(
+def sensor_a(
     albedo: torch.Tensor,
     normal: torch.Tensor,
     depth: torch.Tensor,
     light_dir: torch.Tensor,
     light_intensity: torch.Tensor,
-    cfg: SensorSConfig = SensorSConfig(),  # noqa: B008
+    cfg: SensorAConfig = SensorAConfig(),  # noqa: B008
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Clean render: shaded colour and exact depth.
 

@@ -10,8 +10,8 @@ from PIL import Image
 
 from volo_adapt.data.sources import open_source, read_sample
 from volo_adapt.errors import VoloError
-from volo_adapt.sensors.dataset import MANIFEST, write_synth_dataset
-from volo_adapt.sensors.pipeline import synthesize
+from volo_adapt.synth.dataset_writer import MANIFEST, write_synth_dataset
+from volo_adapt.synth.pipeline import synthesize
 
 SIZE = 32
 FOLDERS = ("A/train", "A/test", "B/train", "B/test", "paired/A", "paired/B")
@@ -38,7 +38,7 @@ def test_layout_and_manifest(written):
     on_disk = json.loads((out / MANIFEST).read_text())
     assert on_disk == json.loads(json.dumps(m))
     assert on_disk["seed"] == 7 and on_disk["size"] == SIZE and on_disk["counts"]["paired/B"] == 2
-    assert on_disk["camera"]["fx"] > 0 and on_disk["config"]["sensor_t"]["max_range_m"] == 5.0
+    assert on_disk["camera"]["fx"] > 0 and on_disk["config"]["sensor_b"]["max_range_m"] == 5.0
     assert (out / "README.txt").read_text().startswith("volo-adapt synthetic")
     assert info["calls"][0] == (0, 12) and info["calls"][-1] == (12, 12)  # scenes: 3 + 2 + 3 + 2 + 2 paired
     im = Image.open(out / "A/train/depth/000000.png")

@@ -15,16 +15,16 @@ from volo_adapt.config import load_config
 from volo_adapt.errors import ConfigError
 from volo_adapt.hardware import resolve_train_precision
 from volo_adapt.models import create_generator
-from volo_adapt.training import perf
+from volo_adapt.training import step_mechanics as mechanics
 
 
 def test_optimizer_flags_pick_fused_where_torch_has_it():
-    assert perf.optimizer_flags(torch.optim.Adam, "auto") == {"fused": True}
-    assert perf.optimizer_flags(torch.optim.SGD, "auto") == {"fused": True}
-    assert perf.optimizer_flags(torch.optim.NAdam, "auto") == {"foreach": True}
-    assert perf.optimizer_flags(torch.optim.NAdam, "for_loop") == {"foreach": False}
+    assert mechanics.optimizer_flags(torch.optim.Adam, "auto") == {"fused": True}
+    assert mechanics.optimizer_flags(torch.optim.SGD, "auto") == {"fused": True}
+    assert mechanics.optimizer_flags(torch.optim.NAdam, "auto") == {"foreach": True}
+    assert mechanics.optimizer_flags(torch.optim.NAdam, "for_loop") == {"foreach": False}
     with pytest.raises(ValueError, match="NAdam has no fused"):
-        perf.optimizer_flags(torch.optim.NAdam, "fused")
+        mechanics.optimizer_flags(torch.optim.NAdam, "fused")
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_fused_and_foreach_updates_equal_the_for_loop(cls, kwargs):
     results = {}
     for impl in ("for_loop", "foreach", "auto"):
         net = copy.deepcopy(ref)
-        opt = cls(net.parameters(), lr=1e-2, **kwargs, **perf.optimizer_flags(cls, impl))
+        opt = cls(net.parameters(), lr=1e-2, **kwargs, **mechanics.optimizer_flags(cls, impl))
         for _ in range(3):
             opt.zero_grad()
             net(x).square().mean().backward()
@@ -58,7 +58,7 @@ def test_weights_once_computes_each_spectral_norm_weight_once():
     g = _tiny_vologan()
     conv = g.head
     u0 = conv.parametrizations.weight[0]._u.clone()
-    with perf.weights_once(g):
+    with mechanics.weights_once(g):
         w1, w2 = conv.weight, conv.weight
         u1 = conv.parametrizations.weight[0]._u.clone()
         g(torch.rand(1, 4, 32, 32))
@@ -74,17 +74,20 @@ def test_weights_once_gives_the_gradient_of_the_plain_calls():
     g = _tiny_vologan(dropout=0.0).eval()
     h = copy.deepcopy(g)
     x = torch.rand(2, 4, 32, 32)
-    with perf.weights_once(g):
+    with mechanics.weights_once(g):
         (g(x).sum() + g(x.flip(-1)).square().sum()).backward()
     (h(x).sum() + h(x.flip(-1)).square().sum()).backward()
     for (name, a), b in zip(g.named_parameters(), h.parameters(), strict=True):
-        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6, msg=name)
+        # float rounding differs with the summation order of the CPU's kernels: gradients here reach ~1e3, so the
+        # absolute tolerance is relative to each tensor's largest gradient (seen: 1.5e-5 on 205, i.e. 7e-8)
+        scale = float(b.grad.abs().max())
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6 * max(1.0, scale), msg=name)
 
 
 def _grads(net: nn.Module, x: torch.Tensor, checkpointing: bool) -> list[torch.Tensor]:
-    perf.set_activation_checkpointing(net, checkpointing)
+    mechanics.set_activation_checkpointing(net, checkpointing)
     torch.manual_seed(1)  # the same dropout masks in both runs
-    with perf.weights_once(net):
+    with mechanics.weights_once(net):
         (net(x) * torch.linspace(0, 1, x.shape[-1])).sum().backward()
     return [p.grad.clone() for p in net.parameters()]
 
@@ -108,7 +111,7 @@ def test_activation_checkpointing_gives_identical_gradients(name):
     plain_net = copy.deepcopy(net)
     plain = _grads(plain_net, x, checkpointing=False)
     ckpt = _grads(net, x, checkpointing=True)
-    assert perf.set_activation_checkpointing(net, True) >= 1
+    assert mechanics.set_activation_checkpointing(net, True) >= 1
     for a, b in zip(ckpt, plain, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     for a, b in zip(net.state_dict().values(), plain_net.state_dict().values(), strict=True):
@@ -117,7 +120,7 @@ def test_activation_checkpointing_gives_identical_gradients(name):
 
 def test_checkpointing_is_off_without_gradients():
     g = _tiny_vologan()
-    perf.set_activation_checkpointing(g, True)
+    mechanics.set_activation_checkpointing(g, True)
     with torch.no_grad():
         y = g.eval()(torch.rand(1, 4, 32, 32))
     assert y.shape == (1, 4, 32, 32)
@@ -137,11 +140,11 @@ def test_output_layer_runs_in_fp32_under_bf16_autocast():
 
 def test_to_memory_format_converts_only_float_images():
     batch = {"A": torch.rand(1, 4, 8, 8), "valid_A": torch.ones(1, 1, 8, 8, dtype=torch.bool), "n": 3}
-    out = perf.to_memory_format(batch, torch.channels_last)
+    out = mechanics.to_memory_format(batch, torch.channels_last)
     assert out["A"].is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(out["A"], batch["A"])
     assert out["valid_A"] is batch["valid_A"] and out["n"] == 3
-    assert perf.to_memory_format(batch, torch.contiguous_format) is batch
+    assert mechanics.to_memory_format(batch, torch.contiguous_format) is batch
 
 
 def test_config_refuses_checkpointing_without_cached_weights():
@@ -187,7 +190,7 @@ def test_lean_step_trains_like_the_plain_step(tiny_data, tmp_path):
 
 def test_parametrized_modules_finds_spectral_norm_convs():
     g = _tiny_vologan()
-    mods = perf.parametrized_modules(g)
+    mods = mechanics.parametrized_modules(g)
     assert mods and all(parametrize.is_parametrized(m) for m in mods)
 
 

@@ -2,7 +2,7 @@
 
 The shards are written by litdata's own ``BinaryWriter`` (zstd-compressed chunks of about ``shard_size``
 bytes, uncompressed size) and read by its ``StreamingDataset``. The item layout is in
-:mod:`volo_adapt.data.packed`.
+:mod:`volo_adapt.data.pack_format`.
 
 Resumable packing. The samples are written in *parts* of ``part_size`` consecutive samples; each part is one
 litdata writer run whose chunk list is recorded atomically in ``OUT/.volo-pack/part-NNNNN.json`` when the
@@ -36,7 +36,7 @@ import volo_adapt
 from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.check import BadSample, _fault_path
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
-from volo_adapt.data.packed import (
+from volo_adapt.data.pack_format import (
     INDEX_FILE,
     MANIFEST_FILE,
     PACK_FORMAT,

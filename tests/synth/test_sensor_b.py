@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 import torch
 
-from volo_adapt.sensors.sensor_t import SensorTConfig, lidar_depth, phone_rgb
+from volo_adapt.synth.sensor_b import SensorBConfig, lidar_depth, phone_rgb
 
-CFG = SensorTConfig()
+CFG = SensorBConfig()
 
 
 def plane_buffers(z: float, size: int = 64, batch: int = 2, albedo: float = 0.5, view_cos: float = 1.0):
@@ -130,18 +130,18 @@ def test_one_generator_per_sample_required():
 
 
 def test_sensor_t_wrapper_on_rendered_buffers():
-    from volo_adapt.sensors.camera import PinholeCamera
-    from volo_adapt.sensors.render import render
-    from volo_adapt.sensors.scene import sample_scene, stack_scenes
-    from volo_adapt.sensors.seeding import numpy_rng
-    from volo_adapt.sensors.sensor_s import sensor_s
-    from volo_adapt.sensors.sensor_t import sensor_t
+    from volo_adapt.synth.camera import PinholeCamera
+    from volo_adapt.synth.render import render
+    from volo_adapt.synth.scene import sample_scene, stack_scenes
+    from volo_adapt.synth.seeding import numpy_rng
+    from volo_adapt.synth.sensor_a import sensor_a
+    from volo_adapt.synth.sensor_b import sensor_b
 
     cam = PinholeCamera.from_fov(40)
     sc = stack_scenes([sample_scene(numpy_rng(1, "w", i, "scene")) for i in range(2)])
     buf = render(sc, cam)
-    clean, depth = sensor_s(buf.albedo, buf.normal, buf.depth, sc.light_dir, sc.light_intensity)
-    rgb, d = sensor_t(clean, depth, -buf.normal, buf.albedo, cam, generators(2), CFG)  # normal sign is irrelevant
+    clean, depth = sensor_a(buf.albedo, buf.normal, buf.depth, sc.light_dir, sc.light_intensity)
+    rgb, d = sensor_b(clean, depth, -buf.normal, buf.albedo, cam, generators(2), CFG)  # normal sign is irrelevant
     lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo, generators(2), CFG, buf.range)
     torch.testing.assert_close(d, lid.depth, atol=1e-3, rtol=0)  # range from depth/ray vs the renderer's range
     assert rgb.shape == clean.shape and (rgb[(depth == 0).expand(-1, 3, -1, -1)] == 0).all()

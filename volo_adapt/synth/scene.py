@@ -1,8 +1,8 @@
 """Procedural people-like scenes: an articulated body of capsules and ellipsoids, optionally on a floor disc.
 
-A scene is drawn from a numpy generator (see :mod:`volo_adapt.sensors.seeding`), so every sample is
+A scene is drawn from a numpy generator (see :mod:`volo_adapt.synth.seeding`), so every sample is
 reproducible from ``(seed, stream, index)``. :func:`stack_scenes` packs a list of scenes into the fixed-size
-tensors that :func:`volo_adapt.sensors.render.render` ray-casts in one vectorised pass.
+tensors that :func:`volo_adapt.synth.render.render` ray-casts in one vectorised pass.
 
 Body model (world frame: metres, ``Y`` up, floor at ``Y = 0``; the body faces ``-Z`` before its yaw):
 
@@ -156,7 +156,7 @@ def sample_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> 
     """Draw one random scene.
 
     Args:
-        rng: the sample's own generator (see :func:`volo_adapt.sensors.seeding.numpy_rng`).
+        rng: the sample's own generator (see :func:`volo_adapt.synth.seeding.numpy_rng`).
         cfg: parameter ranges.
 
     Returns:
