@@ -166,14 +166,14 @@ def depth_error_bf16(variant, x: torch.Tensor) -> dict[str, float] | None:
 
     if getattr(variant, "dtype", "fp32") != "bf16":
         return None
-    from volo_adapt.inference.engine import depth_difference, translate_batch
+    from volo_adapt.inference.engine import depth_difference, translate_tensors
 
     gen = variant.module.gen_a2b
     was_training = gen.training
     loaded = loaded_from_module(gen.eval(), variant.cfg)
     seeds = list(range(x.shape[0]))
-    ref = translate_batch(loaded, x, precision="32", seeds=seeds)
-    out = translate_batch(loaded, x, precision="bf16", seeds=seeds)
+    ref = translate_tensors(loaded, x, precision="32", seeds=seeds)
+    out = translate_tensors(loaded, x, precision="bf16", seeds=seeds)
     gen.train(was_training)
     return depth_difference(out, ref, loaded.codec)
 

@@ -5,9 +5,9 @@ trained model**), on a random ``(batch, 4, size, size)`` input in [0, 1]:
 
 * ``eager_fp32``: what a plain PyTorch loop does: ``module(x)`` under ``torch.no_grad()``, NCHW, PyTorch's default
   flags (on CUDA that means TF32 convolutions);
-* ``exact_fp32``: :func:`volo_adapt.inference.translate_batch` with ``--precision 32``: ``inference_mode``, TF32 off;
-* ``tf32`` (CUDA only): ``translate_batch`` with ``--precision tf32``;
-* ``bf16``: ``translate_batch`` under bf16 autocast (``--precision bf16``), NCHW;
+* ``exact_fp32``: :func:`volo_adapt.inference.translate_tensors` with ``--precision 32``: ``inference_mode``, TF32 off;
+* ``tf32`` (CUDA only): ``translate_tensors`` with ``--precision tf32``;
+* ``bf16``: ``translate_tensors`` under bf16 autocast (``--precision bf16``), NCHW;
 * ``bf16_cl``: the same with the module and input in channels-last memory format;
 * ``compiled_bf16`` (``--compile``): ``torch.compile`` of the module, then as ``bf16`` (``volo translate --compile``).
 
@@ -94,7 +94,7 @@ def _callers(name: str, args: argparse.Namespace) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from volo_adapt.inference.engine import padded_size, translate_batch
+    from volo_adapt.inference.engine import padded_size, translate_tensors
 
     dev = torch.device(args.device)
     plain = _loaded(name, args.base, args.device, channels_last=False)
@@ -110,13 +110,13 @@ def _callers(name: str, args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         return y
 
-    def eager():  # the same zero padding as translate_batch, by hand (none for square multiples like 512)
+    def eager():  # the same zero padding as translate_tensors, by hand (none for square multiples like 512)
         with torch.no_grad():
             xp = F.pad(x, (0, wp - w, 0, hp - h)) if (hp, wp) != (h, w) else x
             return sync(plain.module(xp)[..., :h, :w])
 
     def tb(loaded, precision, cl):
-        return lambda: sync(translate_batch(loaded, x, precision=precision, channels_last=cl))
+        return lambda: sync(translate_tensors(loaded, x, precision=precision, channels_last=cl))
 
     calls = {"eager_fp32": eager, "exact_fp32": tb(plain, "32", False)}
     if dev.type == "cuda":

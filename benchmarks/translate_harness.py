@@ -6,7 +6,7 @@ first batch, see ``volo_adapt/inference/engine.py``). A sensor-aware generator's
 (its untrained output is its input, in every precision); here it is drawn from N(0, 0.02^2) so that the
 correction, and its rounding, are not zero.
 
-Modes (all through :func:`volo_adapt.inference.engine.translate_batch` except ``eager_fp32``):
+Modes (all through :func:`volo_adapt.inference.engine.translate_tensors` except ``eager_fp32``):
 
 * ``eager_fp32``: a plain loop, ``module(x)`` under ``no_grad`` with PyTorch's default flags (the reference);
 * ``exact``: ``--precision 32`` (named ``exact (= auto here)`` where ``auto`` resolves to it);
@@ -54,14 +54,14 @@ def loaded_generator(preset: str, size: int, device: str, seed: int = 0):
 def auto_choice(loaded, x: torch.Tensor, seeds: list[int], tolerance_mm: float) -> str:
     """The mode ``volo translate --precision auto`` would use on batch ``x``: the first of
     :func:`~volo_adapt.inference.engine.auto_candidates` within ``tolerance_mm`` of exact fp32, else ``32``."""
-    from volo_adapt.inference.engine import auto_candidates, depth_difference, translate_batch, within_tolerance
+    from volo_adapt.inference.engine import auto_candidates, depth_difference, translate_tensors, within_tolerance
 
     candidates = auto_candidates(x.device)
     if not candidates:
         return "32"
-    exact = translate_batch(loaded, x, precision="32", seeds=seeds)
+    exact = translate_tensors(loaded, x, precision="32", seeds=seeds)
     for mode in candidates:
-        out = translate_batch(loaded, x, precision=mode, seeds=seeds)
+        out = translate_tensors(loaded, x, precision=mode, seeds=seeds)
         if within_tolerance(depth_difference(out, exact, loaded.codec), tolerance_mm):
             return mode
     return "32"
@@ -70,14 +70,14 @@ def auto_choice(loaded, x: torch.Tensor, seeds: list[int], tolerance_mm: float) 
 def translate_calls(preset: str, size: int, batch: int, device: str, modes: list[str], x: torch.Tensor
                     ) -> tuple[dict[str, Callable[[], torch.Tensor]], object]:
     """``mode -> call`` returning the translated batch (float32), and the loaded generator (for its codec)."""
-    from volo_adapt.inference.engine import DEFAULT_DEPTH_TOLERANCE_MM, takes_seeds, translate_batch
+    from volo_adapt.inference.engine import DEFAULT_DEPTH_TOLERANCE_MM, takes_seeds, translate_tensors
 
     loaded = loaded_generator(preset, size, device)
     seeds = list(range(batch))
     auto = auto_choice(loaded, x, seeds, DEFAULT_DEPTH_TOLERANCE_MM)
 
     def through(precision: str, gen=loaded) -> Callable[[], torch.Tensor]:
-        return lambda: translate_batch(gen, x, precision=precision, seeds=seeds)
+        return lambda: translate_tensors(gen, x, precision=precision, seeds=seeds)
 
     def eager() -> torch.Tensor:
         with torch.no_grad():

@@ -26,3 +26,12 @@ class ConfigError(VoloError):
 
 class CheckpointError(VoloError):
     """A checkpoint or exported model cannot be loaded or does not match."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message, or its type name when the message is empty.
+
+    Libraries (torch, PIL, PyYAML, litdata) raise multi-line messages; a one-line user error quotes only this.
+    """
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

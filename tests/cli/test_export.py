@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.cli.conftest import run_volo as _volo
-from volo_adapt.inference import load_generator, translate_batch
+from volo_adapt.inference import load_generator, translate_tensors
 
 
 @pytest.mark.parametrize("fmt", ["pt", "torchscript"])
@@ -20,7 +20,7 @@ def test_smoke_export_matches_checkpoint(ckpt, tmp_path, capsys, fmt):
     x = torch.rand(1, 4, 16, 16)
     model = load_generator(out, "b2a").module if fmt == "pt" else torch.jit.load(str(out))
     with torch.no_grad():
-        assert (model(x) - translate_batch(ref, x)).abs().max() < 1e-4
+        assert (model(x) - translate_tensors(ref, x)).abs().max() < 1e-4
 
 
 def test_exception_missing_ckpt_and_bad_format(ckpt, tmp_path, capsys):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from volo_adapt.data.formats import load_rgb, read_depth_raw, write_depth, write_rgb
-from volo_adapt.inference import load_generator, translate_batch, translate_source
+from volo_adapt.inference import load_generator, translate_tensors, translate_source
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -34,8 +34,8 @@ def test_cuda_translate_source_matches_cpu(tiny_ckpt, tmp_path):
 def test_cuda_autocast_runs_and_stays_close(tiny_ckpt, precision):
     g = load_generator(tiny_ckpt, map_location="cuda")
     x = torch.rand(2, 4, 33, 51, device="cuda")
-    ref = translate_batch(g, x)
-    y = translate_batch(g, x, precision=precision, channels_last=True)
+    ref = translate_tensors(g, x)
+    y = translate_tensors(g, x, precision=precision, channels_last=True)
     assert y.device.type == "cuda" and y.dtype == torch.float32
     diff = (y - ref).abs()
     assert diff.mean() < 0.01 and diff.max() < 0.5, (float(diff.mean()), float(diff.max()))
@@ -47,7 +47,7 @@ def test_cuda_exact_fp32_turns_tf32_off_for_the_call_only(tiny_ckpt):
     torch.backends.cudnn.allow_tf32 = True
     try:
         x = torch.rand(1, 4, 16, 16, device="cuda")
-        exact = translate_batch(g, x, precision="32")
+        exact = translate_tensors(g, x, precision="32")
         with torch.no_grad():
             torch.backends.cudnn.allow_tf32 = False
             ref = g.module(x)

@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils import parametrize
 
 from volo_adapt.errors import VoloError
-from volo_adapt.inference import export_generator, load_generator, translate_batch
+from volo_adapt.inference import export_generator, load_generator, translate_tensors
 from volo_adapt.inference.export import plain_module
 
 
@@ -34,16 +34,16 @@ def test_torchscript_matches_checkpoint_at_two_sizes_and_carries_metadata(gen, t
     assert "0 in ALL four" in meta["invalid"]
     for side in (16, 40):
         x = _x(2, side)
-        assert (ts(x) - translate_batch(gen, x)).abs().max() < 1e-4
+        assert (ts(x) - translate_tensors(gen, x)).abs().max() < 1e-4
     assert not list(path.parent.glob(".*partial*"))
 
 
 def test_export_leaves_the_loaded_generator_intact(gen, tmp_path):
-    before = translate_batch(gen, _x(1, 16))
+    before = translate_tensors(gen, _x(1, 16))
     baked = [plain_module(gen), plain_module(gen)]  # what every traced/ONNX export starts from
     assert all(not parametrize.is_parametrized(m) for b in baked for m in b.modules())
     assert parametrize.is_parametrized(gen.module.head)  # the loaded generator keeps its spectral norm
-    assert torch.equal(translate_batch(gen, _x(1, 16)), before)
+    assert torch.equal(translate_tensors(gen, _x(1, 16)), before)
     with torch.no_grad():
         assert (baked[1](_x(1, 16)) - before).abs().max() < 1e-5
 
@@ -60,7 +60,7 @@ def test_onnx_matches_checkpoint_with_dynamic_sizes(resnet_ckpt, tmp_path):
     for shape in ((1, 4, 16, 16), (2, 4, 12, 20)):
         x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
         y = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
-        assert (y - translate_batch(g, x)).abs().max() < 1e-4
+        assert (y - translate_tensors(g, x)).abs().max() < 1e-4
 
 
 def test_exception_onnx_extra_missing_names_the_extra(gen, tmp_path, monkeypatch):

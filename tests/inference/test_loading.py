@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from volo_adapt.errors import CheckpointError
-from volo_adapt.inference import load_generator, translate_batch
+from volo_adapt.inference import load_generator, translate_tensors
 from volo_adapt.inference.export import export_generator
 
 
 def _out(loaded, seed=0):
     x = torch.rand(1, 4, 16, 16, generator=torch.Generator().manual_seed(seed))
-    return translate_batch(loaded, x)
+    return translate_tensors(loaded, x)
 
 
 def _ckpt_dict(path):

@@ -24,7 +24,7 @@ from volo_adapt.data.formats import (
 )
 from volo_adapt.data.sample import RGBDSample, from_network, to_network
 from volo_adapt.errors import VoloError
-from volo_adapt.inference import load_generator, translate_batch, translate_source
+from volo_adapt.inference import load_generator, translate_tensors, translate_source
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def _files(root):
 def _expected(gen, rgb, depth):
     """What translate should write for one aligned sample (decoded metres, clamped colour)."""
     x, _ = to_network(RGBDSample.from_depth(rgb, depth), gen.codec)
-    rgb_o, depth_o, _ = from_network(translate_batch(gen, x[None])[0], gen.codec)
+    rgb_o, depth_o, _ = from_network(translate_tensors(gen, x[None])[0], gen.codec)
     return rgb_o, depth_o
 
 

@@ -181,7 +181,7 @@ def takes_seeds(module: torch.nn.Module) -> bool:
     return isinstance(getattr(module, "_orig_mod", module), SensorAwareGenerator)
 
 
-def translate_batch(
+def translate_tensors(
     loaded: LoadedGenerator,
     x: torch.Tensor,
     *,
@@ -214,19 +214,19 @@ def translate_batch(
         ``(B, 4, H, W)`` float32 in ``[0, 1]`` on ``x``'s device: the translated RGB-D in network encoding.
 
     Example:
-        >>> y = translate_batch(loaded, torch.rand(2, 4, 33, 51))  # doctest: +SKIP
+        >>> y = translate_tensors(loaded, torch.rand(2, 4, 33, 51))  # doctest: +SKIP
         >>> y.shape  # doctest: +SKIP
         torch.Size([2, 4, 33, 51])
     """
     if x.ndim != 4 or x.shape[1] != loaded.config.model.channels:
         raise ValueError(
-            f"translate_batch: expected (B, {loaded.config.model.channels}, H, W), got {tuple(x.shape)}"
+            f"translate_tensors: expected (B, {loaded.config.model.channels}, H, W), got {tuple(x.shape)}"
         )
     param = next(loaded.module.parameters(), None)
     device = param.device if param is not None else x.device
     precision = resolve_precision(precision, device)
     if precision == "32" and device.type == "cuda" and x.shape[0] > EXACT_CUDA_BATCH:
-        parts = [translate_batch(loaded, x[i : i + EXACT_CUDA_BATCH], precision="32", channels_last=channels_last,
+        parts = [translate_tensors(loaded, x[i : i + EXACT_CUDA_BATCH], precision="32", channels_last=channels_last,
                                  seeds=None if seeds is None else list(seeds)[i : i + EXACT_CUDA_BATCH])
                  for i in range(0, x.shape[0], EXACT_CUDA_BATCH)]
         return torch.cat(parts, 0)

@@ -12,7 +12,7 @@ channel order R, G, B, D, value range [0, 1], invalid = 0 in every channel, ``si
   optional ``onnx`` extra (``pip install 'volo-adapt[onnx]'``).
 
 Exported graphs take inputs whose sides are already multiples of ``size_multiple``: padding and cropping (see
-:func:`~volo_adapt.inference.engine.translate_batch`) are left to the caller and described in the metadata.
+:func:`~volo_adapt.inference.engine.translate_tensors`) are left to the caller and described in the metadata.
 Every file is written atomically.
 """
 

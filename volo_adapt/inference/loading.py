@@ -51,7 +51,7 @@ class LoadedGenerator:
     Attributes:
         module: the generator, in eval mode, gradients off. Input ``(B, C, H, W)`` float in ``[0, 1]`` (C = 4:
             RGB then codec-encoded depth, all channels 0 where depth is invalid); output the same shape in ``[0, 1]``.
-            H and W must be multiples of ``size_multiple`` (see :func:`volo_adapt.inference.engine.translate_batch`,
+            H and W must be multiples of ``size_multiple`` (see :func:`volo_adapt.inference.engine.translate_tensors`,
             which pads and crops for you).
         codec: the depth codec of the training run (metres <-> 4th channel).
         config: the training run's full configuration.

@@ -9,7 +9,7 @@
    (symlinks resolved), or any output file that would land on an input file or inside the source root;
 3. read each sample (RGB and depth of different sizes are aligned by the data layer's policy), encode it with the
    run's codec, group samples of equal size into batches (at most ``batch_size`` images and ``max_batch_pixels``
-   pixels each), translate (:func:`~volo_adapt.inference.engine.translate_batch`: padding, ``inference_mode``,
+   pixels each), translate (:func:`~volo_adapt.inference.engine.translate_tensors`: padding, ``inference_mode``,
    autocast), decode, restore the original colour/depth sizes and write every file atomically;
 4. a sample that cannot be read or written is recorded as failed with its reason and the rest go on;
 5. write the index file (index sources) and ``translate_report.json``.
@@ -43,7 +43,7 @@ from volo_adapt.inference.engine import (
     prepare,
     resolve_device,
     resolve_precision,
-    translate_batch,
+    translate_tensors,
     within_tolerance,
 )
 from volo_adapt.inference.loading import LoadedGenerator
@@ -321,14 +321,14 @@ def translate_source(
     def run_network(x: torch.Tensor, seeds: list[int]) -> torch.Tensor:
         nonlocal precision, check_pending
         if not check_pending:
-            return translate_batch(loaded, x, precision=precision, channels_last=channels_last, seeds=seeds)
+            return translate_tensors(loaded, x, precision=precision, channels_last=channels_last, seeds=seeds)
         # --precision auto, first batch: the fastest mode within the tolerance of exact fp32 on this very batch
         check_pending = False
-        exact = translate_batch(loaded, x, precision="32", channels_last=channels_last, seeds=seeds)
+        exact = translate_tensors(loaded, x, precision="32", channels_last=channels_last, seeds=seeds)
         tried, y = [], exact
         precision = "32"
         for mode in candidates:
-            out = translate_batch(loaded, x, precision=mode, channels_last=channels_last, seeds=seeds)
+            out = translate_tensors(loaded, x, precision=mode, channels_last=channels_last, seeds=seeds)
             diff = depth_difference(out, exact, codec)
             within = within_tolerance(diff, depth_tolerance_mm)
             tried.append({"mode": mode, **diff, "within": within})

@@ -394,7 +394,7 @@ def evaluate(
     Raises:
         DataError: unreadable or mismatched data; ConfigError: unknown metric names.
     """
-    from volo_adapt.inference.engine import resolve_device, translate_batch
+    from volo_adapt.inference.engine import resolve_device, translate_tensors
 
     dev = resolve_device(device)
     names = resolve_metric_names(metrics if metrics is None or isinstance(metrics, str) else list(metrics))
@@ -425,7 +425,7 @@ def evaluate(
     loaded.module.to(dev)
 
     def translate(x: torch.Tensor) -> torch.Tensor:
-        return translate_batch(loaded, x.to(dev))
+        return translate_tensors(loaded, x.to(dev))
 
     source_path = Path(loaded.source)
     info = {

@@ -203,7 +203,7 @@ class SampleGrids(L.Callback):
         pl_module.gen_a2b.eval()
         pl_module.gen_b2a.eval()
         try:
-            out = pl_module.translate_batch(real_a, real_b)
+            out = pl_module.translate_both_ways(real_a, real_b)
         finally:
             pl_module.gen_a2b.train(modes[0])
             pl_module.gen_b2a.train(modes[1])

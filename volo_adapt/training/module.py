@@ -30,6 +30,7 @@ import logging
 import math
 import operator
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -521,7 +522,7 @@ class VoloGANModule(L.LightningModule):
     # ------------------------------------------------------------------ validation
 
     @torch.no_grad()
-    def translate_batch(self, real_a: torch.Tensor, real_b: torch.Tensor, use_ema: bool = False) -> dict[str, Any]:
+    def translate_both_ways(self, real_a: torch.Tensor, real_b: torch.Tensor, use_ema: bool = False) -> dict[str, Any]:
         """Fakes and cycles without gradients: ``fake_A, fake_B, cyc_A, cyc_B`` ``(B, C, S, S)`` in [0, 1]."""
         g_ab = self.gen_a2b_ema if (use_ema and self.ema_enabled) else self.gen_a2b
         g_ba = self.gen_b2a_ema if (use_ema and self.ema_enabled) else self.gen_b2a
@@ -538,7 +539,7 @@ class VoloGANModule(L.LightningModule):
         * anything returned by :attr:`val_metrics_fn`.
         """
         real_a, real_b = batch["A"], batch["B"]
-        out = self.translate_batch(real_a, real_b)
+        out = self.translate_both_ways(real_a, real_b)
         n = real_a.shape[0]
         inv_real = 1.0 - self.codec.valid_from_encoded(real_b[:, -1:].float()).float().mean()
         inv_fake = 1.0 - self.codec.valid_from_encoded(out["fake_B"][:, -1:].float()).float().mean()
@@ -607,6 +608,21 @@ class VoloGANModule(L.LightningModule):
         return [opt_g, opt_d], schedulers
 
     # ------------------------------------------------------------------ checkpoints
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls, checkpoint_path: str | Path, map_location: Any = None, strict: bool = True, **kwargs: Any
+    ) -> VoloGANModule:
+        """Lightning's ``Module.load_from_checkpoint(path)``: the module rebuilt from the config stored in the
+        checkpoint (``checkpoint["volo"]["config"]``), with its weights loaded; eval mode is left to the caller.
+
+        Keyword arguments other than ``map_location`` and ``strict`` are refused (the stored config is the one
+        source of the architecture; to change the run use ``volo train --resume``). See
+        :func:`volo_adapt.training.checkpoint.load_module`.
+        """
+        from volo_adapt.training.checkpoint import load_module
+
+        return load_module(cls, checkpoint_path, map_location=map_location, strict=strict, **kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Add the ``volo`` block (format, version, config) and the training state outside ``state_dict``."""
