@@ -134,13 +134,10 @@ def _eval_child(run_dir: Path, out: Path, untrained: bool, max_samples: int) -> 
 
 
 def _batches_done(run_dir: Path) -> int | None:
-    import torch
+    from volo_adapt.checkpoint import stored_batches
 
-    try:
-        ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True, mmap=True)
-        return int(ckpt["volo_train_state"]["batches_done"])
-    except Exception:  # noqa: BLE001 - provenance only
-        return None
+    batches = stored_batches(run_dir / "checkpoints" / "last.ckpt")  # -1: none stored (provenance only)
+    return batches if batches >= 0 else None
 
 
 def flat(report: dict, comparison: str) -> dict[str, float]:

@@ -142,9 +142,9 @@ def _newest_checkpoint(run: Path) -> int:
 
 
 def _final_state(run: Path) -> dict:
-    import torch
+    from volo_adapt.checkpoint import load_checkpoint_file
 
-    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return load_checkpoint_file(run / "checkpoints" / "last.ckpt")
 
 
 def _same(a: dict, b: dict) -> tuple[bool, list[str]]:

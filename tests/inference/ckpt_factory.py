@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from volo_adapt import __version__
 from volo_adapt.build import build_critic, build_generator
+from volo_adapt.checkpoint import volo_block
 from volo_adapt.config import RunConfig, load_config
 
 
@@ -59,7 +59,7 @@ def make_checkpoint(path: Path, cfg: RunConfig | None = None, *, ema: bool | Non
         "optimizer_states": [{"state": {}, "param_groups": [{"lr": 2e-4, "params": [0, 1]}]}],
         "lr_schedulers": [],
         "loops": {"fit_loop": {"epoch_progress": {"current": {"completed": 3}}}},
-        "volo": {"format": 1, "volo_version": __version__, "config": cfg.to_dict()},
+        "volo": volo_block(cfg),
     }
     torch.save(ckpt, path)
     return path

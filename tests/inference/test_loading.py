@@ -8,6 +8,7 @@ import zipfile
 import pytest
 import torch
 
+from volo_adapt.directions import Direction, DirectionError
 from volo_adapt.errors import CheckpointError
 from volo_adapt.inference import load_generator, translate_tensors
 from volo_adapt.inference.export import export_generator
@@ -90,7 +91,7 @@ def test_exception_not_a_checkpoint(tmp_path):
     z = tmp_path / "other.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.writestr("a.txt", "x")
-    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_generator(z)
     t = tmp_path / "tensor.pt"
     torch.save(torch.zeros(3), t)
@@ -149,9 +150,10 @@ def test_exception_weights_do_not_match_config(tiny_ckpt, tmp_path):
         load_generator(p)
 
 
-def test_exception_bad_direction(tiny_ckpt):
-    with pytest.raises(CheckpointError, match="--direction 'x2y'"):
+def test_exception_bad_direction_in_the_library_s_own_terms(tiny_ckpt):
+    with pytest.raises(DirectionError, match="^direction 'x2y': must be one of a2b, b2a$"):
         load_generator(tiny_ckpt, "x2y")
+    assert load_generator(tiny_ckpt, Direction.B2A).direction == "b2a"
 
 
 def test_factory_checkpoint_has_the_training_format(tiny_ckpt, ckpt_factory):

@@ -3,8 +3,9 @@
 Every format carries the normalisation contract of :mod:`volo_adapt.inference.metadata` (codec near/far/gap,
 channel order R, G, B, D, value range [0, 1], invalid = 0 in every channel, ``size_multiple``):
 
-* ``pt``: a dict of plain types and tensors (``torch.load(weights_only=True)`` reads it, and so does
-  :func:`~volo_adapt.inference.loading.load_generator`); key ``normalisation``.
+* ``pt``: a dict of plain types and tensors (a weights-only load reads it, and so does
+  :func:`~volo_adapt.inference.loading.load_generator`; format constants in :mod:`volo_adapt.checkpoint`); key
+  ``normalisation``.
 * ``torchscript``: ``torch.jit.trace`` of the generator with spectral norm baked into plain weights; the contract is
   the extra file ``volo.json`` (``torch.jit.load(path, _extra_files={"volo.json": ""})``).
 * ``onnx``: ``torch.onnx.export`` with dynamic batch, height and width (multiples of ``size_multiple``; equal for a
@@ -30,7 +31,8 @@ import torch
 from torch import nn
 
 from volo_adapt.atomic import atomic_path
-from volo_adapt.errors import VoloError
+from volo_adapt.checkpoint import save_checkpoint_file
+from volo_adapt.errors import VoloError, first_line
 from volo_adapt.inference.loading import LoadedGenerator, export_payload
 from volo_adapt.inference.metadata import normalisation_metadata
 
@@ -65,8 +67,7 @@ def export_generator(
         raise VoloError(f"{out}: is a directory; give the output file name")
     meta = normalisation_metadata(loaded)
     if fmt == "pt":
-        with atomic_path(out) as tmp:
-            torch.save(export_payload(loaded), tmp)
+        save_checkpoint_file(export_payload(loaded), out)
         return out
     module = plain_module(loaded)
     side = example_size or _default_side(loaded)
@@ -167,7 +168,7 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
             )
         return
     except Exception as e:  # noqa: BLE001 - try the other exporter, report both if it fails too
-        errors.append(f"dynamo exporter: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
+        errors.append(f"dynamo exporter: {first_line(e)}")
     try:
         with warnings.catch_warnings(), contextlib_redirect():
             warnings.simplefilter("ignore")
@@ -181,7 +182,7 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
                               "rgbd_translated": {0: "batch", 2: "height", 3: "width"}},
             )
     except Exception as e:  # noqa: BLE001
-        errors.append(f"torchscript exporter: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
+        errors.append(f"torchscript exporter: {first_line(e)}")
         raise VoloError(f"ONNX export of {loaded.config.model.generator} failed ({'; '.join(errors)})") from e
 
 

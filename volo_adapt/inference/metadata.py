@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from volo_adapt.directions import Domain, parse_direction
+
 if TYPE_CHECKING:
     from volo_adapt.inference.loading import LoadedGenerator
+
+_DOMAIN_WORDS = {Domain.A: "A (source/synthetic)", Domain.B: "B (sensor)"}
+"""How the contract names each domain."""
 
 
 def normalisation_metadata(loaded: LoadedGenerator) -> dict[str, Any]:
     """Describe how to build the network input and decode its output (JSON-serialisable)."""
     codec = loaded.codec
     cfg = loaded.config
+    direction = parse_direction(loaded.direction)
     return {
         "direction": loaded.direction,
-        "domains": {"a2b": "A (source/synthetic) -> B (sensor)", "b2a": "B (sensor) -> A (source/synthetic)"}[
-            loaded.direction
-        ],
+        "domains": f"{_DOMAIN_WORDS[direction.source]} -> {_DOMAIN_WORDS[direction.target]}",
         "generator": cfg.model.generator,
         "weights": loaded.weights,
         "layout": "NCHW float32, channels R, G, B, D (C = 4)",

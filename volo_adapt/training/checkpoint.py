@@ -1,18 +1,16 @@
-"""Checkpoint format, atomic checkpoint IO, RNG capture and the resume compatibility check.
+"""Training's side of checkpoints: the Lightning adapter, RNG capture, the resume choice and compatibility check,
+and ``VoloGANModule.load_from_checkpoint``.
 
-A volo-adapt checkpoint is a normal Lightning checkpoint (``state_dict``, ``optimizer_states``,
-``lr_schedulers``, ``loops``, ``callbacks``...) plus:
+The format itself (the ``volo`` block and its version rule, the ``state_dict`` key layout, the counters, the one
+reader and the atomic writer) lives in :mod:`volo_adapt.checkpoint`; its names used by training are re-exported
+here (``CHECKPOINT_FORMAT``, ``read_volo_block``, ``stored_batches``).
 
-* ``checkpoint["volo"] = {"format": 1, "volo_version": str, "config": RunConfig.to_dict()}``; this is what
-  ``volo translate`` / ``export`` read to rebuild the generators. ``state_dict`` keys start with
-  ``gen_a2b.``, ``gen_b2a.``, ``critic_a.``, ``critic_b.`` and, with EMA, ``gen_a2b_ema.``, ``gen_b2a_ema.``.
-* ``checkpoint["volo_train_state"]``: batch counter, image pools, health counters and the RNG states
-  (torch CPU/CUDA, numpy, python), so that a resumed run continues the same random stream.
+``checkpoint["volo_train_state"]`` holds the batch counter, image pools, health counters and the RNG states
+(torch CPU/CUDA, numpy, python, see :func:`collect_rng_state`), so that a resumed run continues the same random
+stream.
 
 ``--resume auto`` (:func:`choose_resume_checkpoint`) takes ``last.ckpt``, or the newest readable
 ``step_*.ckpt`` when ``last.ckpt`` is damaged.
-
-Everything stored is loadable with ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists).
 """
 
 from __future__ import annotations
@@ -27,11 +25,33 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from volo_adapt.atomic import atomic_path
+from volo_adapt.checkpoint import (
+    CHECKPOINT_FORMAT,
+    check_volo_block,
+    load_checkpoint_file,
+    read_volo_block,
+    save_checkpoint_file,
+    stored_batches,
+    stored_config,
+)
 from volo_adapt.errors import CheckpointError
 
-CHECKPOINT_FORMAT = 1
-"""Version of the ``checkpoint["volo"]`` block; bump when its meaning changes."""
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "MODEL_KEYS_THAT_MUST_MATCH",
+    "AtomicCheckpointIO",
+    "ResumeChoice",
+    "check_resume_compatible",
+    "checkpoints_dir",
+    "choose_resume_checkpoint",
+    "collect_rng_state",
+    "last_checkpoint",
+    "load_module",
+    "periodic_checkpoints",
+    "read_volo_block",
+    "restore_rng_state",
+    "stored_batches",
+]
 
 MODEL_KEYS_THAT_MUST_MATCH = (
     "generator", "critic", "channels", "gen_base", "critic_base", "gen_kwargs", "critic_kwargs"
@@ -40,19 +60,18 @@ MODEL_KEYS_THAT_MUST_MATCH = (
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning CheckpointIO writing through :func:`volo_adapt.atomic.atomic_path`.
+    """Lightning CheckpointIO writing atomically, with fsync.
 
     Lightning's own ``_atomic_save`` goes through an fsspec transaction (temp file + move) but never
-    fsyncs, so after a power loss the renamed file can be empty. Here the bytes are written to a hidden
-    ``.NAME.PID.partial.ckpt`` sibling, fsynced, then renamed over the target: the previous checkpoint
-    stays intact until the new one is complete.
+    fsyncs, so after a power loss the renamed file can be empty. Here the bytes are written by
+    :func:`volo_adapt.checkpoint.save_checkpoint_file` (a hidden ``.NAME.PID.partial.ckpt`` sibling, fsynced,
+    then renamed over the target): the previous checkpoint stays intact until the new one is complete.
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO does not take storage_options")
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            torch.save(checkpoint, f)
+        save_checkpoint_file(checkpoint, path)
 
 
 def collect_rng_state() -> dict[str, Any]:
@@ -85,27 +104,6 @@ def restore_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(states)
 
 
-def read_volo_block(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a checkpoint's ``volo`` block (config, versions); CheckpointError if it is not a volo checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # torch raises many types for corrupt/foreign files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from e
-    block = ckpt.get("volo") if isinstance(ckpt, dict) else None
-    if not isinstance(block, dict) or "config" not in block:
-        raise CheckpointError(f"{path}: not a volo-adapt training checkpoint (no 'volo' block)")
-    if block.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {block.get('format')} is not supported "
-            f"(this volo-adapt reads {CHECKPOINT_FORMAT})"
-        )
-    return block
-
-
 def check_resume_compatible(path: str | os.PathLike, model_cfg: dict[str, Any]) -> dict[str, Any]:
     """Raise CheckpointError naming every ``model.*`` key where the checkpoint and the run config differ.
 
@@ -122,6 +120,57 @@ def check_resume_compatible(path: str | os.PathLike, model_cfg: dict[str, Any]) 
     if diffs:
         raise CheckpointError(f"{path}: was trained with a different model config ({'; '.join(diffs)})")
     return block["config"]
+
+
+def load_module(
+    cls: type[Any], checkpoint_path: str | os.PathLike, map_location: Any = None, strict: bool = True, **kwargs: Any
+) -> Any:
+    """``VoloGANModule.load_from_checkpoint``: rebuild ``cls(RunConfig)`` from the checkpoint's stored config and load
+    its ``state_dict``, as Lightning's ``load_from_checkpoint`` does.
+
+    The module is returned in train mode (Lightning's convention) on the device its weights were loaded to (see
+    ``map_location``). Only the weights are loaded: the training state (counters, image pools, RNG streams) is
+    restored by resuming (``volo train --resume``), never by this, so loading leaves the global RNGs alone.
+
+    Args:
+        cls: the LightningModule class, built as ``cls(cfg)``.
+        checkpoint_path: a ``volo train`` checkpoint (any format from 1 to the current one); read weights-only, with
+            the trusted fallback of :func:`volo_adapt.checkpoint.load_checkpoint_file` for ``*.ckpt`` files.
+        map_location: as for ``torch.load``; None (Lightning's default) puts each tensor back on the device it was
+            saved from when that device is available here, else on the CPU.
+        strict: as for ``nn.Module.load_state_dict``.
+        kwargs: refused: Lightning would override saved hyper-parameters with them, but the stored config is the
+            one source of the architecture.
+
+    Raises:
+        CheckpointError: any keyword argument, an unreadable or non-volo file, a newer format, an invalid stored
+            config or weights that do not fit it; one line naming the file.
+    """
+    path = Path(checkpoint_path)
+    if kwargs:
+        raise CheckpointError(
+            f"{path}: load_from_checkpoint takes no {', '.join(sorted(kwargs))} (only map_location and strict): the"
+            " networks are rebuilt from the config stored in the checkpoint"
+        )
+    ckpt = load_checkpoint_file(path, map_location or _saved_device_or_cpu, trusted_pickle_fallback=True)
+    cfg = stored_config(path, check_volo_block(path, ckpt)["config"])
+    state = ckpt.get("state_dict")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a volo-adapt checkpoint (no 'state_dict' mapping)")
+    module = cls(cfg)
+    try:
+        module.load_state_dict(state, strict=strict)
+    except RuntimeError as e:  # missing/unexpected keys or shape mismatches, one per line in torch's message
+        raise CheckpointError(f"{path}: weights do not load into {cls.__name__}: {' '.join(str(e).split())}") from e
+    device = next((v.device for v in state.values() if isinstance(v, torch.Tensor)), torch.device("cpu"))
+    return module.to(device)
+
+
+def _saved_device_or_cpu(storage: Any, location: str) -> Any:
+    """``torch.load`` map_location: keep a CUDA tensor on its GPU when CUDA is available, else move it to the CPU."""
+    if location == "cpu" or (location.startswith("cuda") and torch.cuda.is_available()):
+        return None  # torch's default: restore to the saved location
+    return storage.cpu()
 
 
 def checkpoints_dir(run_dir: str | os.PathLike) -> Path:
@@ -145,15 +194,6 @@ def periodic_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     found = [(n, p) for p in (folder.glob("step_*.ckpt") if folder.is_dir() else [])
              if (n := _step_number(p)) is not None and p.is_file()]
     return [p for _, p in sorted(found, reverse=True)]
-
-
-def stored_batches(path: Path) -> int:
-    """The batch counter stored in a checkpoint that :func:`read_volo_block` accepted (-1 if it has none)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        return int(ckpt["volo_train_state"]["batches_done"])
-    except Exception:  # read_volo_block accepted the file; a missing counter only means "oldest"
-        return -1
 
 
 @dataclass
@@ -191,11 +231,11 @@ def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
     if not last.exists() and not periodic:
         return ResumeChoice(None, note=f"--resume auto: no checkpoint at {last}, starting fresh")
     problems: list[str] = []
-    last_batches = -1
+    last_ok, last_batches = False, -1  # a readable last.ckpt without a batch counter counts as the oldest
     if last.exists():
         try:
             read_volo_block(last)
-            last_batches = stored_batches(last)
+            last_ok, last_batches = True, stored_batches(last)
         except CheckpointError as e:
             problems.append(str(e))
     else:
@@ -208,11 +248,11 @@ def choose_resume_checkpoint(run_dir: str | os.PathLike) -> ResumeChoice:
         except CheckpointError as e:
             problems.append(str(e))
             continue
-        if last_batches >= 0:
+        if last_ok:
             return ResumeChoice(step, note=f"{step} is newer than {last} (batch {last_batches}): resuming from it")
         skipped = f" (also unreadable: {len(problems) - 1} newer step checkpoint(s))" if len(problems) > 1 else ""
         return ResumeChoice(step, warnings=[f"{problems[0]}; resuming from {step} instead{skipped}"])
-    if last_batches >= 0:
+    if last_ok:
         return ResumeChoice(last)
     raise CheckpointError(
         f"{last}: no readable checkpoint to resume from ({'; '.join(problems)}); "

@@ -61,7 +61,7 @@ class ImagePool:
         return torch.stack(out, 0)
 
     def state_dict(self) -> dict:
-        """Pool contents as CPU tensors (for checkpoints; loadable with ``torch.load(weights_only=True)``)."""
+        """Pool contents as CPU tensors (for checkpoints; tensors only, so a weights-only load reads them)."""
         return {"size": self.size, "images": [t.detach().cpu() for t in self.images]}
 
     def load_state_dict(self, state: dict, device: torch.device | None = None) -> None:
