@@ -42,9 +42,7 @@ def one_thread():
 
 
 def smoke_config(tiny_data: tuple[str, str], *overrides: str) -> RunConfig:
-    cfg = load_config("smoke", list(overrides))
-    cfg.data.data_a, cfg.data.data_b = [tiny_data[0]], [tiny_data[1]]
-    return cfg
+    return load_config("smoke", list(overrides)).replace(data={"data_a": [tiny_data[0]], "data_b": [tiny_data[1]]})
 
 
 def one_smoke_batch(tiny_data: tuple[str, str], out: Path, *overrides: str

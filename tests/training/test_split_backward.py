@@ -1,5 +1,5 @@
 """``train.split_backward``: the generator step back-propagated in three independent parts gives the gradients of
-the one-graph step while holding fewer activations (volo_adapt/training/module.py ``generator_losses``)."""
+the one-graph step while holding fewer activations (volo_adapt/training/objective.py ``generator_losses``)."""
 
 from __future__ import annotations
 
