@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import typer
+
+from volo_adapt.directions import Direction
+
+__all__ = ["Direction", "app", "data_app"]  # Direction: the one definition (volo_adapt/directions.py), re-exported
 
 app = typer.Typer(
     name="volo",
@@ -15,10 +17,3 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect and generate RGB-D data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-
-class Direction(str, Enum):
-    """Translation direction shared by translate, export and eval: a2b = A (synthetic) -> B (sensor)."""
-
-    a2b = "a2b"
-    b2a = "b2a"

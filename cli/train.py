@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cli.app import app
-from volo_adapt.config import load_config, validate
+from volo_adapt.config import RunConfig, load_config
+from volo_adapt.directions import Domain
+from volo_adapt.errors import ConfigError
+
+FLAG_KEYS = {
+    "--data-a": "data.data_a", "--data-b": "data.data_b", "--max-steps": "train.max_steps",
+    "--max-epochs": "train.max_epochs", "--max-time": "train.max_time", "--devices": "train.devices",
+    "--num-nodes": "train.num_nodes", "--strategy": "train.strategy", "--accelerator": "train.accelerator",
+    "--precision": "train.precision", "--skip-bad": "data.skip_bad",
+}
+"""The options of `volo train` that set a config key: applied after the preset and --set, before the one validation."""
 
 
 def _summary_table(info: dict) -> Table:
     table = Table(title="volo train", show_header=False, show_lines=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
-    for d in ("A", "B"):
+    for d in (x.value for x in Domain):
         src = info["data"][d]
         table.add_row(f"domain {d}", f"{', '.join(src['sources'])}\n{src['samples']}")
     if info.get("skipped_bad_samples"):
@@ -48,6 +59,51 @@ def _params_table(counts: dict[str, int]) -> Table:
         table.add_row(name, f"{n:,}")
     table.add_row("total", f"{sum(counts.values()):,}", style="bold")
     return table
+
+
+def _preset(config: str | None, resume: str | None, out: Path | None, has_data: bool) -> str:
+    """``--config``; resuming a run folder without it: the run's own ``config.yaml``; else demo (no data) or
+    vologan."""
+    saved = out / "config.yaml" if (resume and config is None and out is not None) else None
+    if saved is not None and saved.is_file():
+        return str(saved)  # resuming a run without --config: continue with the run's own resolved config
+    return config or ("vologan" if has_data else "demo")
+
+
+def _load(preset: str, set_: list[str], flags: dict[str, Any]) -> RunConfig:
+    """The preset, then ``--set``, then the options given (``{option: value}``, None = not given), validated once.
+
+    Raises:
+        ConfigError: as :func:`~volo_adapt.config.load_config`; a value an option gave is named by the option
+            (``--max-time '10 minutes': expected ... (config key train.max_time)``).
+    """
+    given = {flag: value for flag, value in flags.items() if value is not None}
+    try:
+        return load_config(preset, set_, values={FLAG_KEYS[flag]: value for flag, value in given.items()})
+    except ConfigError as e:
+        msg = str(e)
+        for flag in given:
+            key = FLAG_KEYS[flag]
+            if msg.startswith((f"{key}:", f"{key} ")):
+                raise ConfigError(f"{flag}{msg[len(key):]} (config key {key})") from e
+        raise
+
+
+def _print_outcome(console: Console, result: Any, run_dir: Path) -> None:
+    """Health warnings, then one line: done or interrupted, batches, last checkpoint, samples (, requeue)."""
+    for msg in result.health:
+        console.print(f"[yellow]{msg}[/]", highlight=False)
+    state = "done"
+    if result.interrupted:  # a stop signal: last.ckpt holds the last batch, exit code 0, resume with --resume auto
+        state = f"interrupted ({result.stop_signal})" if result.stop_signal else "interrupted"
+    console.print(
+        f"{state}: {result.batches_done} batches, last checkpoint {result.last_checkpoint}, "
+        f"{len(result.samples)} sample grids in {run_dir / 'samples'}"
+        + (f", {result.skipped_steps} optimiser steps skipped (non-finite)" if result.skipped_steps else ""),
+        highlight=False,
+    )
+    if result.requeue:
+        console.print(result.requeue, highlight=False)
 
 
 @app.command("train")
@@ -87,58 +143,19 @@ def train_cmd(
     """Train a VoloGAN/CycleGAN translator between two unpaired RGB-D domains (A -> B and back)."""
     from volo_adapt.training.run import train
 
-    saved = out / "config.yaml" if (resume and config is None and out is not None) else None
-    if saved is not None and saved.is_file():
-        preset = str(saved)  # resuming a run without --config: continue with the run's own resolved config
-    else:
-        preset = config or ("vologan" if (data_a or data_b) else "demo")
-    cfg = load_config(preset, list(set_ or []))
-    if data_a:
-        cfg.data.data_a = list(data_a)
-    if data_b:
-        cfg.data.data_b = list(data_b)
-    if max_steps is not None:
-        cfg.train.max_steps = max_steps
-    if max_epochs is not None:
-        cfg.train.max_epochs = max_epochs
-    if max_time is not None:
-        from volo_adapt.duration import parse_duration
-
-        parse_duration(max_time, "--max-time")  # the option's name in the error, not the config key
-        cfg.train.max_time = max_time
-    if devices is not None:
-        cfg.train.devices = devices
-    if num_nodes is not None:
-        cfg.train.num_nodes = num_nodes
-    if strategy is not None:
-        cfg.train.strategy = strategy
-    if accelerator is not None:
-        cfg.train.accelerator = accelerator
-    if precision is not None:
-        cfg.train.precision = precision
-    if skip_bad:
-        cfg.data.skip_bad = True
-    validate(cfg)
+    preset = _preset(config, resume, out, bool(data_a or data_b))
+    cfg = _load(preset, list(set_ or []), {
+        "--data-a": list(data_a) if data_a else None, "--data-b": list(data_b) if data_b else None,
+        "--max-steps": max_steps, "--max-epochs": max_epochs, "--max-time": max_time, "--devices": devices,
+        "--num-nodes": num_nodes, "--strategy": strategy, "--accelerator": accelerator, "--precision": precision,
+        "--skip-bad": True if skip_bad else None,
+    })
     run_dir = out if out is not None else Path("runs") / Path(preset).stem
     console = Console()
-
     if dry_run:
         result = train(cfg, run_dir, dry_run=True)
         console.print(cfg.to_yaml(), highlight=False, markup=False)
         console.print(_params_table(result.param_counts))
         return
-
     result = train(cfg, run_dir, resume=resume, on_start=lambda info: console.print(_summary_table(info)))
-    for msg in result.health:
-        console.print(f"[yellow]{msg}[/]", highlight=False)
-    state = "done"
-    if result.interrupted:  # a stop signal: last.ckpt holds the last batch, exit code 0, resume with --resume auto
-        state = f"interrupted ({result.stop_signal})" if result.stop_signal else "interrupted"
-    console.print(
-        f"{state}: {result.batches_done} batches, last checkpoint {result.last_checkpoint}, "
-        f"{len(result.samples)} sample grids in {run_dir / 'samples'}"
-        + (f", {result.skipped_steps} optimiser steps skipped (non-finite)" if result.skipped_steps else ""),
-        highlight=False,
-    )
-    if result.requeue:
-        console.print(result.requeue, highlight=False)
+    _print_outcome(console, result, run_dir)

@@ -46,3 +46,37 @@ def test_non_mapping_yaml_is_refused(tmp_path):
     p.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(p)
+
+
+def test_configs_are_frozen_and_replace_makes_a_changed_copy():
+    import dataclasses
+
+    cfg = load_config(None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.max_steps = 3  # type: ignore[misc]
+    other = cfg.replace(data={"data_a": ["x"]}, model={"sensor": {"noise": True}})
+    assert other.data.data_a == ["x"] and other.model.sensor.noise and other.train == cfg.train
+    assert cfg.data.data_a == [] and not cfg.model.sensor.noise, "the original is unchanged"
+
+
+def test_with_overrides_type_checks_and_validates_the_copy():
+    cfg = load_config(None)
+    assert cfg.with_overrides({"train.max_steps": 7, "data.data_a": ["x"]}).train.max_steps == 7
+    for values, key in (({"train.max_steps": 0}, "train.max_steps"), ({"data.hflip": "yes"}, "data.hflip")):
+        with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+            cfg.with_overrides(values)
+
+
+def test_values_come_after_set_overrides():
+    cfg = load_config(None, ["train.max_steps=0"], values={"train.max_steps": 5})
+    assert cfg.train.max_steps == 5, "validated once, after every change"
+
+
+def test_choices_are_the_owning_modules_names(monkeypatch):
+    from volo_adapt.models import registry
+    from volo_adapt.models.resnet_generator import ResnetGenerator
+
+    with pytest.raises(ConfigError, match=r"^model\.generator: must be one of resnet9, vologan; got 'tiny'$"):
+        load_config(None, ["model.generator=tiny"])
+    monkeypatch.setitem(registry._GENERATORS, "tiny", ResnetGenerator)
+    assert load_config(None, ["model.generator=tiny"]).model.generator == "tiny"

@@ -1,4 +1,4 @@
-"""volo_adapt/duration.py: the --max-time formats."""
+"""volo_adapt/duration.py: the train.max_time (``volo train --max-time``) formats."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def test_accepted_forms(text: str, seconds: int) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "0m", "-5m", "10", "m10", "10x", "1m1h", "1h1h", "10:70", "1:25:00:00", "abc"])
-def test_refused_forms_name_the_option(text: str) -> None:
-    with pytest.raises(ConfigError, match=r"^--max-time "):
+def test_refused_forms_name_the_key(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"^train\.max_time "):
         parse_duration(text)
+    with pytest.raises(ConfigError, match=r"^budget "):
+        parse_duration(text, "budget")

@@ -1,33 +1,53 @@
 """Typed run configuration: dataclasses with a docstring per field, YAML presets, strict validation.
 
-``load_config(path, overrides)`` reads a YAML preset from ``configs/`` (or any file), applies
-``key.sub=value`` overrides, and returns a :class:`RunConfig`. Unknown keys, wrong types and
-out-of-range values raise :class:`~volo_adapt.errors.ConfigError` naming the dotted key.
+``load_config(path, overrides, values)`` reads a YAML preset from ``configs/`` (or any file), applies
+``key.sub=value`` overrides and then dotted-key values (what command-line flags gave), and returns a
+:class:`RunConfig`, validated once. Unknown keys, wrong types and out-of-range values raise
+:class:`~volo_adapt.errors.ConfigError` naming the dotted key. Configs are frozen: a changed copy comes from
+:meth:`RunConfig.with_overrides` (validated) or :meth:`RunConfig.replace` (trusted values).
 The resolved config is written to every run folder and stored inside every checkpoint
 (``to_dict`` / ``from_dict`` round-trip exactly).
+
+Reading and type checks: :mod:`volo_adapt.config_io`; value checks: :mod:`volo_adapt.config_checks`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from volo_adapt.config_checks import FSDP_REFUSAL, validate
+from volo_adapt.config_io import apply_overrides, build_dataclass, read_yaml_mapping, set_dotted
 from volo_adapt.errors import ConfigError
+
+__all__ = [
+    "CONFIG_VERSION", "FSDP_REFUSAL", "PRESETS_DIR", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig",
+    "RunConfig", "SensorHeadConfig", "TrainConfig", "apply_overrides", "load_config", "resolve_preset", "validate",
+]
 
 CONFIG_VERSION = 1
 """Bumped when a change makes older configs/checkpoints unloadable."""
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs"
+def _presets_dir() -> Path:
+    """The folder of the YAML presets: the package ``volo_adapt.presets`` (pyproject.toml maps the repository's
+    ``configs/`` to it, so a wheel and an editable install both carry the presets), or ``configs/`` beside the
+    package when the code runs from a checkout that was never installed (``PYTHONPATH=.``)."""
+    from importlib.resources import files
+
+    try:
+        return Path(str(files("volo_adapt.presets")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "configs"
 
 
-@dataclass
+PRESETS_DIR = _presets_dir()
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where the two unpaired domains come from and how they become network tensors."""
 
@@ -55,8 +75,9 @@ class DataConfig:
     """Seed of the train/val split and of augmentation (the original used 10)."""
     hflip: bool = True
     """Random horizontal flip (as in the original)."""
-    shift_prob: float = 0.3
-    """Probability of the original's shift: zero-pad bottom/right by 10 % of H and 40 % of W, random crop back."""
+    shift_prob: float = 0.2
+    """Probability of the original's shift: zero-pad bottom/right by 10 % of H and 40 % of W, random crop back (the
+    authors' notebook, commit e089c21: 0.2; see docs/paper-differences.md)."""
     resized_crop_prob: float = 0.0
     """Probability of a random resized crop (scale 0.6-1, nearest resampling of depth)."""
     color_jitter: float = 0.0
@@ -75,7 +96,7 @@ class DataConfig:
     """Debugging: append each training batch's sample stems per rank to RUN_DIR/stems/rankR.jsonl."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class SensorHeadConfig:
     """Sensor-aware generator options, built once around any generator (see ``volo_adapt/models/sensor_head.py``
     and ``docs/sensor-aware.md``). All off = the plain generator (the original VoloGAN / CycleGAN)."""
@@ -112,7 +133,7 @@ class SensorHeadConfig:
                 or bool(self.sensing_grids))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """Which networks, and their sizes."""
 
@@ -137,7 +158,7 @@ class ModelConfig:
     """Sensor-aware generator switches (all off by default: the plain generator)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossConfig:
     """Loss terms and their weights."""
 
@@ -175,7 +196,7 @@ class LossConfig:
     """Gradient routing: vologan (per-domain totals, one forward pass) | cyclegan (textbook)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     """Optimisers and learning-rate schedules."""
 
@@ -213,7 +234,7 @@ class OptimConfig:
     critics are trained, on the untouched generators' fakes (0 = off). Useful with model.sensor.residual."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """The training loop."""
 
@@ -285,9 +306,14 @@ class TrainConfig:
     """Consecutive non-finite steps after which training stops with a checkpoint of the last good state."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
-    """Everything a training run needs. Saved as ``config.yaml`` in the run folder and in every checkpoint."""
+    """Everything a training run needs. Saved as ``config.yaml`` in the run folder and in every checkpoint.
+
+    Frozen, as every section (lists in it are never changed either): build one with :func:`load_config` or
+    :meth:`from_dict`, which validate it once; derive another with :meth:`with_overrides` (validated again) or
+    :meth:`replace` (trusted values, not validated).
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -302,7 +328,13 @@ class RunConfig:
 
     @staticmethod
     def from_dict(d: dict[str, Any], where: str = "config") -> RunConfig:
-        cfg = _build(RunConfig, d, prefix="")
+        """The validated config of a nested mapping (``to_dict``'s shape; missing keys keep their defaults).
+
+        Raises:
+            ConfigError: an unknown key, a wrong type, an invalid value, or another config version (naming
+                ``where``, e.g. the file).
+        """
+        cfg = build_dataclass(RunConfig, d)
         if cfg.version != CONFIG_VERSION:
             raise ConfigError(
                 f"{where}: config version {cfg.version} is not supported (this volo-adapt reads {CONFIG_VERSION})"
@@ -313,223 +345,38 @@ class RunConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+    def with_overrides(self, values: dict[str, Any], where: str = "config") -> RunConfig:
+        """A new config with ``values`` set, type-checked and validated: ``{"train.max_steps": 7, "data.data_a":
+        ["x"]}`` (dotted keys, Python values).
 
-FSDP_REFUSAL = (
-    "fsdp is not supported, use ddp: Lightning runs FSDP on CUDA only, the manual optimisation (two optimisers, "
-    "critics frozen by toggling requires_grad, EMA copies) is untested under sharding, and every network fits one "
-    "GPU (vologan: 45 M parameters in all)"
-)
-"""Why ``train.strategy=fsdp`` is refused (the README section "Training at scale" has the details)."""
+        Raises:
+            ConfigError: as :meth:`from_dict`, naming the key.
+        """
+        d = self.to_dict()
+        for key, value in values.items():
+            set_dotted(d, key, value)
+        return RunConfig.from_dict(d, where=where)
 
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "model.generator": ("vologan", "resnet9"),
-    "model.critic": ("vologan", "patchgan"),
-    "model.sensor.validity": ("none", "depth", "threshold", "sampled"),
-    "loss.adversarial": ("lsgan", "hinge", "bce"),
-    "loss.ssim_kind": ("global", "windowed"),
-    "loss.reconstruction_mask": ("none", "kept"),
-    "loss.routing": ("vologan", "cyclegan"),
-    "optim.gen_optimizer": ("nadam", "adam"),
-    "optim.critic_optimizer": ("sgd", "adam"),
-    "optim.schedule": ("warmup_cosine", "linear_decay", "constant"),
-    "optim.implementation": ("auto", "fused", "foreach", "for_loop"),
-    "train.precision": ("32-true", "32", "bf16-mixed", "16-mixed", "auto"),
-    "train.memory_format": ("auto", "contiguous", "channels_last"),
-    "train.logger": ("tensorboard", "csv", "none"),
-}
+    def replace(self, **sections: dict[str, Any]) -> RunConfig:
+        """A copy with some fields changed, *not* validated: for values known to be valid (the built-in demo set's
+        paths, a checkpoint's own data sources), e.g. ``cfg.replace(data={"data_a": ["x"]}, model={"sensor":
+        {"noise": True}})``. Anything from a user goes through :meth:`with_overrides` instead."""
+        return _replace_nested(self, sections)
 
 
-def validate(cfg: RunConfig) -> None:
-    """Range and choice checks; raises ConfigError naming the dotted key."""
-    for key, choices in _CHOICES.items():
-        *sections, name = key.split(".")
-        node: Any = cfg
-        for section in sections:
-            node = getattr(node, section)
-        value = getattr(node, name)
-        if value not in choices:
-            raise ConfigError(f"{key}: must be one of {', '.join(choices)}; got {value!r}")
-
-    def need(ok: bool, key: str, msg: str) -> None:
-        if not ok:
-            raise ConfigError(f"{key}: {msg}")
-
-    d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
-    need(d.depth_scale > 0, "data.depth_scale", f"must be > 0, got {d.depth_scale}")
-    need(d.near >= 0, "data.near", f"must be >= 0 metres, got {d.near}")
-    need(d.far > d.near, "data.far", f"must be greater than data.near ({d.near}), got {d.far}")
-    need(0 <= d.depth_gap < 0.5, "data.depth_gap", f"must be in [0, 0.5), got {d.depth_gap}")
-    need(d.image_size >= 16, "data.image_size", f"must be >= 16 pixels, got {d.image_size}")
-    need(d.batch_size >= 1, "data.batch_size", f"must be >= 1, got {d.batch_size}")
-    need(d.num_workers >= 0, "data.num_workers", f"must be >= 0, got {d.num_workers}")
-    need(0 <= d.val_fraction < 1, "data.val_fraction", f"must be in [0, 1), got {d.val_fraction}")
-    for k in ("shift_prob", "resized_crop_prob"):
-        v = getattr(d, k)
-        need(0 <= v <= 1, f"data.{k}", f"must be a probability in [0, 1], got {v}")
-    need(d.color_jitter >= 0, "data.color_jitter", f"must be >= 0, got {d.color_jitter}")
-    need(d.demo_size >= 16, "data.demo_size", f"must be >= 16, got {d.demo_size}")
-    need(d.demo_count >= 2, "data.demo_count", f"must be >= 2, got {d.demo_count}")
-    need(m.channels >= 1, "model.channels", f"must be >= 1, got {m.channels}")
-    need(m.gen_base >= 1, "model.gen_base", f"must be >= 1, got {m.gen_base}")
-    need(m.critic_base >= 1, "model.critic_base", f"must be >= 1, got {m.critic_base}")
-    need(m.critic_highpass >= 0, "model.critic_highpass", f"must be >= 0, got {m.critic_highpass}")
-    need(m.sensor.features >= 1, "model.sensor.features", f"must be >= 1, got {m.sensor.features}")
-    need(
-        all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in m.sensor.lowpass_scales),
-        "model.sensor.lowpass_scales",
-        f"must be a list of integers >= 2, got {m.sensor.lowpass_scales}",
-    )
-    need(
-        all(isinstance(f, int | float) and not isinstance(f, bool) and 0 < f < 1 for f in m.sensor.sensing_grids),
-        "model.sensor.sensing_grids",
-        f"must be a list of fractions in (0, 1), got {m.sensor.sensing_grids}",
-    )
-    need(m.sensor.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {m.sensor.validity_prior}")
-    for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight"):
-        need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
-    # names both keys: the user may have changed either (--set model.channels=1 or loss.channel_weights=[1])
-    need(len(lo.channel_weights) == m.channels, "loss.channel_weights",
-         f"needs one weight per channel of model.channels={m.channels}, got {len(lo.channel_weights)} weights "
-         f"{lo.channel_weights}")
-    need(lo.l1_to_l2_at == -1 or 0 <= lo.l1_to_l2_at <= 1, "loss.l1_to_l2_at",
-         f"must be -1 or in [0, 1], got {lo.l1_to_l2_at}")
-    need(o.gen_lr > 0, "optim.gen_lr", f"must be > 0, got {o.gen_lr}")
-    need(o.critic_lr > 0, "optim.critic_lr", f"must be > 0, got {o.critic_lr}")
-    need(len(o.gen_betas) == 2, "optim.gen_betas", "needs two values")
-    need(len(o.critic_betas) == 2, "optim.critic_betas", "needs two values")
-    need(0 <= o.critic_momentum < 1, "optim.critic_momentum", f"must be in [0, 1), got {o.critic_momentum}")
-    need(o.warmup_epochs >= 0, "optim.warmup_epochs", f"must be >= 0, got {o.warmup_epochs}")
-    need(o.decay_start_epoch >= 0, "optim.decay_start_epoch", f"must be >= 0, got {o.decay_start_epoch}")
-    need(o.grad_clip >= 0, "optim.grad_clip", f"must be >= 0, got {o.grad_clip}")
-    need(o.pool_size >= 0, "optim.pool_size", f"must be >= 0, got {o.pool_size}")
-    need(0 <= o.ema_decay < 1, "optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
-    need(0 <= o.critic_warmup < 1, "optim.critic_warmup", f"must be in [0, 1), got {o.critic_warmup}")
-    need(t.max_epochs >= 1, "train.max_epochs", f"must be >= 1, got {t.max_epochs}")
-    need(t.num_nodes >= 1, "train.num_nodes", f"must be >= 1, got {t.num_nodes}")
-    need(not str(t.strategy).startswith("fsdp"), "train.strategy", FSDP_REFUSAL)
-    need(t.max_steps == -1 or t.max_steps >= 1, "train.max_steps", f"must be -1 or >= 1, got {t.max_steps}")
-    if t.max_time:
-        from volo_adapt.duration import parse_duration
-
-        parse_duration(t.max_time, "train.max_time")
-    need(t.log_every_n_steps >= 1, "train.log_every_n_steps", f"must be >= 1, got {t.log_every_n_steps}")
-    for k in ("sample_every_n_steps", "checkpoint_every_n_steps", "val_every_n_steps"):
-        need(getattr(t, k) >= 0, f"train.{k}", f"must be >= 0, got {getattr(t, k)}")
-    need(t.val_batches >= 1, "train.val_batches", f"must be >= 1, got {t.val_batches}")
-    need(t.max_bad_steps >= 1, "train.max_bad_steps", f"must be >= 1, got {t.max_bad_steps}")
-    need(t.cache_weights or not t.activation_checkpointing, "train.activation_checkpointing",
-         "needs train.cache_weights=true (recomputing a spectrally normalised layer would rerun its power iteration)")
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` (int accepted for float); raise ConfigError naming ``key``."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arg in typing.get_args(tp):
-            if arg is type(None) and value is None:
-                return None
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{key}: expected {tp}, got {value!r}")
-    if origin is list:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
-        (item_tp,) = typing.get_args(tp) or (Any,)
-        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
-    if tp is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
-        return dict(value)
-    if tp is Any:
-        return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true/false, got {value!r}")
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:  # an int beyond float range
-                number = math.inf
-            if not math.isfinite(number):  # .nan/.inf would reach losses, learning rates and the depth codec
-                raise ConfigError(f"{key}: must be a finite number, got {value!r}")
-            return number
-        raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, prefix=f"{key}.")
-    raise AssertionError(f"unsupported config type {_type_name(tp)} at {key}")
-
-
-def _build(cls: type, d: Any, prefix: str) -> Any:
-    if d is None:
-        d = {}
-    if not isinstance(d, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(d).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for k in d:
-        if k not in names:
-            close = [n for n in names if n.startswith(str(k)[:3])]
-            hint = f" (did you mean {', '.join(sorted(close))}?)" if close else ""
-            shown = k if isinstance(k, str) and k.isprintable() else repr(k)  # keep the message on one line
-            raise ConfigError(f"{prefix}{shown}: unknown key{hint}")
-    kwargs = {k: _coerce(v, hints[k], f"{prefix}{k}") for k, v in d.items()}
-    return cls(**kwargs)
-
-
-def _parse_override(item: str) -> tuple[list[str], Any]:
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected key=value, e.g. loss.cycle_weight=5")
-    key, raw = item.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError(f"--set {item!r}: empty key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() != "" else ""
-    except Exception:
-        # not a YAML value: taken as the plain string, which the key's type check then judges. PyYAML's
-        # constructors raise more than YAMLError on odd input: ValueError (2020-13-45, !!int abc, 5000 digits),
-        # AttributeError (!!timestamp 1), KeyError (!!bool foo), RecursionError (brackets nested thousands deep)
-        value = raw
-    return key.split("."), value
-
-
-def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b=value`` strings (values parsed as YAML scalars/lists) to a nested dict, in place."""
-    for item in overrides:
-        parts, value = _parse_override(item)
-        node = d
-        for p in parts[:-1]:
-            nxt = node.get(p)
-            if nxt is None:
-                nxt = node[p] = {}
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"--set {item!r}: {p} is not a section")
-            node = nxt
-        node[parts[-1]] = value
-    return d
+def _replace_nested(node: Any, changes: dict[str, Any]) -> Any:
+    """``dataclasses.replace`` of ``node`` where a dict given for a dataclass field changes that section in turn."""
+    kwargs = {}
+    for name, value in changes.items():
+        current = getattr(node, name)
+        nested = dataclasses.is_dataclass(current) and isinstance(value, dict)
+        kwargs[name] = _replace_nested(current, value) if nested else value
+    return dataclasses.replace(node, **kwargs)
 
 
 def resolve_preset(name_or_path: str | Path) -> Path:
-    """A file path, or a preset name from ``configs/`` (``demo`` -> ``configs/demo.yaml``)."""
+    """A file path, or a preset name from ``configs/`` (``demo`` -> ``configs/demo.yaml``; in an installed
+    package the same files under :data:`PRESETS_DIR`)."""
     p = Path(name_or_path)
     if p.is_file():
         return p
@@ -540,23 +387,23 @@ def resolve_preset(name_or_path: str | Path) -> Path:
     raise ConfigError(f"--config {name_or_path}: no such file or preset (presets: {', '.join(presets) or 'none'})")
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Read a YAML config (or the defaults when ``path`` is None), apply overrides, validate."""
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, values: dict[str, Any] | None = None
+) -> RunConfig:
+    """The run config: a YAML file or preset (the defaults when ``path`` is None), then the ``key.sub=value``
+    strings of ``overrides`` (``--set``), then ``values`` (dotted key -> Python value, e.g. what command-line flags
+    gave), validated once.
+
+    Raises:
+        ConfigError: an unreadable file, an unknown key, a wrong type or an invalid value (naming the key).
+    """
     d: dict[str, Any] = {}
     where = "config"
     if path is not None:
         p = resolve_preset(path)
         where = str(p)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except Exception as e:
-            # OSError, UnicodeDecodeError (not UTF-8 text), YAMLError, and what PyYAML's constructors raise on odd
-            # values: ValueError (2020-13-45, !!int abc), AttributeError (!!timestamp 1), KeyError (!!bool foo),
-            # RecursionError (brackets nested thousands deep)
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ConfigError(f"{p}: not a readable YAML file ({first})") from e
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: expected a mapping at the top level")
-        d = loaded or {}
+        d = read_yaml_mapping(p)
     apply_overrides(d, overrides or [])
+    for key, value in (values or {}).items():
+        set_dotted(d, key, value)
     return RunConfig.from_dict(d, where=where)

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from volo_adapt.config import RunConfig, load_config
+from volo_adapt.directions import Direction
 from volo_adapt.metrics.headline import HEADLINE_ROWS, headline_metrics, meets_target  # noqa: E402
 
 HEADLINE_METRICS: tuple[str, ...] = tuple(headline_metrics())
@@ -85,7 +86,7 @@ def run_demo(
     cfg: RunConfig = load_config(config, overrides)
     if cfg.data.data_a or cfg.data.data_b:
         log("note: the demo always uses the built-in synthetic benchmark; data_a/data_b are ignored")
-        cfg.data.data_a, cfg.data.data_b = [], []
+        cfg = cfg.replace(data={"data_a": [], "data_b": []})
     run_dir = out / "run"
     log(f"1/3 training the {config} preset into {run_dir} (resumes if a checkpoint is there)")
     result = train(cfg, run_dir, resume="auto")
@@ -96,7 +97,7 @@ def run_demo(
     src_a, src_b, paired = default_demo_sources(cfg.data.demo_size, cfg.data.demo_count)
     translated = out / "translated"
     log(f"2/3 translating {src_a[0]} -> {translated}")
-    loaded = load_generator(ckpt, direction="a2b")
+    loaded = load_generator(ckpt, direction=Direction.A2B.value)
     report = translate_source(src_a[0], translated, loaded, batch_size=8, device="auto", skip_existing=True)
     log(
         f"    {len(report.translated)} translated, {len(report.skipped)} already there, {len(report.failed)} failed"

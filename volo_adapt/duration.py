@@ -11,7 +11,7 @@ _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _UNIT_RE = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 
 
-def parse_duration(text: str, key: str = "--max-time") -> timedelta:
+def parse_duration(text: str, key: str = "train.max_time") -> timedelta:
     """Parse a positive duration.
 
     Accepted forms: unit groups in decreasing order (``2d``, ``1h30m``, ``10m``, ``90s``, ``1.5h``), or colon
@@ -19,13 +19,13 @@ def parse_duration(text: str, key: str = "--max-time") -> timedelta:
 
     Args:
         text: the duration.
-        key: option or config key named in the error.
+        key: the config key named in the error (a command-line tool maps it to its own option).
 
     Returns:
         A positive :class:`datetime.timedelta`.
 
     Raises:
-        ConfigError: anything else, naming ``key``.
+        ConfigError: anything else, naming ``key`` and the text: ``train.max_time '10 minutes': expected ...``.
 
     Example:
         >>> parse_duration("1h30m"), parse_duration("00:10:00")

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import torch
 
+TRAIN_PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed", "auto")
+"""``train.precision`` values that :func:`resolve_train_precision` turns into a Lightning precision."""
+
 
 def fast_bf16(device: str | torch.device) -> bool:
     """True when ``device`` computes bfloat16 convolutions and matmuls in hardware.

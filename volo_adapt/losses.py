@@ -23,6 +23,8 @@ from volo_adapt.errors import ConfigError
 ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 RECONSTRUCTION_KINDS = ("l1", "l2")
 SSIM_KINDS = ("global", "windowed")
+RECONSTRUCTION_MASKS = ("none", "kept")  # loss.reconstruction_mask (see LossConfig)
+ROUTINGS = ("vologan", "cyclegan")  # loss.routing: which loss reaches which generator (see VoloGANModule)
 NORMALIZE_KINDS = ("weights", "channels", "none")
 
 

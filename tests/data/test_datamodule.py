@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,12 +33,21 @@ def _arrays(root: Path, n: int, value: float = 0.5, h: int = 20, w: int = 24) ->
     return str(root)
 
 
+_RUNTIME = ("validate", "pixel_limit", "pin_memory", "progress")
+
+
+def _module(a: list[str], b: list[str], **kw) -> UnpairedRGBDDataModule:
+    """The DataModule over sources ``a`` and ``b``; ``kw``: DataConfig fields and the runtime arguments."""
+    runtime = {k: kw.pop(k) for k in _RUNTIME if k in kw}
+    return UnpairedRGBDDataModule(DataConfig(**kw), CODEC, data_a=a, data_b=b, **runtime)
+
+
 def _dm(tmp_path: Path, n_a: int = 6, n_b: int = 4, **kw) -> UnpairedRGBDDataModule:
     a = _arrays(tmp_path / "a", n_a, value=0.25)
     b = _arrays(tmp_path / "b", n_b, value=0.75)
-    args = {"codec": CODEC, "image_size": S, "batch_size": 2, "num_workers": 0, "val_fraction": 0.34, "seed": 10}
+    args = {"image_size": S, "batch_size": 2, "num_workers": 0, "val_fraction": 0.34, "seed": 10}
     args.update(kw)
-    return UnpairedRGBDDataModule([a], [b], **args)
+    return _module([a], [b], **args)
 
 
 def _keys(ds) -> list[str]:
@@ -77,7 +87,7 @@ def test_several_specs_are_concatenated(tmp_path: Path) -> None:
     a1 = _arrays(tmp_path / "a1", 3)
     a2 = _arrays(tmp_path / "a2", 2)
     b = _arrays(tmp_path / "b", 3)
-    dm = UnpairedRGBDDataModule([a1, a2], [b], codec=CODEC, image_size=S, num_workers=0, val_fraction=0.0)
+    dm = _module([a1, a2], [b], image_size=S, num_workers=0, val_fraction=0.0)
     dm.setup("fit")
     assert len(dm.train_sets["A"]) == 5 and len(dm.train_sets["B"]) == 3
     assert dm.val_dataloader() == [], "no validation split -> Lightning skips validation"
@@ -92,7 +102,7 @@ def _corrupt(tmp_path: Path) -> tuple[str, str]:
 
 def test_bad_files_refused_with_one_line(tmp_path: Path) -> None:
     a, b = _corrupt(tmp_path)
-    dm = UnpairedRGBDDataModule([a], [b], codec=CODEC, image_size=S, num_workers=0)
+    dm = _module([a], [b], image_size=S, num_workers=0)
     with pytest.raises(DataError, match=r"domain A: 2 of 6 samples cannot be read") as e:
         dm.setup("fit")
     msg = str(e.value)
@@ -102,8 +112,8 @@ def test_bad_files_refused_with_one_line(tmp_path: Path) -> None:
 def test_bad_files_skipped_keep_the_split(tmp_path: Path) -> None:
     a, b = _corrupt(tmp_path)
     seen = []
-    dm = UnpairedRGBDDataModule(
-        [a], [b], codec=CODEC, image_size=S, num_workers=0, val_fraction=0.34, skip_bad=True,
+    dm = _module(
+        [a], [b], image_size=S, num_workers=0, val_fraction=0.34, skip_bad=True,
         progress=lambda d, done, total: seen.append((d, done, total)),
     )
     dm.setup("fit")
@@ -124,7 +134,7 @@ def test_too_few_training_samples(tmp_path: Path) -> None:
 
 
 def test_missing_source_is_a_dataerror(tmp_path: Path) -> None:
-    dm = UnpairedRGBDDataModule([str(tmp_path / "nope")], [str(tmp_path / "nope")], codec=CODEC, num_workers=0)
+    dm = _module([str(tmp_path / "nope")], [str(tmp_path / "nope")], num_workers=0)
     with pytest.raises(DataError):
         dm.setup("fit")
 
@@ -134,8 +144,10 @@ def test_from_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="data.data_a"):
         UnpairedRGBDDataModule.from_config(cfg, CODEC)
     dm = UnpairedRGBDDataModule.from_config(cfg, CODEC, data_a=["x"], data_b=["y"])
-    assert dm.specs == {"A": ["x"], "B": ["y"]} and dm.batch_size == 3 and dm.seed == 4
-    assert dm.augment.shift_prob == 0.5 and dm.augment.color_jitter == 0.1 and dm.image_size == S
+    assert dm.specs == {"A": ["x"], "B": ["y"]} and dm.config.batch_size == 3 and dm.config.seed == 4
+    assert dm.augment.shift_prob == 0.5 and dm.augment.color_jitter == 0.1 and dm.config.image_size == S
+    sourced = UnpairedRGBDDataModule.from_config(dataclasses.replace(cfg, data_a=["p"], data_b=["q"]), CODEC)
+    assert sourced.specs == {"A": ["p"], "B": ["q"]}, "without overrides: the config's own sources"
 
 
 def _order(loader) -> list[int]:

@@ -104,7 +104,7 @@ def test_training_from_s3_keeps_credentials_out_of_configs_and_logs(s3_env, tmp_
     uri_b = _upload(_pack(tmp_path / "B", 6, 32, seed=4), "volo", "train/B")
     cfg = load_config("smoke", ["train.max_steps=2", "train.sample_every_n_steps=0", "data.val_fraction=0.0",
                                 f"data.stream_cache_dir={tmp_path / 'cache'}", "data.stem_log=true"])
-    cfg.data.data_a, cfg.data.data_b = [uri_a], [uri_b]
+    cfg = cfg.replace(data={"data_a": [uri_a], "data_b": [uri_b]})
     res = train(cfg, tmp_path / "run", progress=False)
     assert res.batches_done == 2 and res.last_checkpoint is not None
     stems = (tmp_path / "run" / "stems" / "rank0.jsonl").read_text().splitlines()

@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
     out, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
     cfg = load_config("smoke", ["train.strategy=ddp", "train.devices=2", "train.accelerator=cpu",
                                 "train.max_steps=2", "train.sample_every_n_steps=0", "data.batch_size=1"])
-    cfg.data.data_a, cfg.data.data_b = [a], [b]
+    cfg = cfg.replace(data={"data_a": [a], "data_b": [b]})
     res = train(cfg, out, progress=False)
     h = hashlib.sha256()
     for k, v in sorted(res.module.state_dict().items()):
@@ -68,7 +68,7 @@ STREAM_SCRIPT = textwrap.dedent(
         "train.strategy=ddp", "train.devices=2", "train.accelerator=cpu", "train.max_steps=-1", "train.max_epochs=2",
         "train.sample_every_n_steps=0", "train.checkpoint_every_n_steps=3", "data.batch_size=2", "data.stem_log=true",
         "data.image_size=16", "data.val_fraction=0.25", "model.gen_kwargs={levels: 2}"])
-    cfg.data.data_a, cfg.data.data_b = [a], [b]
+    cfg = cfg.replace(data={"data_a": [a], "data_b": [b]})
 
     class KillAt(L.Callback):  # both ranks die together, as when a node is lost
         def on_train_batch_end(self, trainer, module, *args):

@@ -146,7 +146,7 @@ def test_resume_without_data_arguments_continues_on_the_checkpoints_data(tiny_da
     first = train(smoke_config(tiny_data, "train.max_steps=1"), tmp_path / "run", **QUIET)
     assert first.last_checkpoint is not None
     no_data = smoke_config(tiny_data, "train.max_steps=2")
-    no_data.data.data_a, no_data.data.data_b = [], []
+    no_data = no_data.replace(data={"data_a": [], "data_b": []})
     res = train(no_data, tmp_path / "run", resume="auto", **QUIET)
     # never silently falls back to the built-in demo set on resume
     assert res.config.data.data_a == [tiny_data[0]] and res.config.data.data_b == [tiny_data[1]]
@@ -170,7 +170,7 @@ def test_one_domain_only_is_refused(tmp_path):
 
 
 def test_non_finite_losses_stop_after_max_bad_steps_keeping_the_last_good_weights(tiny_data, tmp_path, monkeypatch):
-    import volo_adapt.training.module as module_mod
+    import volo_adapt.training.objective as module_mod
 
     monkeypatch.setattr(module_mod, "adversarial_g_loss", lambda kind, scores: torch.tensor(float("nan")))
     cfg = smoke_config(tiny_data, "train.max_bad_steps=2", "train.max_steps=-1", "train.max_epochs=5")
@@ -297,7 +297,7 @@ def test_second_ctrl_c_aborts_at_once_without_writing(tiny_data, tmp_path, saved
 
 def test_strategy_mapping():
     from volo_adapt.config import load_config
-    from volo_adapt.training.run import _strategy
+    from volo_adapt.training.trainer_setup import lightning_strategy as _strategy
 
     assert _strategy(load_config("smoke", ["train.strategy=ddp"])) == "ddp_find_unused_parameters_true"
     assert _strategy(load_config("smoke", ["train.devices=2"])) == "ddp_find_unused_parameters_true"

@@ -35,15 +35,15 @@ def test_num_nodes_and_strategy_reach_the_config_and_trainer(capsys, monkeypatch
     with pytest.raises(ConfigError, match="train.num_nodes: must be >= 1"):
         load_config("smoke", ["train.num_nodes=0"])
 
-    from volo_adapt.training import run as run_mod
+    from volo_adapt.training import trainer_setup
 
     seen = {}
 
-    class FakeTrainer:  # records what _make_trainer passes on; no process group is started
+    class FakeTrainer:  # records what make_trainer passes on; no process group is started
         def __init__(self, **kwargs):
             seen.update(kwargs)
 
-    monkeypatch.setattr(run_mod.L, "Trainer", FakeTrainer)
+    monkeypatch.setattr(trainer_setup.L, "Trainer", FakeTrainer)
     cfg = load_config("smoke", ["train.num_nodes=4", "train.devices=2", "train.strategy=ddp"])
-    run_mod._make_trainer(cfg, Path("."), [], False, {})
+    trainer_setup.make_trainer(cfg, Path("."), [], False)
     assert seen["num_nodes"] == 4 and seen["devices"] == 2 and seen["strategy"] == "ddp_find_unused_parameters_true"

@@ -53,12 +53,13 @@ from volo_adapt.data.pack_format import is_stream_spec
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.data.sources import SampleRef, open_source
 from volo_adapt.data.workers import worker_init
+from volo_adapt.directions import Domain
 from volo_adapt.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from volo_adapt.config import DataConfig
 
-DOMAINS = ("A", "B")
+DOMAINS: tuple[str, ...] = tuple(d.value for d in Domain)
 """Domain names, also the keys of the combined batch."""
 MAX_LISTED_BAD = 3
 """How many unreadable files the start-up refusal names (the count is always given)."""
@@ -102,27 +103,20 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
     """Two unpaired RGB-D domains for translation training.
 
     Args:
-        data_a: source specs of domain A (see :func:`~volo_adapt.data.sources.open_source`), concatenated.
-        data_b: source specs of domain B, concatenated.
+        data: the run's data section: sources (``data_a``, ``data_b``; see
+            :func:`~volo_adapt.data.sources.open_source`, concatenated per domain), ``image_size`` (side ``S`` of
+            the square samples, pixels), ``batch_size`` (per domain, batch and device), ``num_workers`` (0 = load in
+            the main process), ``val_fraction``, ``seed`` (split and the two shuffling generators), ``depth_scale``,
+            the augmentation (``hflip``, ``shift_prob``, ``resized_crop_prob``, ``color_jitter``), ``skip_bad``
+            (skip unreadable samples found at start, listed in :attr:`skipped`), ``stem_log`` (append each
+            training batch's sample stems to ``RUN_DIR/stems/rankR.jsonl``) and, for streamed sources,
+            ``stream_cache_dir`` / ``stream_cache_size``.
         codec: metres <-> network depth channel.
-        image_size: side ``S`` of the square samples, pixels.
-        batch_size: samples per domain per batch (and per device).
-        num_workers: DataLoader worker processes per domain (0 = load in the main process).
-        val_fraction: fraction of each domain held out for validation, ``[0, 1)``.
-        seed: seed of the train/val split and of the two shuffling generators.
-        depth_scale: units per metre of integer depth files.
-        hflip: random horizontal flip during training.
-        shift_prob: per-sample probability of the original's shift during training.
-        resized_crop_prob: per-sample probability of a random resized crop during training.
-        color_jitter: strength of RGB colour jitter during training (0 = off).
-        skip_bad: skip unreadable samples found at start (listed in :attr:`skipped`) instead of refusing.
+        data_a, data_b: sources replacing the config's (None: ``data.data_a`` / ``data.data_b``).
         validate: read every file once in :meth:`setup` (recommended; False skips the check).
         pixel_limit: refuse images with more pixels (None: the readers' default).
         pin_memory: pin loader memory (None: only when CUDA is available).
         progress: called as ``progress(domain, done, total)`` while :meth:`setup` validates the files.
-        stem_log: append each training batch's sample stems to ``RUN_DIR/stems/rankR.jsonl`` (debugging).
-        stream_cache_dir: streamed sources only: local cache of remote chunks (None: litdata's default).
-        stream_cache_size: streamed sources only: cache budget, e.g. ``"50GB"``.
 
     Attributes (after :meth:`setup`):
         train_sets, val_sets: ``{"A": RGBDDataset, "B": RGBDDataset}``.
@@ -131,58 +125,33 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        data_a: list[str],
-        data_b: list[str],
-        *,
+        data: DataConfig,
         codec: DepthCodec,
-        image_size: int = 512,
-        batch_size: int = 1,
-        num_workers: int = 2,
-        val_fraction: float = 0.2,
-        seed: int = 10,
-        depth_scale: float = 1000.0,
-        hflip: bool = True,
-        shift_prob: float = 0.3,
-        resized_crop_prob: float = 0.0,
-        color_jitter: float = 0.0,
-        skip_bad: bool = False,
+        *,
+        data_a: list[str] | None = None,
+        data_b: list[str] | None = None,
         validate: bool = True,
         pixel_limit: int | None = None,
         pin_memory: bool | None = None,
         progress: Callable[[str, int, int], None] | None = None,
-        stem_log: bool = False,
-        stream_cache_dir: str | None = None,
-        stream_cache_size: str | None = None,
     ) -> None:
         super().__init__()
-        self.specs = {"A": list(data_a), "B": list(data_b)}
+        self.config = data
+        self.specs = {Domain.A.value: list(data.data_a if data_a is None else data_a),
+                      Domain.B.value: list(data.data_b if data_b is None else data_b)}
         self.codec = codec
-        self.image_size = int(image_size)
-        self.batch_size = int(batch_size)
-        self.num_workers = int(num_workers)
-        self.val_fraction = float(val_fraction)
-        self.seed = int(seed)
-        self.depth_scale = float(depth_scale)
-        self.hflip = bool(hflip)
-        self.shift_prob = float(shift_prob)
-        self.resized_crop_prob = float(resized_crop_prob)
-        self.color_jitter = float(color_jitter)
-        self.skip_bad = bool(skip_bad)
         self.validate = bool(validate)
         self.pixel_limit = pixel_limit
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else bool(pin_memory)
         self.progress = progress
-        self.stem_log = bool(stem_log)
-        self.stream_cache_dir = stream_cache_dir or None
-        self.stream_cache_size = stream_cache_size or None
         self.train_sets: dict[str, RGBDDataset] = {}
         self.val_sets: dict[str, RGBDDataset] = {}
         self.skipped: list[Any] = []
         self.augment = JointAugment(
-            hflip=self.hflip,
-            shift_prob=self.shift_prob,
-            resized_crop_prob=self.resized_crop_prob,
-            color_jitter=self.color_jitter,
+            hflip=data.hflip,
+            shift_prob=data.shift_prob,
+            resized_crop_prob=data.resized_crop_prob,
+            color_jitter=data.color_jitter,
         )
         # One generator per domain: independent shuffling, advanced (so reshuffled) every epoch.
         self._generators: dict[str, torch.Generator] = {}
@@ -195,7 +164,9 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         data_a: list[str] | None = None,
         data_b: list[str] | None = None,
     ) -> UnpairedRGBDDataModule:
-        """Build from a :class:`~volo_adapt.config.DataConfig`; ``data_a`` / ``data_b`` override its sources.
+        """The DataModule for ``data_cfg``: a :class:`~volo_adapt.data.stream_datamodule.StreamingRGBDDataModule`
+        when a source is streamed (packed folder, ``s3://``), else this class; ``data_a`` / ``data_b`` override its
+        sources.
 
         Raises:
             ConfigError: a domain has no sources (the built-in demo set must be generated by the caller).
@@ -209,25 +180,7 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
             from volo_adapt.data.stream_datamodule import StreamingRGBDDataModule
 
             cls = StreamingRGBDDataModule
-        return cls(
-            a,
-            b,
-            codec=codec,
-            image_size=data_cfg.image_size,
-            batch_size=data_cfg.batch_size,
-            num_workers=data_cfg.num_workers,
-            val_fraction=data_cfg.val_fraction,
-            seed=data_cfg.seed,
-            depth_scale=data_cfg.depth_scale,
-            hflip=data_cfg.hflip,
-            shift_prob=data_cfg.shift_prob,
-            resized_crop_prob=data_cfg.resized_crop_prob,
-            color_jitter=data_cfg.color_jitter,
-            skip_bad=data_cfg.skip_bad,
-            stem_log=data_cfg.stem_log,
-            stream_cache_dir=data_cfg.stream_cache_dir,
-            stream_cache_size=data_cfg.stream_cache_size,
-        )
+        return cls(data_cfg, codec, data_a=a, data_b=b)
 
     # ----------------------------------------------------------------- setup
 
@@ -243,14 +196,14 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         return refs
 
     def _validate(self, domain: str, refs: list[SampleRef]) -> tuple[list[SampleRef], list[Any]]:
-        kwargs: dict[str, Any] = {"depth_scale": self.depth_scale}
+        kwargs: dict[str, Any] = {"depth_scale": self.config.depth_scale}
         if self.pixel_limit is not None:
             kwargs["pixel_limit"] = self.pixel_limit
         if self.progress is not None:
             report = self.progress
             kwargs["progress"] = lambda done, total: report(domain, done, total)
         good, bad = validate_refs(refs, **kwargs)
-        if bad and not self.skip_bad:
+        if bad and not self.config.skip_bad:
             raise DataError(_describe_bad(domain, bad, len(refs)))
         return list(good), list(bad)
 
@@ -269,7 +222,7 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         skipped: list[Any] = []
         for d, domain in enumerate(DOMAINS):
             refs = self._list(domain)
-            train_idx, val_idx = split_indices(len(refs), self.val_fraction, self.seed, d)
+            train_idx, val_idx = split_indices(len(refs), self.config.val_fraction, self.config.seed, d)
             train_refs = [refs[i] for i in train_idx]
             val_refs = [refs[i] for i in val_idx]
             if self.validate:
@@ -279,16 +232,16 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
                     keep = {(r.source, r.key) for r in good}
                     train_refs = [r for r in train_refs if (r.source, r.key) in keep]
                     val_refs = [r for r in val_refs if (r.source, r.key) in keep]
-            if len(train_refs) < self.batch_size:
+            if len(train_refs) < self.config.batch_size:
                 raise DataError(
                     f"domain {domain}: {len(train_refs)} training samples (of {len(refs)} listed, val_fraction "
-                    f"{self.val_fraction}) is fewer than data.batch_size {self.batch_size}"
+                    f"{self.config.val_fraction}) is fewer than data.batch_size {self.config.batch_size}"
                 )
-            common = {"codec": self.codec, "image_size": self.image_size, "depth_scale": self.depth_scale,
+            common = {"codec": self.codec, "image_size": self.config.image_size, "depth_scale": self.config.depth_scale,
                       "pixel_limit": self.pixel_limit}
             self.train_sets[domain] = RGBDDataset(train_refs, train=True, **common)
             self.val_sets[domain] = RGBDDataset(val_refs, train=False, **common)
-            self._generators[domain] = torch.Generator().manual_seed(self.seed * len(DOMAINS) + d)
+            self._generators[domain] = torch.Generator().manual_seed(self.config.seed * len(DOMAINS) + d)
         self.skipped = skipped
 
     # ----------------------------------------------------------------- loaders
@@ -303,16 +256,16 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
     ) -> DataLoader:
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
+            batch_size=self.config.batch_size,
             shuffle=shuffle and sampler is None,
             sampler=sampler,
             drop_last=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=self.config.num_workers,
+            persistent_workers=self.config.num_workers > 0,
             pin_memory=self.pin_memory,
             collate_fn=collate_rgbd,
             generator=generator,
-            worker_init_fn=worker_init if self.num_workers > 0 else None,  # workers leave stop signals to us
+            worker_init_fn=worker_init if self.config.num_workers > 0 else None,  # workers leave stop signals to us
         )
 
     def _need_setup(self) -> None:
@@ -345,7 +298,7 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
             num_replicas=world,
             rank=int(trainer.global_rank),
             shuffle=True,
-            seed=self.seed * len(DOMAINS) + DOMAINS.index(domain),
+            seed=self.config.seed * len(DOMAINS) + DOMAINS.index(domain),
             drop_last=False,  # as Lightning's own: pad so that every rank gets the same number of batches
         )
 
@@ -408,7 +361,7 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         )
         trainer = self.trainer
         training = trainer is not None and bool(trainer.training)
-        if training and self.stem_log:
+        if training and self.config.stem_log:
             self._log_stems(batch)
         out: dict[str, torch.Tensor] = {}
         for d in DOMAINS:

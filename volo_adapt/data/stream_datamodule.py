@@ -22,11 +22,12 @@ from lightning.pytorch.utilities.combined_loader import CombinedLoader
 
 from volo_adapt.data.datamodule import DOMAINS, VAL_MODE, UnpairedRGBDDataModule
 from volo_adapt.data.pack_format import is_remote, is_stream_spec, require_litdata
-from volo_adapt.errors import DataError
+from volo_adapt.errors import DataError, first_line
 
 
 class StreamingRGBDDataModule(UnpairedRGBDDataModule):
-    """Two unpaired RGB-D domains streamed from packed shards; arguments as :class:`UnpairedRGBDDataModule`.
+    """Two unpaired RGB-D domains streamed from packed shards; arguments (a ``DataConfig``, the codec, runtime options)
+    as :class:`UnpairedRGBDDataModule`.
 
     Attributes (after :meth:`setup`):
         train_sets, val_sets: ``{"A": StreamingDataset, "B": ...}`` (``val_sets`` empty without a val split).
@@ -59,23 +60,23 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
         if self.train_sets:
             return
         require_litdata()
-        kwargs = {"codec": self.codec, "image_size": self.image_size, "cache_dir": self.stream_cache_dir,
-                  "max_cache_size": self.stream_cache_size}
+        c = self.config
+        kwargs = {"codec": self.codec, "image_size": c.image_size, "cache_dir": c.stream_cache_dir or None,
+                  "max_cache_size": c.stream_cache_size or None}
         from volo_adapt.data.stream import stream_splits
 
         for d, domain in enumerate(DOMAINS):
             spec = self._spec(domain)
             try:
-                train, val = stream_splits(spec, self.val_fraction, self.seed * len(DOMAINS) + d, **kwargs)
+                train, val = stream_splits(spec, c.val_fraction, c.seed * len(DOMAINS) + d, **kwargs)
             except Exception as e:  # litdata/botocore raise many types (no index, no credentials, no bucket)
                 where = "object store" if is_remote(spec) else "folder"
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise DataError(f"{spec}: cannot open the packed {where} ({first})") from e
+                raise DataError(f"{spec}: cannot open the packed {where} ({first_line(e)})") from e
             n_train = len(train)
-            if n_train < self.batch_size:
+            if n_train < c.batch_size:
                 raise DataError(
-                    f"domain {domain}: {n_train} training samples in {spec} (val_fraction {self.val_fraction}) "
-                    f"is fewer than data.batch_size {self.batch_size}"
+                    f"domain {domain}: {n_train} training samples in {spec} (val_fraction {c.val_fraction}) "
+                    f"is fewer than data.batch_size {c.batch_size}"
                 )
             self.train_sets[domain] = train
             if val is not None and len(val) > 0:
@@ -84,7 +85,8 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
     def _loader(self, dataset: Any, *, train: bool) -> Any:  # type: ignore[override]
         from volo_adapt.data.stream import stream_loader
 
-        return stream_loader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, train=train,
+        c = self.config
+        return stream_loader(dataset, batch_size=c.batch_size, num_workers=c.num_workers, train=train,
                              pin_memory=self.pin_memory)
 
     def train_dataloader(self) -> Any:

@@ -6,8 +6,8 @@ leave an option unset and get the architecture's default), and unknown names or 
 :class:`~volo_adapt.errors.ConfigError` listing the valid ones.
 
 Every generator maps ``(B, in_channels, H, W)`` in [0, 1] to ``(B, out_channels, H, W)`` in [0, 1]; every critic
-maps ``(B, in_channels, H, W)`` to a ``list`` of raw score tensors. Both carry ``size_multiple`` and ``min_size``
-(H and W must be multiples of the former and at least the latter) and ``requires_square``.
+maps ``(B, in_channels, H, W)`` to a ``list`` of ``n_outputs`` raw score tensors. Both carry ``size_multiple`` and
+``min_size`` (H and W must be multiples of the former and at least the latter) and ``requires_square``.
 """
 
 from __future__ import annotations

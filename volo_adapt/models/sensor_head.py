@@ -231,8 +231,7 @@ class SensorAwareGenerator(nn.Module):
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
         self.sensing_grids = tuple(float(f) for f in sensing_grids)
-        if any(not 0.0 < f < 1.0 for f in self.sensing_grids):
-            raise ValueError(f"sensing_grids must be fractions in (0, 1), got {list(sensing_grids)}")
+        assert all(0.0 < f < 1.0 for f in self.sensing_grids), f"sensing_grids {list(sensing_grids)}: (0, 1) only"
         self.sample_by_default = True
         """What ``forward(x)`` does without ``stochastic``: sample (True) or the deterministic output (exports)."""
         self.size_multiple = getattr(backbone, "size_multiple", 1)

@@ -28,15 +28,15 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from volo_adapt.atomic import atomic_write_bytes, remove_leftover_partials
 from volo_adapt.build import build_codec
-from volo_adapt.config import RunConfig, validate
+from volo_adapt.config import RunConfig
 from volo_adapt.data.workers import fork_with_stop_signals_blocked
-from volo_adapt.errors import CheckpointError, ConfigError, VoloError
+from volo_adapt.directions import Direction, Domain
+from volo_adapt.errors import CheckpointError, ConfigError, VoloError, first_line
 from volo_adapt.training.callbacks import (
     BatchLimit,
     HealthMonitor,
@@ -46,13 +46,14 @@ from volo_adapt.training.callbacks import (
     StopOnSignal,
 )
 from volo_adapt.training.checkpoint import (
-    AtomicCheckpointIO,
     check_resume_compatible,
     checkpoints_dir,
     choose_resume_checkpoint,
 )
 from volo_adapt.training.module import VoloGANModule
 from volo_adapt.training.preemption import StopRequest, requeue_slurm_job, slurm_job_id, stop_signal_handlers
+from volo_adapt.training.trainer_setup import lightning_strategy as _strategy  # noqa: F401 (tests import it here)
+from volo_adapt.training.trainer_setup import make_trainer
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def parameter_counts(module: VoloGANModule) -> dict[str, int]:
     """Trainable parameters of each trained network (EMA copies excluded: they are not trained)."""
     from volo_adapt.models import count_parameters
 
-    return {name: count_parameters(getattr(module, name)) for name in ("gen_a2b", "gen_b2a", "critic_a", "critic_b")}
+    names = [d.generator for d in Direction] + [d.critic for d in Domain]
+    return {name: count_parameters(getattr(module, name)) for name in names}
 
 
 def resolve_data(cfg: RunConfig, allow_generate: bool = True) -> tuple[list[str], list[str], str | None]:
@@ -120,64 +122,18 @@ def resolve_data(cfg: RunConfig, allow_generate: bool = True) -> tuple[list[str]
         raise ConfigError(f"{missing}: no sources given for this domain (give both domains, or neither for the demo)")
     if not allow_generate:
         return ["<built-in demo: A/train>"], ["<built-in demo: B/train>"], "<built-in demo>"
-    from volo_adapt.synth.demo_set import ensure_demo_dataset
+    from volo_adapt.synth.demo_set import demo_splits
 
-    root = Path(ensure_demo_dataset(size=cfg.data.demo_size, n_train=cfg.data.demo_count, seed=0))
-    return [str(root / "A" / "train")], [str(root / "B" / "train")], str(root)
-
-
-def _multi_device(cfg: RunConfig) -> bool:
-    d = _devices(cfg.train.devices)
-    if isinstance(d, int):
-        return d > 1 or (d == -1 and cfg.train.accelerator != "cpu" and torch.cuda.device_count() > 1)
-    if d == "auto":
-        return cfg.train.accelerator in ("auto", "gpu", "cuda") and torch.cuda.device_count() > 1
-    return len([x for x in str(d).split(",") if x.strip()]) > 1
-
-
-def _strategy(cfg: RunConfig) -> str:
-    """``ddp`` (or ``auto`` on several devices or nodes) -> ``ddp_find_unused_parameters_true``.
-
-    Each backward only reaches part of the module (critics are frozen during the generator step, the
-    generators are detached from the critic step, EMA copies never train), so plain DDP stops with
-    "parameters that were not used in producing the loss". (``fsdp`` never gets here: config validation refuses it.)
-    """
-    s = cfg.train.strategy
-    if s == "ddp" or (s == "auto" and (_multi_device(cfg) or cfg.train.num_nodes > 1)):
-        return "ddp_find_unused_parameters_true"
-    return s
-
-
-def _devices(value: str) -> Any:
-    v = str(value).strip()
-    return int(v) if v.lstrip("-").isdigit() else v
-
-
-def _precision(value: str, accelerator: str = "auto") -> str:
-    from volo_adapt.hardware import resolve_train_precision
-
-    return resolve_train_precision(value, accelerator)
-
-
-def _loggers(cfg: RunConfig, run_dir: Path) -> list[Any]:
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    kind = cfg.train.logger
-    out: list[Any] = []
-    if kind == "tensorboard":
-        out.append(TensorBoardLogger(save_dir=str(run_dir / "logs"), name="", version="tensorboard",
-                                     default_hp_metric=False))
-    if kind in ("tensorboard", "csv"):  # the CSV log is always kept next to TensorBoard: easy to script
-        # logs/csv/version_N/metrics.csv: a resumed run gets a new version (CSVLogger would overwrite the old file)
-        out.append(CSVLogger(save_dir=str(run_dir / "logs"), name="csv"))
-    return out
+    demo = demo_splits(cfg.data.demo_size, cfg.data.demo_count)
+    return [str(demo.train_a)], [str(demo.train_b)], str(demo.root)
 
 
 def describe_run(trainer: L.Trainer, module: VoloGANModule, run_dir: Path, data: dict[str, list[str]]) -> dict:
     """Start-up facts for the summary table: sources and sample counts, model sizes, device, precision, run dir."""
     dm = trainer.datamodule
+    domains = [d.value for d in Domain]
     counts: dict[str, str] = {}
-    for d in ("A", "B"):
+    for d in domains:
         train_set = getattr(dm, "train_sets", {}).get(d)
         val_set = getattr(dm, "val_sets", {}).get(d)
         n_train = len(train_set) if train_set is not None else "?"
@@ -186,7 +142,7 @@ def describe_run(trainer: L.Trainer, module: VoloGANModule, run_dir: Path, data:
     skipped = len(getattr(dm, "skipped", []) or [])
     return {
         "run_dir": str(run_dir),
-        "data": {d: {"sources": data[d], "samples": counts[d]} for d in ("A", "B")},
+        "data": {d: {"sources": data[d], "samples": counts[d]} for d in domains},
         "skipped_bad_samples": skipped,
         "params": parameter_counts(module),
         "ema": module.ema_enabled,
@@ -210,36 +166,6 @@ def _check_image_size(cfg: RunConfig, module: VoloGANModule) -> None:
         )
 
 
-def _make_trainer(cfg: RunConfig, run_dir: Path, cbs: list[L.Callback], progress: bool, val_kwargs: dict) -> L.Trainer:
-    t = cfg.train
-    budget = None
-    if t.max_time:
-        from volo_adapt.duration import parse_duration
-
-        budget = parse_duration(t.max_time, "train.max_time")  # Lightning's Timer callback stops the run
-    return L.Trainer(
-        accelerator=t.accelerator,
-        devices=_devices(t.devices),
-        num_nodes=t.num_nodes,
-        strategy=_strategy(cfg),
-        precision=_precision(t.precision, t.accelerator),
-        max_epochs=-1 if budget is not None else t.max_epochs,  # a time budget alone decides the length
-        max_time=budget,
-        max_steps=-1,  # batches are limited by BatchLimit (Lightning's max_steps counts optimiser steps)
-        logger=_loggers(cfg, run_dir) or False,
-        callbacks=cbs,
-        plugins=[AtomicCheckpointIO()],
-        enable_checkpointing=False,  # RunCheckpoints writes the checkpoints
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=t.log_every_n_steps,
-        deterministic=t.deterministic,
-        default_root_dir=str(run_dir),
-        **val_kwargs,
-    )
-
-
 def train(
     cfg: RunConfig,
     out_dir: str | Path,
@@ -252,8 +178,9 @@ def train(
     """Train (or, with ``dry_run``, only build and count) a VoloGAN/CycleGAN model.
 
     Args:
-        cfg: the resolved run config (``load_config(...)`` plus any command-line changes); not modified (the
-            config actually used, with the demo set's paths filled in, is ``TrainResult.config``).
+        cfg: the resolved run config, validated where it was built (``load_config`` with the command line's
+            values, ``RunConfig.with_overrides``) and not again here; frozen (the config actually used, with the
+            demo set's or the resumed checkpoint's sources filled in, is ``TrainResult.config``).
         out_dir: the run folder (created).
         resume: None (fresh), ``"auto"`` (continue from ``RUN_DIR/checkpoints/last.ckpt``; if that is damaged,
             from the newest readable ``step_*.ckpt`` with a warning; with no checkpoint, start fresh and say so
@@ -273,8 +200,6 @@ def train(
         VoloError: training diverged (non-finite values ``train.max_bad_steps`` batches in a row); the last
             good state is in ``last.ckpt``.
     """
-    validate(cfg)
-    cfg = RunConfig.from_dict(cfg.to_dict())  # a private copy: the demo data paths are filled in below
     run_dir = Path(out_dir)
     if dry_run:
         torch.manual_seed(cfg.train.seed)
@@ -297,6 +222,109 @@ def _remove_leftover_partials(run_dir: Path) -> list[str]:
         if removed else []
 
 
+def _resume_checkpoint(run_dir: Path, resume: str | Path | None, notes: list[str]) -> Path | None:
+    """The checkpoint to continue from (None: a fresh run); ``auto``'s warnings and remarks go to ``notes``.
+
+    Raises:
+        CheckpointError: an explicit ``resume`` path is not a file; with ``auto``, no checkpoint is readable.
+    """
+    if resume is None:
+        return None
+    if str(resume) == "auto":
+        choice = choose_resume_checkpoint(run_dir)
+        for w in choice.warnings:
+            log.warning("warning: %s", w)
+            notes.append(w)
+        if choice.note:
+            notes.append(choice.note)
+        return choice.path
+    path = Path(resume)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint (--resume)")
+    return path
+
+
+def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig:
+    """``cfg`` checked against the checkpoint's model; without data sources of its own, on the checkpoint's data.
+
+    Raises:
+        CheckpointError: the checkpoint is unreadable or from a different model config.
+    """
+    saved_data = check_resume_compatible(ckpt_path, cfg.to_dict()["model"]).get("data", {})
+    saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
+    if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
+        # resuming without data arguments continues on the run's own data, never silently on the demo set
+        notes.append(f"resuming on the checkpoint's data: A {', '.join(saved_a)}; B {', '.join(saved_b)}")
+        return cfg.replace(data={"data_a": saved_a, "data_b": saved_b})
+    if (cfg.data.data_a, cfg.data.data_b) != (saved_a, saved_b):
+        notes.append("resuming on different data than the checkpoint was trained on (fine-tuning)")
+    return cfg
+
+
+def _build_module(cfg: RunConfig) -> VoloGANModule:
+    """The module of a run, its image size checked, with the in-training validation metrics attached."""
+    module = VoloGANModule(cfg)
+    _check_image_size(cfg, module)
+    # in-training validation runs the same registered (cheap) metric functions as `volo eval`
+    from volo_adapt.metrics.evaluate import make_val_metrics_fn
+
+    module.val_metrics_fn = make_val_metrics_fn(module.codec)
+    return module
+
+
+@dataclass
+class _RunCallbacks:
+    """The callbacks of a run that :func:`train` reads back afterwards, and the full list for the trainer."""
+
+    ckpts: RunCheckpoints
+    samples: SampleGrids
+    health: HealthMonitor
+    all: list[L.Callback]
+
+
+def _callbacks(cfg: RunConfig, run_dir: Path, progress: bool, start_hook: Callable[[L.Trainer, Any], None] | None,
+               extra: list[L.Callback] | None, request: StopRequest) -> _RunCallbacks:
+    """Batch limit, checkpoints, sample grids, health, progress bar, start hook, ``extra``, then the stop check."""
+    t = cfg.train
+    ckpts = RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps)
+    samples = SampleGrids(run_dir / "samples", t.sample_every_n_steps)
+    health = HealthMonitor()
+    cbs: list[L.Callback] = [BatchLimit(t.max_steps), ckpts, samples, health]
+    if progress:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        cbs.append(RichProgressBar())
+    if start_hook is not None:
+        cbs.append(StartHook(start_hook))
+    cbs.extend(extra or [])
+    cbs.append(StopOnSignal(request, ckpts))  # last: the batch's samples and health logs come first
+    return _RunCallbacks(ckpts, samples, health, cbs)
+
+
+def _fit(trainer: L.Trainer, module: VoloGANModule, datamodule: Any, ckpt_path: Path | None) -> bool:
+    """``trainer.fit``; True when a stop signal ended it (``last.ckpt`` then holds the last batch).
+
+    Raises:
+        CheckpointError: the resume checkpoint's state does not match this run.
+    """
+    # The EMA copies are kept in eval mode on purpose (never trained); Lightning would warn about them.
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+    try:
+        with fork_with_stop_signals_blocked():  # DataLoader workers are born deaf to stop signals (data/workers.py)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SIGTERMException:  # raised by StopOnSignal (or Lightning's own SIGTERM check) after last.ckpt is written
+        return True
+    except KeyError as e:
+        if ckpt_path is not None:
+            raise CheckpointError(f"{ckpt_path}: checkpoint does not match this run ({e})") from e
+        raise
+    except RuntimeError as e:
+        if ckpt_path is not None and "state_dict" in str(e):
+            raise CheckpointError(f"{ckpt_path}: checkpoint does not match this run ({first_line(e)})") from e
+        raise
+    return False
+
+
 def _train(
     cfg: RunConfig,
     run_dir: Path,
@@ -308,34 +336,13 @@ def _train(
 ) -> TrainResult:
     """:func:`train` after the dry-run case, with the stop-signal handlers in place."""
     notes: list[str] = _remove_leftover_partials(run_dir)
-    ckpt_path: Path | None = None
-    if resume is not None and str(resume) == "auto":
-        choice = choose_resume_checkpoint(run_dir)
-        ckpt_path = choice.path
-        for w in choice.warnings:
-            log.warning("warning: %s", w)
-            notes.append(w)
-        if choice.note:
-            notes.append(choice.note)
-    elif resume is not None:
-        ckpt_path = Path(resume)
-        if not ckpt_path.is_file():
-            raise CheckpointError(f"{ckpt_path}: no such checkpoint (--resume)")
+    ckpt_path = _resume_checkpoint(run_dir, resume, notes)
     if ckpt_path is not None:
-        saved_data = check_resume_compatible(ckpt_path, cfg.to_dict()["model"]).get("data", {})
-        saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
-        if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
-            # resuming without data arguments continues on the run's own data, never silently on the demo set
-            cfg.data.data_a, cfg.data.data_b = saved_a, saved_b
-            notes.append(f"resuming on the checkpoint's data: A {', '.join(saved_a)}; B {', '.join(saved_b)}")
-        elif (cfg.data.data_a, cfg.data.data_b) != (saved_a, saved_b):
-            notes.append("resuming on different data than the checkpoint was trained on (fine-tuning)")
-
+        cfg = _resume_data(cfg, ckpt_path, notes)
     data_a, data_b, demo_root = resolve_data(cfg)
     if demo_root is not None:
         notes.append(f"no data given: training on the built-in demo set at {demo_root}")
-        cfg.data.data_a, cfg.data.data_b = data_a, data_b
-        validate(cfg)
+        cfg = cfg.replace(data={"data_a": data_a, "data_b": data_b})
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 
@@ -343,56 +350,25 @@ def _train(
 
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     datamodule = UnpairedRGBDDataModule.from_config(cfg.data, build_codec(cfg.data))
-    module = VoloGANModule(cfg)
-    _check_image_size(cfg, module)
-    # in-training validation runs the same registered (cheap) metric functions as `volo eval`
-    from volo_adapt.metrics.evaluate import make_val_metrics_fn
-
-    module.val_metrics_fn = make_val_metrics_fn(module.codec)
-    t = cfg.train
-    ckpts = RunCheckpoints(run_dir / "checkpoints", t.checkpoint_every_n_steps)
-    samples = SampleGrids(run_dir / "samples", t.sample_every_n_steps)
-    health = HealthMonitor()
-    cbs: list[L.Callback] = [BatchLimit(t.max_steps), ckpts, samples, health]
-    if progress:
-        from lightning.pytorch.callbacks import RichProgressBar
-
-        cbs.append(RichProgressBar())
+    module = _build_module(cfg)
+    hook = None
     if on_start is not None:
-        cbs.append(StartHook(lambda tr, m: on_start(
-            {**describe_run(tr, m, run_dir, {"A": data_a, "B": data_b}), "notes": list(notes)})))
-    cbs.extend(callbacks or [])
-    cbs.append(StopOnSignal(request, ckpts))  # last: the batch's samples and health logs come first
+        sources = {Domain.A.value: data_a, Domain.B.value: data_b}
+        hook = lambda tr, m: on_start({**describe_run(tr, m, run_dir, sources), "notes": list(notes)})  # noqa: E731
+    cbs = _callbacks(cfg, run_dir, progress, hook, callbacks, request)
+    trainer = make_trainer(cfg, run_dir, cbs.all, progress)
+    interrupted = _fit(trainer, module, datamodule, ckpt_path)
+    return _result(cfg, run_dir, module, cbs, ckpt_path, request if interrupted else None, notes)
 
-    val_kwargs: dict[str, Any] = {"limit_val_batches": t.val_batches}
-    if t.val_every_n_steps > 0:
-        val_kwargs.update(val_check_interval=t.val_every_n_steps, check_val_every_n_epoch=None)
-    try:
-        trainer = _make_trainer(cfg, run_dir, cbs, progress, val_kwargs)
-    except (ValueError, TypeError, MisconfigurationException) as e:  # Lightning judges these values: one line
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConfigError(
-            f"train.accelerator={t.accelerator!r}, train.devices={t.devices!r}, train.strategy={t.strategy!r}, "
-            f"train.precision={t.precision!r}: refused by Lightning ({first})"
-        ) from e
-    # The EMA copies are kept in eval mode on purpose (never trained); Lightning would warn about them.
-    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
-    interrupted = False
-    try:
-        with fork_with_stop_signals_blocked():  # DataLoader workers are born deaf to stop signals (data/workers.py)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
-    except SIGTERMException:  # raised by StopOnSignal (or Lightning's own SIGTERM check) after last.ckpt is written
-        interrupted = True
-    except KeyError as e:
-        if ckpt_path is not None:
-            raise CheckpointError(f"{ckpt_path}: checkpoint does not match this run ({e})") from e
-        raise
-    except RuntimeError as e:
-        if ckpt_path is not None and "state_dict" in str(e):
-            first = str(e).strip().splitlines()[0]
-            raise CheckpointError(f"{ckpt_path}: checkpoint does not match this run ({first})") from e
-        raise
 
+def _result(cfg: RunConfig, run_dir: Path, module: VoloGANModule, cbs: _RunCallbacks, ckpt_path: Path | None,
+            stopped_by: StopRequest | None, notes: list[str]) -> TrainResult:
+    """The :class:`TrainResult` of a finished (or stopped) fit.
+
+    Raises:
+        VoloError: training diverged; the last good weights are in ``last.ckpt``.
+    """
+    ckpts = cbs.ckpts
     last = ckpts.last_path if ckpts.last_path.is_file() else None
     if module.diverged:
         raise VoloError(
@@ -407,10 +383,10 @@ def _train(
         batches_done=module.batches_done,
         last_checkpoint=last,
         resumed_from=ckpt_path,
-        interrupted=interrupted,
-        stop_signal=request.signal_name if interrupted else None,
-        samples=list(samples.written),
-        health=list(health.messages),
+        interrupted=stopped_by is not None,
+        stop_signal=stopped_by.signal_name if stopped_by is not None else None,
+        samples=list(cbs.samples.written),
+        health=list(cbs.health.messages),
         skipped_steps=module.skipped_steps,
         module=module,
         notes=notes,

@@ -29,6 +29,7 @@ OPTIMIZER_IMPLEMENTATIONS = ("auto", "fused", "foreach", "for_loop")
 """``optim.implementation`` values: ``auto`` (fused where torch has a fused kernel for the optimiser, else foreach),
 ``fused``, ``foreach`` (multi-tensor), ``for_loop`` (one parameter at a time: torch's CPU default)."""
 
+GEN_OPTIMIZERS, CRITIC_OPTIMIZERS = ("nadam", "adam"), ("sgd", "adam")  # optim.gen_optimizer, optim.critic_optimizer
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 """``train.memory_format`` values; ``auto`` is :data:`AUTO_MEMORY_FORMAT` for the training device."""
 
