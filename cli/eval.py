@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cli.app import Direction, app
-from volo_adapt.errors import VoloError
+from cli.app import app
+from volo_adapt.directions import Direction
+from volo_adapt.errors import ConfigError, VoloError
+
+FLAGS = {"source_a and source_b": "--data-a and --data-b", "device": "--device"}
+"""The flag of each :func:`~volo_adapt.metrics.evaluate.evaluate` option whose errors name it."""
 
 
 @app.command("eval")
@@ -24,7 +30,7 @@ def eval_cmd(
     metrics: str = typer.Option("all", "--metrics", help="Comma-separated metric names, or 'all' "
                                 "(see --list-metrics)."),
     list_metrics: bool = typer.Option(False, "--list-metrics", help="Print the registered metrics and exit."),
-    direction: Direction = typer.Option(Direction.a2b, "--direction", help="a2b: translate A, judge against B."),
+    direction: Direction = typer.Option(Direction.A2B, "--direction", help="a2b: translate A, judge against B."),
     out: Path = typer.Option(None, "--out", help="Write the full report (with noise curves) to this JSON file."),
     plots: Path = typer.Option(None, "--plots", help="Write PNG plots (noise curves, histograms, PCA, samples) "
                                "into this folder."),
@@ -44,48 +50,68 @@ def eval_cmd(
     no_ema: bool = typer.Option(False, "--no-ema", help="Use the raw weights even if the run kept an EMA."),
 ) -> None:
     """Evaluate a generator: depth-sensor statistics, geometry, C2ST, FID/KID, paired errors, with baselines."""
-    from volo_adapt.metrics.registry import get_metric, resolve_metric_names
-
-    console = Console(stderr=True)
     if list_metrics:
-        from volo_adapt.metrics.registry import list_metrics as names
-
-        for n in names():
-            spec = get_metric(n)
-            needs = f" [needs {', '.join(spec.requires)}]" if spec.requires else ""
-            Console().print(f"{n:32s} {spec.description}{needs}", highlight=False, soft_wrap=True, markup=False)
+        _print_metrics()
         return
-    names = resolve_metric_names(metrics)  # a bad --metrics fails before anything is loaded
+    names = _metric_names(metrics)  # a bad --metrics fails before anything is loaded
     if ckpt is None:
         raise VoloError("--ckpt: required (the checkpoint or exported generator to evaluate)")
 
     from volo_adapt.inference import load_generator
     from volo_adapt.metrics.evaluate import evaluate
+
+    console = Console(stderr=True)
+    loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
+    console.print(f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from "
+                  f"{ckpt}", highlight=False)
+    with console.status("evaluating") as status, _flag_names():
+        report = evaluate(
+            loaded, data_a or None, data_b or None, paired=paired, metrics=names, max_samples=max_samples,
+            batch_size=batch_size, image_size=image_size, inception_weights=inception_weights, seed=seed,
+            c2st_epochs=c2st_epochs, c2st_repeats=c2st_repeats, device=device,
+            log=lambda msg: status.update(f"evaluating: {msg}"),
+        )
+    _write_outputs(console, report, ckpt, out, plots)
+
+
+def _print_metrics() -> None:
+    """``--list-metrics``: one line per registered metric, with the data it needs."""
+    from volo_adapt.metrics.registry import get_metric, list_metrics
+
+    for n in list_metrics():
+        spec = get_metric(n)
+        needs = f" [needs {', '.join(spec.requires)}]" if spec.requires else ""
+        Console().print(f"{n:32s} {spec.description}{needs}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _metric_names(metrics: str) -> list[str]:
+    """The ``--metrics`` selection resolved to names (VoloError naming the flag for an unknown one)."""
+    from volo_adapt.metrics.registry import resolve_metric_names
+
+    try:
+        return resolve_metric_names(metrics)
+    except ConfigError as e:
+        raise VoloError(f"--metrics: {e}") from e
+
+
+@contextlib.contextmanager
+def _flag_names() -> Iterator[None]:
+    """Re-word the library's option errors with this command's flags (``paired folder X`` -> ``--paired X``)."""
+    from volo_adapt.data.eval_sets import PairedFolderError
+    from volo_adapt.inference.option_errors import options_named
+
+    try:
+        with options_named(FLAGS):
+            yield
+    except PairedFolderError as e:
+        raise VoloError(f"--paired {e.root}: {e.problem}") from e
+
+
+def _write_outputs(console: Console, report, ckpt: Path, out: Path | None, plots: Path | None) -> None:
+    """The table (stdout), the notes, ``--out`` JSON, the run's ``metrics.jsonl`` line and ``--plots``."""
     from volo_adapt.metrics.plots import write_plots
     from volo_adapt.metrics.report import append_jsonl, render_table, run_dir_for, skipped_lines, write_json
 
-    loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
-    console.print(
-        f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from {ckpt}",
-        highlight=False,
-    )
-    with console.status("evaluating") as status:
-        report = evaluate(
-            loaded,
-            data_a or None,
-            data_b or None,
-            paired=paired,
-            metrics=names,
-            max_samples=max_samples,
-            batch_size=batch_size,
-            image_size=image_size,
-            inception_weights=inception_weights,
-            seed=seed,
-            c2st_epochs=c2st_epochs,
-            c2st_repeats=c2st_repeats,
-            device=device,
-            log=lambda msg: status.update(f"evaluating: {msg}"),
-        )
     Console().print(render_table(report))
     for line in skipped_lines(report):
         console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cli.app import Direction, app
+from cli.app import app
+from volo_adapt.directions import Direction
 
 
 class ExportFormat(str, Enum):
@@ -21,7 +22,7 @@ class ExportFormat(str, Enum):
 def export(
     out: Path = typer.Argument(..., metavar="OUT", help="Output file."),
     ckpt: Path = typer.Option(..., "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt)."),
-    direction: Direction = typer.Option(Direction.a2b, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
+    direction: Direction = typer.Option(Direction.A2B, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
     fmt: ExportFormat = typer.Option(ExportFormat.pt, "--format", help="pt (weights-only dict) | torchscript | "
                                      "onnx (needs the 'onnx' extra)."),
     no_ema: bool = typer.Option(False, "--no-ema", help="Export the raw weights even if the run kept an EMA."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
@@ -11,7 +12,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.app import Direction, app
+from cli.app import app
+from volo_adapt.directions import Direction
+
+FLAGS = {
+    "batch_size": "--batch-size",
+    "device": "--device",
+    "precision": "--precision",
+    "depth_tolerance_mm": "--depth-tolerance-mm",
+    "depth_scale": "--depth-scale",
+    "rgb_format": "--rgb-format",
+    "seed": "--seed",
+}
+"""The flag of each :class:`~volo_adapt.inference.options.TranslateOptions` field: library option errors are
+re-worded with it (``batch_size 0: must be >= 1`` -> ``--batch-size 0: must be >= 1``)."""
 
 
 class RgbFormat(str, Enum):
@@ -26,7 +40,7 @@ def translate(
                                  "a folder of (H,W,4) arrays."),
     out: Path = typer.Argument(..., metavar="OUT", help="Output folder (same layout as IN; must not be inside IN)."),
     ckpt: Path = typer.Option(..., "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt)."),
-    direction: Direction = typer.Option(Direction.a2b, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
+    direction: Direction = typer.Option(Direction.A2B, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per network call (same-size images)."),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
     precision: str = typer.Option("auto", "--precision", help="auto (the device's fastest mode whose depth stays "
@@ -49,17 +63,33 @@ def translate(
                              "and its name."),
 ) -> None:
     """Translate every RGB-D sample of IN with a trained generator into OUT (same names, formats, sizes)."""
-    from volo_adapt.inference import load_generator, translate_source
-    from volo_adapt.inference.engine import normalise_precision, resolve_device
+    from volo_adapt.inference import TranslateOptions, load_generator, translate_source
+    from volo_adapt.inference.engine import resolve_device
+    from volo_adapt.inference.option_errors import options_named
 
     console = Console(stderr=True)
-    normalise_precision(precision)  # option errors before the progress bar appears
-    resolve_device(device)
+    with options_named(FLAGS):  # option errors before the progress bar appears
+        options = TranslateOptions(
+            batch_size=batch_size, device=device, precision=precision, skip_existing=skip_existing,
+            depth_scale=depth_scale, rgb_format=rgb_format.value, compile=compile_, seed=seed,
+            depth_tolerance_mm=depth_tolerance_mm,
+        )
+        resolve_device(device)
     loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
-    console.print(
-        f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from {ckpt}",
-        highlight=False,
-    )
+    console.print(f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from "
+                  f"{ckpt}", highlight=False)
+    progress, on_progress = _progress_bar(console)
+    with progress, options_named(FLAGS):
+        report = translate_source(source, out, loaded, options, progress=on_progress)
+    _print_summary(console, report, loaded.codec)
+    if report.failed:
+        console.print(f"[bold red]error:[/] {len(report.failed)} sample(s) failed (see {report.report_file})",
+                      highlight=False)
+        raise typer.Exit(code=2)
+
+
+def _progress_bar(console: Console) -> tuple[Progress, Callable]:
+    """A rich progress bar with a running images-per-second rate, and the ``progress`` callback that drives it."""
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -82,23 +112,11 @@ def translate(
         elapsed = max(time.perf_counter() - start, 1e-9)
         progress.update(task, total=total, completed=done, rate=f"{counts['translated'] / elapsed:.2f} img/s")
 
-    with progress:
-        report = translate_source(
-            source,
-            out,
-            loaded,
-            batch_size=batch_size,
-            device=device,
-            precision=precision,
-            skip_existing=skip_existing,
-            depth_scale=depth_scale,
-            rgb_format=rgb_format.value,
-            progress=on_progress,
-            compile=compile_,
-            seed=seed,
-            depth_tolerance_mm=depth_tolerance_mm,
-        )
+    return progress, on_progress
 
+
+def _print_summary(console: Console, report, codec) -> None:
+    """The counts table (stdout), then out-of-range depth, the ``auto`` precision check and the report path."""
     table = Table(title=f"volo translate -> {report.out_dir}", show_header=True)
     for col in ("translated", "skipped", "failed", "time", "img/s"):
         table.add_column(col, justify="right")
@@ -113,7 +131,7 @@ def translate(
     if report.out_of_range_images:
         console.print(
             f"[yellow]note:[/] {report.out_of_range_images} image(s) had {report.out_of_range_px} depth pixel(s)"
-            f" outside the trained range [{loaded.codec.near}, {loaded.codec.far}] m; they were translated as invalid",
+            f" outside the trained range [{codec.near}, {codec.far}] m; they were translated as invalid",
             highlight=False,
         )
     check = report.depth_check
@@ -127,7 +145,3 @@ def translate(
             )
     console.print(f"precision: {report.precision}", highlight=False)
     console.print(f"report: {report.report_file}", highlight=False)
-    if report.failed:
-        console.print(f"[bold red]error:[/] {len(report.failed)} sample(s) failed (see {report.report_file})",
-                      highlight=False)
-        raise typer.Exit(code=2)

@@ -85,6 +85,7 @@ def test_unknown_metric_is_one_line_error_listing_valid_metrics(run_dir, capsys)
                              "fid50k_full"], capsys)
     assert code == 2
     assert "error:" in stderr and "fid50k_full" in stderr and "depth_noise_vs_range" in stderr
+    assert "--metrics: unknown metric 'fid50k_full'" in stderr
     assert "Traceback" not in stderr
 
 
@@ -106,6 +107,17 @@ def test_paired_folder_with_mismatched_names_is_refused(run_dir, tiny_demo, tmp_
                              str(tiny_demo / "A" / "test"), "--data-b", str(tiny_demo / "B" / "test"),
                              "--paired", str(bad), "--metrics", "paired_depth_mae_mm", *FAST], capsys)
     assert code == 2 and "same sample names" in stderr and "zzz" in stderr
+    assert f"--paired {bad}: A/ and B/" in stderr  # the library's "paired folder ...", named by its flag
+
+
+def test_paired_folder_without_b_and_a_bad_device_name_their_flags(run_dir, tiny_demo, tmp_path, capsys):
+    data = ["--data-a", str(tiny_demo / "A" / "test"), "--data-b", str(tiny_demo / "B" / "test")]
+    ckpt = ["--ckpt", str(run_dir / "checkpoints" / "tiny.ckpt")]
+    (tmp_path / "p" / "A").mkdir(parents=True)
+    code, _, stderr = _volo(["eval", *ckpt, *data, "--paired", str(tmp_path / "p"), *FAST], capsys)
+    assert code == 2 and f"--paired {tmp_path / 'p'}: missing folder B/" in stderr
+    code, _, stderr = _volo(["eval", *ckpt, *data, "--device", "nonsense", "--c2st-epochs", "2"], capsys)
+    assert code == 2 and "--device 'nonsense': not a device name" in stderr and "Traceback" not in stderr
 
 
 def test_list_metrics(capsys):

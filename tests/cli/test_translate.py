@@ -74,3 +74,17 @@ def test_exception_bad_direction(ckpt, src, tmp_path, capsys):
                             capsys)
     assert code == 2 and "direction" in stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--depth-scale", "0"], "--depth-scale 0.0: must be > 0 units per metre"),
+        (["--precision", "64"], "--precision '64': must be one of"),
+        (["--device", "nonsense"], "--device 'nonsense': not a device name"),
+    ],
+)
+def test_library_option_errors_name_the_flag(ckpt, src, tmp_path, capsys, args, message):
+    code, _, stderr = _volo(["translate", str(src), str(tmp_path / "o"), "--ckpt", str(ckpt), *args], capsys)
+    assert code == 2 and message in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "o").exists()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from volo_adapt.data.formats import load_rgb, read_depth_raw, write_depth, write_rgb
-from volo_adapt.inference import load_generator, translate_tensors, translate_source
+from volo_adapt.inference import load_generator, translate_source, translate_tensors
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

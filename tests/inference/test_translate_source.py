@@ -24,7 +24,7 @@ from volo_adapt.data.formats import (
 )
 from volo_adapt.data.sample import RGBDSample, from_network, to_network
 from volo_adapt.errors import VoloError
-from volo_adapt.inference import load_generator, translate_tensors, translate_source
+from volo_adapt.inference import load_generator, translate_source, translate_tensors
 
 
 @pytest.fixture(scope="module")
@@ -265,9 +265,9 @@ def test_exception_out_equal_to_or_inside_in(gen, tmp_path):
 
 def test_exception_bad_options(gen, tmp_path):
     src = make_folder(tmp_path / "in", sizes=((16, 16),))
-    with pytest.raises(VoloError, match="--batch-size"):
+    with pytest.raises(VoloError, match="batch_size 0: must be >= 1"):
         translate_source(src, tmp_path / "o", gen, batch_size=0)
-    with pytest.raises(VoloError, match="--rgb-format"):
+    with pytest.raises(VoloError, match="rgb_format 'tif'"):
         translate_source(src, tmp_path / "o", gen, rgb_format="tif")
     with pytest.raises(VoloError, match="no such file"):
         translate_source(tmp_path / "missing", tmp_path / "o", gen)
@@ -331,9 +331,9 @@ def test_precision_auto_without_a_fast_mode_is_exact_and_unchecked(gen, tmp_path
 def test_precision_auto_falls_through_to_the_next_mode(gen, tmp_path, monkeypatch):
     """A fast mode over the tolerance is skipped for the next one (on CUDA: bf16 -> TF32), not straight for the
     slow exact mode. On CPU ``tf32`` computes exact fp32, so it passes a zero tolerance that bf16 fails."""
-    import volo_adapt.inference.translate as tr
+    import volo_adapt.inference.runner as runner
 
-    monkeypatch.setattr(tr, "auto_candidates", lambda device: ["bf16", "tf32"])
+    monkeypatch.setattr(runner, "auto_candidates", lambda device: ["bf16", "tf32"])
     rep = translate_source(make_folder(tmp_path / "in"), tmp_path / "out", gen, device="cpu", depth_tolerance_mm=0.0)
     tried = rep.depth_check["tried"]
     assert [(t["mode"], t["within"]) for t in tried] == [("bf16", False), ("tf32", True)]

@@ -97,3 +97,50 @@ def test_target_halves_are_disjoint_seeded_and_equal_sized():
     a2, _ = target_halves(t, seed=0)
     a3, _ = target_halves(t, seed=1)
     assert torch.equal(a, a2) and not torch.equal(a, a3)
+
+
+def _write_set(root, n, seed):
+    from volo_adapt.data.formats import write_depth, write_rgb
+
+    g = torch.Generator().manual_seed(seed)
+    for i in range(n):
+        write_rgb(root / "rgb" / f"{i}.png", torch.rand(3, 20, 28, generator=g))
+        write_depth(root / "depth" / f"{i}.png", 0.5 + torch.rand(1, 20, 28, generator=g))
+    return root
+
+
+def test_eval_sets_read_at_the_square_size_and_refuse_bad_paired_folders_in_library_terms(tmp_path):
+    """Data loading lives in volo_adapt/data/eval_sets.py; its errors name the folder, not a CLI flag."""
+    from volo_adapt.data.eval_sets import EvalSources, PairedFolderError, load_eval_set, load_paired
+
+    paired = tmp_path / "paired"
+    _write_set(paired / "A", 3, 0)
+    _write_set(paired / "B", 3, 1)
+    sources = EvalSources([str(_write_set(tmp_path / "a", 3, 2))], [str(_write_set(tmp_path / "b", 2, 3))], paired)
+    data = load_eval_set(sources, "b2a", 16, CODEC, 1000.0, max_samples=2)
+    assert data.source.shape == (2, 4, 16, 16) and data.target.shape == (2, 4, 16, 16)
+    src_b, tgt_a = load_paired(paired, "b2a", 16, CODEC, 1000.0)
+    assert torch.equal(data.paired_source, src_b[:2]) and torch.equal(data.paired_target, tgt_a[:2])
+    assert sources.info() == {"source": sources.source, "target": sources.target, "paired": str(paired),
+                              "demo": False}
+    (paired / "B" / "rgb" / "2.png").rename(paired / "B" / "rgb" / "zzz.png")
+    (paired / "B" / "depth" / "2.png").rename(paired / "B" / "depth" / "zzz.png")
+    with pytest.raises(PairedFolderError, match=rf"^paired folder {paired}: A/ and B/ must hold the same sample"):
+        load_paired(paired, "a2b", 16, CODEC, 1000.0, None)
+    with pytest.raises(DataError, match="missing folder A/") as e:
+        load_paired(tmp_path / "a", "a2b", 16, CODEC, 1000.0, None)
+    assert e.value.root == tmp_path / "a" and "--" not in str(e.value)
+
+
+def test_eval_sources_orient_by_direction_and_refuse_one_sided_data():
+    from types import SimpleNamespace
+
+    from volo_adapt.inference.option_errors import OptionError
+    from volo_adapt.metrics.evaluate import eval_sources
+
+    b2a = SimpleNamespace(direction="b2a")
+    src = eval_sources(b2a, ["A1"], ["B1", "B2"], "p")
+    assert (src.source, src.target, src.paired, src.demo) == (["B1", "B2"], ["A1"], "p", False)
+    with pytest.raises(OptionError, match=r"^source_a and source_b: give both") as e:
+        eval_sources(b2a, ["A1"], None, None)
+    assert e.value.option == "source_a and source_b"

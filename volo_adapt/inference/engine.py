@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from volo_adapt.errors import VoloError
 from volo_adapt.inference.loading import LoadedGenerator
+from volo_adapt.inference.option_errors import OptionError
 
 PRECISIONS = ("auto", "32", "tf32", "bf16", "16")
 """``auto``: the fastest mode of this device (:func:`auto_candidates`: ``bf16``, then ``tf32`` on CUDA) whose depth
@@ -55,10 +55,15 @@ _PRECISION_ALIASES = {"32-true": "32", "fp32": "32", "bf16-mixed": "bf16", "16-m
 
 
 def normalise_precision(precision: str) -> str:
-    """Map Lightning-style names (``bf16-mixed``) onto :data:`PRECISIONS`; raise VoloError for unknown ones."""
+    """Map Lightning-style names (``bf16-mixed``) onto :data:`PRECISIONS`.
+
+    Raises:
+        OptionError: ``precision`` is none of them (``precision '64': must be one of ...``).
+    """
     p = _PRECISION_ALIASES.get(str(precision), str(precision))
     if p not in PRECISIONS:
-        raise VoloError(f"--precision {precision!r}: must be one of {', '.join(PRECISIONS)} (or bf16-mixed, 16-mixed)")
+        raise OptionError("precision", f"must be one of {', '.join(PRECISIONS)} (or bf16-mixed, 16-mixed)",
+                          value=repr(precision))
     return p
 
 
@@ -116,17 +121,21 @@ def within_tolerance(diff: dict[str, float], tolerance_mm: float) -> bool:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``auto``/None -> CUDA when available, else CPU; otherwise the named device (VoloError if unusable)."""
+    """``auto``/None -> CUDA when available, else CPU; otherwise the named device.
+
+    Raises:
+        OptionError: ``device`` is not a device name, or names one this machine lacks (``device cuda: ...``).
+    """
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError as e:
-        raise VoloError(f"--device {device!r}: not a device name (e.g. cpu, cuda, cuda:1, auto)") from e
+        raise OptionError("device", "not a device name (e.g. cpu, cuda, cuda:1, auto)", value=repr(device)) from e
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VoloError(f"--device {device}: CUDA is not available in this torch build/machine")
+        raise OptionError("device", "CUDA is not available in this torch build/machine", value=str(device))
     if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise VoloError(f"--device {device}: MPS is not available")
+        raise OptionError("device", "MPS is not available", value=str(device))
     return dev
 
 
@@ -226,10 +235,30 @@ def translate_tensors(
     device = param.device if param is not None else x.device
     precision = resolve_precision(precision, device)
     if precision == "32" and device.type == "cuda" and x.shape[0] > EXACT_CUDA_BATCH:
-        parts = [translate_tensors(loaded, x[i : i + EXACT_CUDA_BATCH], precision="32", channels_last=channels_last,
-                                 seeds=None if seeds is None else list(seeds)[i : i + EXACT_CUDA_BATCH])
-                 for i in range(0, x.shape[0], EXACT_CUDA_BATCH)]
-        return torch.cat(parts, 0)
+        return _exact_in_chunks(loaded, x, channels_last, seeds)
+    return _run_padded(loaded, x, device, precision, channels_last, seeds)
+
+
+def _exact_in_chunks(
+    loaded: LoadedGenerator, x: torch.Tensor, channels_last: bool, seeds: Sequence[int] | None
+) -> torch.Tensor:
+    """Exact fp32 in calls of :data:`EXACT_CUDA_BATCH` images (cuDNN workspaces grow with the batch)."""
+    parts = [translate_tensors(loaded, x[i : i + EXACT_CUDA_BATCH], precision="32", channels_last=channels_last,
+                               seeds=None if seeds is None else list(seeds)[i : i + EXACT_CUDA_BATCH])
+             for i in range(0, x.shape[0], EXACT_CUDA_BATCH)]
+    return torch.cat(parts, 0)
+
+
+def _run_padded(
+    loaded: LoadedGenerator,
+    x: torch.Tensor,
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+    seeds: Sequence[int] | None,
+) -> torch.Tensor:
+    """Pad ``x`` (zeros, bottom/right), run the generator on ``device`` under ``precision``, crop, float32 back on
+    ``x``'s device (an ordinary tensor, not an inference-mode one)."""
     h, w = int(x.shape[-2]), int(x.shape[-1])
     hp, wp = padded_size(h, w, loaded.size_multiple, loaded.requires_square, loaded.min_size)
     with torch.inference_mode():

@@ -1,27 +1,29 @@
 """Translate a whole RGB-D source into an output folder with the same layout, names and formats.
 
-``translate_source`` is the library entry behind ``volo translate``:
+``translate_source`` is the library entry behind ``volo translate``; it runs these stages, each in its module, with
+one :class:`~volo_adapt.inference.options.TranslateOptions`:
 
-1. open the source (any kind :mod:`volo_adapt.data.sources` reads) and plan one output per sample
-   (:mod:`volo_adapt.inference.writers`: same relative paths, same depth format and units, colour as PNG unless
-   asked otherwise);
-2. refuse unsafe destinations before touching anything: the output folder equal to or inside the source root
-   (symlinks resolved), or any output file that would land on an input file or inside the source root;
-3. read each sample (RGB and depth of different sizes are aligned by the data layer's policy), encode it with the
-   run's codec, group samples of equal size into batches (at most ``batch_size`` images and ``max_batch_pixels``
-   pixels each), translate (:func:`~volo_adapt.inference.engine.translate_tensors`: padding, ``inference_mode``,
-   autocast), decode, restore the original colour/depth sizes and write every file atomically;
-4. a sample that cannot be read or written is recorded as failed with its reason and the rest go on;
-5. write the index file (index sources) and ``translate_report.json``.
+1. plan (:mod:`~volo_adapt.inference.translate_plan`): open the source (any kind :mod:`volo_adapt.data.sources`
+   reads), plan one output per sample (:mod:`~volo_adapt.inference.writers`: same relative paths, same depth
+   format and units, colour as PNG unless asked otherwise), refuse unsafe destinations before touching anything
+   (the output folder equal to or inside the source root, symlinks resolved, or any output file that would land
+   on an input file or inside the source root), settle skipped samples, read the others (RGB and depth of
+   different sizes are aligned by the data layer's policy) and encode them with the run's codec;
+2. batch (:mod:`~volo_adapt.inference.batching`): group samples of equal size, at most ``batch_size`` images and
+   ``max_batch_pixels`` padded pixels each;
+3. run (:mod:`~volo_adapt.inference.runner`): :func:`~volo_adapt.inference.engine.translate_tensors` (padding,
+   ``inference_mode``, autocast) with the chosen precision (``auto``: checked on the first batch) and one noise
+   seed per sample;
+4. write (:func:`~volo_adapt.inference.writers.write_batch`): decode, restore the original colour/depth sizes and
+   write every file atomically; then the index file (index sources) and ``translate_report.json``.
 
+A sample that cannot be read, translated or written is recorded as failed with its reason and the rest go on.
 Depth the codec cannot represent (valid on disk but outside the run's ``[near, far]``) enters the network as
 invalid; those pixels are counted per sample and in the summary. Invalid output depth is written as 0.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -32,35 +34,36 @@ from typing import Any
 import torch
 
 from volo_adapt.atomic import atomic_write_bytes
-from volo_adapt.data.sample import from_network, to_network
-from volo_adapt.errors import VoloError
-from volo_adapt.inference.engine import (
-    DEFAULT_DEPTH_TOLERANCE_MM,
-    auto_candidates,
-    depth_difference,
-    normalise_precision,
-    padded_size,
-    prepare,
-    resolve_device,
-    resolve_precision,
-    translate_tensors,
-    within_tolerance,
-)
+from volo_adapt.errors import VoloError, first_line
+from volo_adapt.inference.batching import Batcher, PendingSample
+from volo_adapt.inference.engine import resolve_device
 from volo_adapt.inference.loading import LoadedGenerator
-from volo_adapt.inference.writers import (
-    RGB_FORMATS,
-    OutputPlan,
-    find_collisions,
-    plan_outputs,
-    source_root,
-    write_index,
-    write_sample,
+from volo_adapt.inference.options import DEFAULT_MAX_BATCH_PIXELS, TranslateOptions
+from volo_adapt.inference.runner import Runner, sample_seed
+from volo_adapt.inference.translate_plan import (
+    SourcePlan,
+    check_destination,
+    make_output_dir,
+    plan_source,
+    read_pending,
+    settled_without_reading,
 )
+from volo_adapt.inference.writers import OutputPlan, write_batch, write_index
+
+__all__ = [
+    "DEFAULT_MAX_BATCH_PIXELS",
+    "REPORT_NAME",
+    "ItemResult",
+    "ProgressCallback",
+    "TranslateOptions",
+    "TranslateReport",
+    "check_destination",
+    "sample_seed",
+    "translate_source",
+]
 
 REPORT_NAME = "translate_report.json"
 """Name of the report file written into the output folder."""
-DEFAULT_MAX_BATCH_PIXELS = 4 * 512 * 512
-"""Largest ``B * H' * W'`` (padded network pixels) per batch: big images are translated fewer at a time."""
 
 
 @dataclass
@@ -69,7 +72,7 @@ class ItemResult:
 
     Attributes:
         key: the sample's key in its source.
-        status: ``"translated"``, ``"skipped"`` (all outputs existed, ``--skip-existing``) or ``"failed"``.
+        status: ``"translated"``, ``"skipped"`` (all outputs existed, ``skip_existing``) or ``"failed"``.
         inputs: input file paths.
         outputs: output file paths (planned ones for failed samples).
         reason: why it failed (one line), empty otherwise.
@@ -106,7 +109,7 @@ class TranslateReport:
     report_file: str | None = None
     precision_requested: str = ""
     depth_check: dict[str, Any] | None = None
-    """With ``--precision auto`` on a device with a faster mode than exact fp32: ``tolerance_mm``, ``tried`` (one
+    """With precision ``auto`` on a device with a faster mode than exact fp32: ``tolerance_mm``, ``tried`` (one
     entry per fast mode tried on the first batch, fastest first: its ``mode``, its depth difference to exact fp32
     ``p999_mm``, ``max_mm`` in millimetres and ``flipped`` validity fraction, and ``within`` the tolerance) and
     ``used``, the mode the run used (``32`` when none was within)."""
@@ -161,52 +164,34 @@ ProgressCallback = Callable[[int, int, "ItemResult | None"], None]
 sample (translated, skipped or failed). An exception raised by it stops the run (already written files stay)."""
 
 
-def check_destination(root: Path, out_dir: Path, plans: list[OutputPlan]) -> None:
-    """Refuse an output folder equal to/inside the source root, or outputs landing on inputs (symlinks resolved).
+class _Results:
+    """Per-sample outcomes, kept by source position and passed to ``progress`` as they come."""
 
-    Raises:
-        VoloError: naming both paths.
-    """
-    if out_dir.exists() and not out_dir.is_dir():
-        raise VoloError(f"{out_dir}: output exists and is not a folder")
-    if out_dir == root:
-        raise VoloError(f"{out_dir}: the output folder is the input folder; choose a new folder (inputs are never "
-                        "overwritten)")
-    if out_dir.is_relative_to(root):
-        raise VoloError(f"{out_dir}: the output folder is inside the input folder {root}; choose a folder outside it")
-    inputs = {p.expanduser().resolve() for plan in plans for p in plan.inputs}
-    for plan in plans:
-        for f in plan.files:
-            rf = f.resolve()
-            if rf in inputs:
-                raise VoloError(f"{f}: output would overwrite input file {rf}")
-            if rf.is_relative_to(root):
-                raise VoloError(f"{f}: output would be written inside the input folder {root}")
+    def __init__(self, plans: list[OutputPlan], progress: ProgressCallback | None) -> None:
+        self.plans, self.progress = plans, progress
+        self.items: dict[int, ItemResult] = {}
+        if progress is not None:
+            progress(0, len(plans), None)
 
+    def record(self, index: int, status: str, reason: str = "", **kw: Any) -> None:
+        plan = self.plans[index]
+        item = ItemResult(key=plan.key, status=status, inputs=[str(p) for p in plan.inputs],
+                          outputs=[str(p) for p in plan.files], reason=reason, **kw)
+        self.items[index] = item
+        if self.progress is not None:
+            self.progress(len(self.items), len(self.plans), item)
 
-def sample_seed(seed: int, key: str) -> int:
-    """A 63-bit seed for one sample from the run's ``seed`` and the sample's key (stable across runs and machines)."""
-    digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
+    def in_order(self) -> list[ItemResult]:
+        return [self.items[i] for i in range(len(self.plans))]
 
 
 def translate_source(
     spec: str | Path,
     out_dir: str | Path,
     loaded: LoadedGenerator,
-    *,
-    batch_size: int = 4,
-    device: str | torch.device | None = "auto",
-    precision: str = "auto",
-    skip_existing: bool = False,
-    depth_scale: float | None = None,
-    rgb_format: str = "png",
+    options: TranslateOptions | None = None,
     progress: ProgressCallback | None = None,
-    channels_last: bool = False,
-    compile: bool = False,
-    max_batch_pixels: int = DEFAULT_MAX_BATCH_PIXELS,
-    seed: int = 0,
-    depth_tolerance_mm: float = DEFAULT_DEPTH_TOLERANCE_MM,
+    **option_overrides: Any,
 ) -> TranslateReport:
     """Translate every sample of ``spec`` into ``out_dir`` (same layout, names and formats).
 
@@ -214,193 +199,86 @@ def translate_source(
         spec: a source spec (folder with ``rgb/`` + ``depth/``, ``index.json#KEY``, a CSV index, or a folder of
             ``(H, W, 4)`` arrays).
         out_dir: output folder (created); must not be the source folder or inside it.
-        loaded: the generator (:func:`~volo_adapt.inference.loading.load_generator`); moved to ``device``.
-        batch_size: images per network call (equal-size images only).
-        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-        precision: ``"auto"`` (default: the device's fastest mode whose depth difference to exact fp32 on the first
-            batch is within ``depth_tolerance_mm``, see the report's ``depth_check``), ``"32"`` (exact
-            fp32), ``"tf32"`` (CUDA), ``"bf16"`` or ``"16"`` (autocast); see
-            :data:`~volo_adapt.inference.engine.PRECISIONS` for what the reduced ones cost in depth accuracy.
-        skip_existing: leave samples whose output files all exist (resume an interrupted run).
-        depth_scale: units per metre of 16-bit PNG depth, for reading and writing (default: the run's
-            ``data.depth_scale``).
-        rgb_format: output colour format: ``"png"`` (default), ``"jpg"`` or ``"same"`` as the input.
+        loaded: the generator (:func:`~volo_adapt.inference.loading.load_generator`); moved to the device.
+        options: batch size, device, precision, ... (:class:`~volo_adapt.inference.options.TranslateOptions`;
+            default: its defaults).
         progress: see :data:`ProgressCallback`.
-        channels_last: channels-last memory format for the network (default off: it was slower for these
-            generators on an H100, see ``benchmarks/README.md``).
-        compile: run a ``torch.compile``-d copy of the generator (``loaded`` itself is left as is). On an H100 this
-            made bf16 translation about 3x faster after a compile of 10-60 s; every new image size recompiles.
-        max_batch_pixels: cap on padded pixels per batch (large images go fewer at a time).
-        seed: for generators that sample sensor noise, each sample's noise is seeded by ``seed`` and the sample's
-            key, so a translation is reproducible and an interrupted run resumed with ``skip_existing`` writes the
-            same bytes as an uninterrupted one.
-        depth_tolerance_mm: the ``auto`` check's bound on the 99.9th percentile of the depth difference, mm.
+        **option_overrides: fields of ``options`` by name (``batch_size=2, device="cpu"``), applied on top.
 
     Returns:
         The report (also written to ``out_dir/translate_report.json``).
 
     Raises:
-        VoloError: unreadable source, unsafe destination, bad options. Per-sample read/write failures do not
-            raise; they are reported in the result.
+        OptionError: a bad option, named as in :class:`TranslateOptions` (``batch_size 0: must be >= 1``).
+        VoloError: unreadable source, unsafe destination. Per-sample read/write/network failures do not raise;
+            they are reported in the result.
+        TypeError: an option name that :class:`TranslateOptions` does not have.
     """
-    from volo_adapt.data.align import restore_sizes
-    from volo_adapt.data.sources import open_source, read_sample, source_kind
-
     t0 = time.perf_counter()
-    spec = str(spec)
-    if batch_size < 1:
-        raise VoloError(f"--batch-size {batch_size}: must be >= 1")
-    if rgb_format not in RGB_FORMATS:
-        raise VoloError(f"--rgb-format {rgb_format!r}: must be one of {', '.join(RGB_FORMATS)}")
-    requested = normalise_precision(precision)
-    if not depth_tolerance_mm >= 0:
-        raise VoloError(f"--depth-tolerance-mm {depth_tolerance_mm}: must be >= 0 millimetres")
-    scale = float(loaded.config.data.depth_scale if depth_scale is None else depth_scale)
-    if not scale > 0:
-        raise VoloError(f"--depth-scale {depth_scale}: must be > 0 units per metre")
-    dev = resolve_device(device)
-
-    kind = source_kind(spec)
-    refs = open_source(spec)
-    root = source_root(spec, kind)
-    out = Path(out_dir).expanduser().resolve()
-    plans = plan_outputs(refs, root, out, rgb_format)
-    check_destination(root, out, plans)
-    collisions = find_collisions(plans)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:  # e.g. a parent is a file, or the disk/permissions refuse it: one line, not a traceback
-        raise VoloError(f"{out}: cannot create the output folder ({e.strerror or e})") from e
-    candidates = auto_candidates(dev) if requested == "auto" else []
-    precision = resolve_precision(requested, dev)
-    check_pending = bool(candidates)
-    prepare(loaded, dev, channels_last)
-    if compile:
-        loaded = dataclasses.replace(loaded, module=torch.compile(loaded.module))
-
+    opts = (options or TranslateOptions()).with_overrides(option_overrides)
+    scale = opts.resolved_depth_scale(loaded.config.data.depth_scale)
+    device = resolve_device(opts.device)
+    job = plan_source(str(spec), out_dir, opts.rgb_format)
+    make_output_dir(job.out)
+    runner = Runner(loaded, device, opts)
+    results = _Results(job.plans, progress)
+    batcher = Batcher(opts.batch_size, opts.max_batch_pixels, runner.padded_pixels)
+    for index, ref in enumerate(job.refs):
+        pending = _admit(index, ref, job, opts.skip_existing, runner.loaded.codec, scale, results)
+        for batch in batcher.add(pending) if pending is not None else []:
+            _translate_batch(batch, runner, scale, results)
+    for batch in batcher.drain():
+        _translate_batch(batch, runner, scale, results)
     report = TranslateReport(
-        source=spec,
-        out_dir=str(out),
-        checkpoint=str(loaded.source),
-        direction=loaded.direction,
-        weights=loaded.weights,
-        device=str(dev),
-        precision=precision,
-        batch_size=batch_size,
-        depth_scale=scale,
-        precision_requested=requested,
+        source=job.spec, out_dir=str(job.out), checkpoint=str(loaded.source), direction=loaded.direction,
+        weights=loaded.weights, device=str(device), precision=runner.precision, batch_size=opts.batch_size,
+        depth_scale=scale, items=results.in_order(), compute_s=runner.compute_s,
+        precision_requested=opts.requested_precision, depth_check=runner.depth_check,
     )
-    results: dict[int, ItemResult] = {}
-    total = len(plans)
-    if progress is not None:
-        progress(0, total, None)
-
-    def finish(i: int, item: ItemResult) -> None:
-        results[i] = item
-        if progress is not None:
-            progress(len(results), total, item)
-
-    def item(plan: OutputPlan, status: str, reason: str = "", **kw: Any) -> ItemResult:
-        return ItemResult(
-            key=plan.key,
-            status=status,
-            inputs=[str(p) for p in plan.inputs],
-            outputs=[str(p) for p in plan.files],
-            reason=reason,
-            **kw,
-        )
-
-    codec = loaded.codec
-    # pending[(H, W)] = [(index, plan, x (4,H,W), rgb_size, depth_size, out_of_range_px), ...]
-    pending: dict[tuple[int, int], list[tuple]] = {}
-
-    def capacity(size: tuple[int, int]) -> int:
-        hp, wp = padded_size(*size, loaded.size_multiple, loaded.requires_square, loaded.min_size)
-        return max(1, min(batch_size, max_batch_pixels // (hp * wp)))
-
-    def run_network(x: torch.Tensor, seeds: list[int]) -> torch.Tensor:
-        nonlocal precision, check_pending
-        if not check_pending:
-            return translate_tensors(loaded, x, precision=precision, channels_last=channels_last, seeds=seeds)
-        # --precision auto, first batch: the fastest mode within the tolerance of exact fp32 on this very batch
-        check_pending = False
-        exact = translate_tensors(loaded, x, precision="32", channels_last=channels_last, seeds=seeds)
-        tried, y = [], exact
-        precision = "32"
-        for mode in candidates:
-            out = translate_tensors(loaded, x, precision=mode, channels_last=channels_last, seeds=seeds)
-            diff = depth_difference(out, exact, codec)
-            within = within_tolerance(diff, depth_tolerance_mm)
-            tried.append({"mode": mode, **diff, "within": within})
-            if within:
-                precision, y = mode, out
-                break
-        report.precision = precision
-        report.depth_check = {"tolerance_mm": depth_tolerance_mm, "tried": tried, "used": precision}
-        return y
-
-    def run_group(size: tuple[int, int]) -> None:
-        group = pending.pop(size)
-        tc = time.perf_counter()
-        try:
-            y = run_network(torch.stack([g[2] for g in group]), [sample_seed(seed, g[1].key) for g in group])
-        except (RuntimeError, ValueError) as e:  # e.g. out of memory: report these samples, go on with the rest
-            reason = f"network failed on a {len(group)}x4x{size[0]}x{size[1]} batch: {_first_line(e)}"
-            for idx, plan, *_ in group:
-                finish(idx, item(plan, "failed", reason))
-            return
-        report.compute_s += time.perf_counter() - tc
-        rgb_all, depth_all, _ = from_network(y, codec)
-        for j, (idx, plan, _, rgb_size, depth_size, oor) in enumerate(group):
-            rgb, depth = restore_sizes(rgb_all[j], depth_all[j], rgb_size, depth_size)
-            try:
-                write_sample(plan, rgb, depth, scale)
-            except VoloError as e:
-                finish(idx, item(plan, "failed", str(e)))
-                continue
-            finish(idx, item(plan, "translated", size=list(size), out_of_range_px=oor))
-
-    for i, (ref, plan) in enumerate(zip(refs, plans, strict=True)):
-        if plan.problem or plan.key in collisions:
-            finish(i, item(plan, "failed", plan.problem or collisions[plan.key]))
-            continue
-        if skip_existing and plan.exists():
-            finish(i, item(plan, "skipped"))
-            continue
-        try:
-            sample = read_sample(ref, depth_scale=scale)
-        except VoloError as e:
-            finish(i, item(plan, "failed", str(e)))
-            continue
-        except Exception as e:  # noqa: BLE001 - an undecodable file must not stop the other samples
-            finish(i, item(plan, "failed", f"cannot read ({type(e).__name__}: {_first_line(e)})"))
-            continue
-        x, valid = to_network(sample, codec)
-        oor = int((sample.valid & ~valid).sum())
-        if plan.rgb is not None and plan.rgb.suffix.lower() == ".png" and sample.meta.get("rgb_format") == "png16":
-            plan.rgb_bits = 16  # a 16-bit colour PNG stays 16-bit
-        size = sample.size
-        rgb_size = tuple(sample.meta.get("rgb_size") or size)
-        depth_size = tuple(sample.meta.get("depth_size") or size)
-        pending.setdefault(size, []).append((i, plan, x, rgb_size, depth_size, oor))
-        if len(pending[size]) >= capacity(size):
-            run_group(size)
-        elif sum(len(g) for g in pending.values()) > 4 * batch_size:  # many sizes: bound the images held in memory
-            run_group(max(pending, key=lambda s: len(pending[s])))
-    while pending:
-        run_group(next(iter(pending)))
-
-    report.items = [results[i] for i in range(total)]
-    done = [plans[i] for i in range(total) if results[i].status in ("translated", "skipped")]
-    index = write_index(kind, spec, out, done)
-    report.index_file = str(index) if index is not None else None
-    report.elapsed_s = time.perf_counter() - t0
-    report_path = out / REPORT_NAME
-    report.report_file = str(report_path)
-    atomic_write_bytes(report_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+    _write_index_and_report(report, job, t0)
     return report
 
 
-def _first_line(e: BaseException) -> str:
-    s = str(e).strip()
-    return s.splitlines()[0] if s else type(e).__name__
+def _admit(
+    index: int, ref: Any, job: SourcePlan, skip_existing: bool, codec: Any, scale: float, results: _Results
+) -> PendingSample | None:
+    """Settle a sample that needs no network (failed plan, skipped) or read it; None when settled or unreadable."""
+    plan = job.plans[index]
+    settled = settled_without_reading(plan, job.collisions, skip_existing)
+    if settled is not None:
+        results.record(index, *settled)
+        return None
+    try:
+        return read_pending(index, ref, plan, codec, scale)
+    except VoloError as e:
+        results.record(index, "failed", str(e))
+        return None
+
+
+def _translate_batch(batch: list[PendingSample], runner: Runner, scale: float, results: _Results) -> None:
+    """Translate one batch and write its samples; a network failure (e.g. out of memory) fails the batch only."""
+    try:
+        y = runner(torch.stack([p.x for p in batch]), [p.plan.key for p in batch])
+    except (RuntimeError, ValueError) as e:
+        h, w = batch[0].size
+        reason = f"network failed on a {len(batch)}x4x{h}x{w} batch: {first_line(e)}"
+        for p in batch:
+            results.record(p.index, "failed", reason)
+        return
+    for p, reason in zip(batch, write_batch(batch, y, runner.loaded.codec, scale), strict=True):
+        if reason:
+            results.record(p.index, "failed", reason)
+        else:
+            results.record(p.index, "translated", size=list(p.size), out_of_range_px=p.out_of_range_px)
+
+
+def _write_index_and_report(report: TranslateReport, job: SourcePlan, t0: float) -> None:
+    """Write the output index (index sources) and ``translate_report.json``; fill their paths and the wall time."""
+    done = [plan for plan, item in zip(job.plans, report.items, strict=True)
+            if item.status in ("translated", "skipped")]
+    index = write_index(job.kind, job.spec, job.out, done)
+    report.index_file = str(index) if index is not None else None
+    report.elapsed_s = time.perf_counter() - t0
+    report_path = job.out / REPORT_NAME
+    report.report_file = str(report_path)
+    atomic_write_bytes(report_path, (json.dumps(report.to_dict(), indent=2) + "\n").encode())

@@ -15,13 +15,19 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.errors import VoloError
+
+if TYPE_CHECKING:
+    from volo_adapt.data.sample import DepthCodec
+    from volo_adapt.inference.batching import PendingSample
 
 RGB_FORMATS = ("png", "jpg", "same")
 """Output colour formats: ``png`` (default: lossless; 16-bit PNG stays 16-bit), ``jpg`` (quality 95), ``same``."""
@@ -162,6 +168,35 @@ def write_sample(plan: OutputPlan, rgb: torch.Tensor, depth_m: torch.Tensor, dep
     # Depth first, colour last: if the run stops in between, the sample is incomplete and --skip-existing redoes it.
     write_depth(plan.depth, depth_m, depth_scale=depth_scale)
     write_rgb(plan.rgb, rgb, bits=plan.rgb_bits)
+
+
+def write_batch(
+    batch: Sequence[PendingSample], y: torch.Tensor, codec: DepthCodec, depth_scale: float
+) -> Iterator[str]:
+    """Decode a translated batch, restore each sample's colour/depth sizes and write its files, one sample per
+    step of the iteration (a caller that stops iterating leaves the later samples unwritten).
+
+    Args:
+        batch: the samples that were translated, in batch order.
+        y: ``(B, 4, H, W)`` float32 in ``[0, 1]``: their translation in network encoding.
+        codec: the run's depth codec (invalid output depth is written as 0).
+        depth_scale: units per metre of 16-bit PNG depth.
+
+    Yields:
+        One failure reason per sample (one line), empty where its files were written.
+    """
+    from volo_adapt.data.align import restore_sizes
+    from volo_adapt.data.sample import from_network
+
+    rgb_all, depth_all, _ = from_network(y, codec)
+    for j, pending in enumerate(batch):
+        rgb, depth = restore_sizes(rgb_all[j], depth_all[j], pending.rgb_size, pending.depth_size)
+        try:
+            write_sample(pending.plan, rgb, depth, depth_scale)
+        except VoloError as e:
+            yield str(e)
+            continue
+        yield ""
 
 
 def _rel(path: Path, base: Path) -> str:

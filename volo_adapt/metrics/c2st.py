@@ -4,7 +4,7 @@ Protocol (seeded, CPU-feasible): take ``n = min(len(a), len(b))`` images of each
 ``0..n-1`` once and split it in half; image ``i`` of *both* sets goes to the same half (so two identical
 sets give exactly chance, never a memorised "wrong" label). Images larger than ``size`` (128) pixels are
 subsampled by an integer stride (keeps noise and holes; no depth interpolation). Subsampling costs power:
-on the 96 px demo test split (64 + 64 images, sensor S vs sensor T) the RGB-D accuracy was 0.91 at full
+on the 96 px demo test split (64 + 64 images, sensor A vs sensor B) the RGB-D accuracy was 0.91 at full
 resolution and 0.58 after subsampling to 48 px (measured, 30 epochs). A 3-conv CNN is
 trained for ``epochs`` epochs on the first half (Adam), and its accuracy on the second half is reported
 with a 95 % Wilson score interval. 0.5 = indistinguishable; 1.0 = always told apart.

@@ -70,7 +70,7 @@ def inception_feature(path: str | os.PathLike | None = None) -> nn.Module:
     Raises:
         VoloError: when the extra or the weights are missing (see :func:`inception_unavailable_reason`).
     """
-    from volo_adapt.errors import VoloError
+    from volo_adapt.errors import VoloError, first_line
 
     reason = inception_unavailable_reason(path)
     if reason is not None:
@@ -83,8 +83,7 @@ def inception_feature(path: str | os.PathLike | None = None) -> nn.Module:
             name="inception-v3-compat", features_list=["2048"], feature_extractor_weights_path=str(weights)
         )
     except Exception as e:  # noqa: BLE001 - a broken extra (e.g. torchvision beside a CPU torch) or a bad file
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise VoloError(f"FID/KID skipped: cannot build the Inception network from {weights} ({first})") from e
+        raise VoloError(f"FID/KID skipped: cannot build the Inception network from {weights} ({first_line(e)})") from e
     net.num_features = 2048
     return net
 

@@ -1,8 +1,9 @@
 """The metric registry: every evaluation number has one registered function, used by ``volo eval`` and by training.
 
 In the style of stylegan2-ada's ``metric_main``: ``@register_metric("name")`` adds a function,
-:func:`list_metrics` lists them, :func:`resolve_metric_names` validates a ``--metrics`` flag (unknown names
-raise :class:`~volo_adapt.errors.ConfigError` listing the valid ones). A metric's name states its protocol.
+:func:`list_metrics` lists them, :func:`resolve_metric_names` validates a selection (``volo eval
+--metrics``; unknown names raise :class:`~volo_adapt.errors.ConfigError` listing the valid ones). A metric's name
+states its protocol.
 
 A metric function receives one :class:`MetricInputs` (a *candidate* set judged against a *reference* set
 of real target images, plus optional aligned source / paired data) and returns a :class:`MetricResult`.
@@ -174,12 +175,16 @@ def get_metric(name: str) -> MetricSpec:
     """The spec of ``name``; ConfigError listing the valid names if unknown."""
     _ensure_builtin()
     if name not in _REGISTRY:
-        raise ConfigError(f"--metrics: unknown metric {name!r}; valid metrics: {', '.join(_REGISTRY)}")
+        raise ConfigError(f"unknown metric {name!r}; valid metrics: {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
 
 
 def resolve_metric_names(names: str | list[str] | None) -> list[str]:
-    """Validate a ``--metrics`` value (comma-separated string or list; None/empty/``all`` = every metric)."""
+    """Validate a metric selection (comma-separated string or list; None/empty/``all`` = every metric).
+
+    Raises:
+        ConfigError: an unknown name (``unknown metric 'x'; valid metrics: ...``).
+    """
     _ensure_builtin()
     if names is None:
         return list(_REGISTRY)
