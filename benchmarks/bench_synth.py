@@ -4,8 +4,8 @@ Issue targets (on 2 CPU cores): at least 20 samples/s at 128x128 and 2 samples/s
 
 What one "sample" is, per variant:
 
-* ``render+S``: draw a scene, ray-cast it, shade it (sensor S): one A-domain sample in memory;
-* ``render+T``: the same through sensor T (LiDAR depth + phone colour with JPEG): one B-domain sample in memory;
+* ``render+A``: draw a scene, ray-cast it, shade it (sensor A): one A-domain sample in memory;
+* ``render+B``: the same through sensor B (LiDAR depth + phone colour with JPEG): one B-domain sample in memory;
 * ``write``: :func:`volo_adapt.synth.dataset_writer.write_synth_dataset` end to end (render, sensors, 8-bit colour and
   16-bit depth PNGs written atomically with fsync, manifest), per scene written.
 
@@ -73,7 +73,7 @@ def main() -> None:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
 
-        variants = {"render+S": lambda: run_sensor("S"), "render+T": lambda: run_sensor("T"), "write": run_write}
+        variants = {"render+A": lambda: run_sensor("A"), "render+B": lambda: run_sensor("B"), "write": run_write}
         for fn in variants.values():  # warm-up
             fn()
         wall = {k: [] for k in variants}

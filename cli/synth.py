@@ -18,9 +18,9 @@ def synth(
     n_test: int = typer.Option(64, "--n-test", help="Test samples per domain, and paired scenes in paired/."),
     size: int = typer.Option(96, "--size", help="Image side in pixels (square)."),
     seed: int = typer.Option(0, "--seed", help="Seed; the same seed gives byte-identical files."),
-    preview: Path | None = typer.Option(None, "--preview", help="Also write a PNG grid of paired S/T samples."),
+    preview: Path | None = typer.Option(None, "--preview", help="Also write a PNG grid of paired A/B samples."),
 ) -> None:
-    """Generate synthetic RGB-D for two sensors: A = clean render (S), B = phone RGB + LiDAR model (T)."""
+    """Generate synthetic RGB-D for two sensors: A = clean render (source), B = phone RGB + LiDAR model (target)."""
     from volo_adapt.synth.dataset_writer import check_synth_args, write_synth_dataset
 
     check_synth_args(out, n_train, n_test, size, seed)  # fail before drawing a progress bar

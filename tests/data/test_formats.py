@@ -351,3 +351,13 @@ def test_writes_are_atomic_and_leave_no_temp_files(tmp_path):
     write_depth(tmp_path / "d.exr", torch.ones(2, 2))
     names = sorted(p.name for p in tmp_path.rglob("*"))
     assert names == ["a.npz", "c.png", "d.exr", "d.png", "sub"]
+
+
+def test_formats_module_still_exports_every_reader_and_writer():
+    import volo_adapt.data.formats as formats
+    from volo_adapt.data import formats_array, formats_depth, formats_rgb
+
+    assert formats.write_rgb is formats_rgb.write_rgb and formats.load_depth is formats_depth.load_depth
+    assert formats.read_rgbd_array is formats_array.read_rgbd_array
+    for name in formats.__all__:
+        assert getattr(formats, name) is not None, name

@@ -108,7 +108,10 @@ def test_interrupted_pack_reruns_to_the_same_pack_without_duplicates(tmp_path, m
     assert pack_sources(spec, out).already_packed, "rerunning a finished pack does nothing"
 
 
-def test_refusals_are_one_line(tmp_path, make_rgbd_folder):
+def test_refusals_are_one_line(tmp_path, make_rgbd_folder, monkeypatch):
+    # a relative "s3://bucket/x" is the folder s3:/bucket/x of the working directory: a writer that forgot the
+    # refusal writes there, so make that tmp_path, never the repository (it once left s3:/bucket/x/ in git)
+    monkeypatch.chdir(tmp_path)
     make_rgbd_folder(tmp_path / "src", keys=("a",), size=(16, 16))
     make_rgbd_folder(tmp_path / "other", keys=("b",), size=(16, 16))
     spec = str(tmp_path / "src")

@@ -13,6 +13,7 @@ import io
 import json
 import resource
 import struct
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -205,6 +206,26 @@ def test_npy_header_counterexamples_are_one_data_error(tmp_path, name, kind):
     path = tmp_path / f"{name}.npy"
     path.write_bytes(NPY_COUNTEREXAMPLES[name])
     _check(kind, path, must_fail=True)
+
+
+@pytest.mark.parametrize("kind", ["depth.npy", "rgbd.npy", "rgbd.npz"])
+def test_a_backslash_in_the_npy_header_is_refused_without_a_warning(faults_tmp, valid, kind):
+    """`make fuzz` at 3000 examples (issue 23): `kind='depth.npy', flips=[(0.171875, 92)]` wrote a backslash into the
+    header dict, and numpy's header parser (ast.literal_eval) compiled it and printed "DeprecationWarning: invalid
+    escape sequence '\\e'" (a future Python raises). The header is now parsed, never compiled: the same bytes give
+    one DataError (or a clean read) and no warning of any kind."""
+    data = bytearray(valid["rgbd.npy" if kind == "rgbd.npz" else kind])
+    data[int(0.171875 * min(320, len(data)))] = 92
+    if kind == "rgbd.npz":  # the same member inside a zip
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("rgbd.npy", bytes(data))
+        data = bytearray(buf.getvalue())
+    path = faults_tmp("backslash") / f"x{_suffix(kind)}"
+    path.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check(kind, path)
 
 
 def _zip_method_99(valid_npz: bytes) -> bytes:

@@ -65,13 +65,24 @@ def test_round_trip_through_readers(written):
     out, _ = written
     refs = open_source(str(out / "B/train"))
     assert [r.key for r in refs] == ["000000", "000001", "000002"]
-    truth = synthesize(7, "B/train", [0, 1, 2], SIZE, "T")
+    truth = synthesize(7, "B/train", [0, 1, 2], SIZE, "B")
     for k, ref in enumerate(refs):
         s = read_sample(ref)
         assert s.rgb.shape == (3, SIZE, SIZE) and s.depth.shape == (1, SIZE, SIZE)
-        assert (s.depth - truth.depth_t[k]).abs().max() <= 0.001 + 1e-6
-        assert torch.equal(s.valid, truth.depth_t[k] > 0)
-        assert (s.rgb - truth.rgb_t[k]).abs().max() <= 0.5 / 255 + 1e-6
+        assert (s.depth - truth.depth_b[k]).abs().max() <= 0.001 + 1e-6
+        assert torch.equal(s.valid, truth.depth_b[k] > 0)
+        assert (s.rgb - truth.rgb_b[k]).abs().max() <= 0.5 / 255 + 1e-6
+
+
+def test_sensors_are_named_a_and_b():
+    both = synthesize(5, "paired", [0, 1], 24, "AB")
+    only_a, only_b = synthesize(5, "paired", [0, 1], 24, "A"), synthesize(5, "paired", [0, 1], 24, "B")
+    assert only_a.rgb_b is None and only_a.depth_b is None and only_b.rgb_a is None and only_b.depth_a is None
+    assert torch.equal(both.rgb_a, only_a.rgb_a) and torch.equal(both.depth_a, only_a.depth_a)
+    assert torch.equal(both.rgb_b, only_b.rgb_b) and torch.equal(both.depth_b, only_b.depth_b)
+    for bad in ("ST", "S", ""):
+        with pytest.raises(AssertionError):
+            synthesize(5, "paired", [0], 24, bad)
 
 
 def test_unpaired_domains_paired_folder_same_scenes(written):

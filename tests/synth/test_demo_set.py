@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 
+from volo_adapt.synth import demo_set
 from volo_adapt.synth.dataset_writer import MANIFEST
-from volo_adapt.synth.demo_set import demo_dir_name, ensure_demo_dataset
+from volo_adapt.synth.demo_set import DEMO_SEED, DemoSplits, demo_dir_name, demo_splits, ensure_demo_dataset
 
 KW = dict(size=24, n_train=2, n_test=1, seed=0)
 
@@ -30,3 +31,20 @@ def test_volo_cache_env(tmp_path, monkeypatch):
     monkeypatch.setenv("VOLO_CACHE", os.fspath(tmp_path / "cache"))
     root = ensure_demo_dataset(**KW)
     assert root.parent == tmp_path / "cache" and (root / MANIFEST).is_file()
+
+
+def test_demo_splits_name_the_folders_of_the_cached_set(tmp_path, monkeypatch):
+    root = ensure_demo_dataset(cache_dir=tmp_path, **KW)
+    calls = []
+
+    def fake(size, n_train, seed, **kw):  # demo_splits asks ensure_demo_dataset (tests patch it)
+        calls.append((size, n_train, seed, kw["cache_dir"]))
+        return root
+
+    monkeypatch.setattr(demo_set, "ensure_demo_dataset", fake)
+    d = demo_splits(24, 2, cache_dir=tmp_path)
+    assert calls == [(24, 2, DEMO_SEED, tmp_path)] and d == DemoSplits.at(root) and d.root == root
+    for split, rel in ((d.train_a, "A/train"), (d.train_b, "B/train"), (d.test_a, "A/test"), (d.test_b, "B/test"),
+                       (d.paired, "paired")):
+        assert split == root / rel and split.is_dir()
+    assert (d.paired / "A" / "rgb").is_dir() and (d.paired / "B" / "depth").is_dir()

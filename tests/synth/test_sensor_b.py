@@ -86,11 +86,11 @@ def _between(d: torch.Tensor, lo: float, hi: float) -> int:
 
 
 @pytest.mark.parametrize("bg", [3.0, 0.0])
-def test_tails_at_depth_edges_in_t_not_in_s(bg):
+def test_tails_at_depth_edges_in_b_not_in_a(bg):
     depth, cos, alb = _step_edge(bg=bg)
     t = lidar_depth(depth, cos, alb, generators(1), CFG).depth
     lo, hi = (1.0 + 0.05, 3.0 - 0.05) if bg else (0.0, 1.0 - 0.05)
-    assert _between(depth, lo, hi) == 0  # sensor S keeps the exact depth: no flying pixels
+    assert _between(depth, lo, hi) == 0  # sensor A keeps the exact depth: no flying pixels
     n = _between(t, lo, hi)
     perimeter = 4 * 32
     assert n >= perimeter // 2, n  # tails along the whole silhouette
@@ -129,7 +129,7 @@ def test_one_generator_per_sample_required():
         lidar_depth(depth, cos, alb, generators(1), CFG)
 
 
-def test_sensor_t_wrapper_on_rendered_buffers():
+def test_sensor_b_wrapper_on_rendered_buffers():
     from volo_adapt.synth.camera import PinholeCamera
     from volo_adapt.synth.render import render
     from volo_adapt.synth.scene import sample_scene, stack_scenes

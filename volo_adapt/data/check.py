@@ -22,7 +22,7 @@ from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
 from volo_adapt.data.pack_format import decode_item, is_remote, is_stream_spec, require_litdata
 from volo_adapt.data.sample import RGBDSample
 from volo_adapt.data.sources import SampleRef, open_source, read_sample, source_kind
-from volo_adapt.errors import DataError
+from volo_adapt.errors import DataError, first_line
 
 __all__ = ["BadSample", "CheckReport", "SourceStats", "check_sources", "format_size", "iter_validated", "validate_refs"]
 
@@ -243,8 +243,7 @@ def _open_any(spec: str) -> tuple[str, str, Any]:
         return spec, "packed", StreamingDataset(spec)
     except Exception as e:  # litdata/botocore raise many types (no index, no credentials, no bucket)
         where = "object store" if is_remote(spec) else "folder"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{spec}: cannot open the packed {where} ({first})") from e
+        raise DataError(f"{spec}: cannot open the packed {where} ({first_line(e)})") from e
 
 
 def _iter_packed(spec: str, dataset: Any) -> Iterator[tuple[int, RGBDSample | BadSample]]:

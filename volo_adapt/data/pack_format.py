@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from volo_adapt.data.align import align_rgb_depth
-from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT, _clean_depth, load_rgb, read_depth_raw, read_rgbd_array
+from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT, load_rgb, read_depth_raw, read_rgbd_array
+from volo_adapt.data.formats_common import clean_depth
 from volo_adapt.data.sample import RGBDSample
 from volo_adapt.data.sources import SampleRef, partner_paths
 from volo_adapt.errors import DataError
@@ -163,7 +164,7 @@ def decode_item(item: dict[str, Any]) -> RGBDSample:
     else:
         depth_m = depth
     rgb_t = torch.from_numpy(np.ascontiguousarray(rgb_f)).permute(2, 0, 1).contiguous()
-    depth_t = torch.from_numpy(_clean_depth(depth_m))[None]
+    depth_t = torch.from_numpy(clean_depth(depth_m))[None]
     if rgb_t.shape[1:] != depth_t.shape[1:]:
         rgb_t, depth_t = align_rgb_depth(rgb_t, depth_t, name=f"{source}: {key}")
     full = {

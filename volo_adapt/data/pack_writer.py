@@ -219,6 +219,30 @@ def pack_sources(
         DataError: a source cannot be listed, ``out`` is not usable, or no sample at all could be read.
     """
     t0 = time.perf_counter()
+    specs, out = _checked_args(specs, out, depth_scale, part_size)
+    if is_packed_folder(str(out)):
+        return _existing_pack(out, specs, t0)
+    refs = _list_loose_sources(specs)
+    _start_or_resume_job(out, _job(specs, refs, float(depth_scale), str(shard_size), int(part_size)))
+    parts = [refs[i: i + part_size] for i in range(0, len(refs), part_size)]
+    records = _read_part_records(out, len(parts))
+    report = PackReport(out, specs, parts_reused=sum(r is not None for r in records))
+    next_chunk = _drop_unrecorded_chunks(out, records)
+    count = _Count(len(refs), progress)
+    for p, r in enumerate(records):
+        if r is not None:
+            count.add(len(parts[p]))
+    encode = partial(_encode_or_bad, depth_scale=float(depth_scale), pixel_limit=int(pixel_limit))
+    _write_missing_parts(out, parts, records, encode, workers, str(shard_size), next_chunk, count)
+    _finish_pack(report, records, float(depth_scale), str(shard_size), len(refs))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _checked_args(
+    specs: list[str], out: str | os.PathLike, depth_scale: float, part_size: int
+) -> tuple[list[str], Path]:
+    """``(specs as str, out as Path)`` after refusing unusable arguments and output folders (DataError)."""
     require_litdata()
     specs = [str(s) for s in specs]
     if not specs:
@@ -231,23 +255,33 @@ def pack_sources(
         raise DataError(f"{out}: pack to a local folder, then upload it (e.g. aws s3 sync OUT s3://bucket/prefix)")
     out = Path(out)
     _check_out(out, specs)
-    if is_packed_folder(str(out)):
-        manifest = read_manifest(out)
-        if manifest.get("sources") != specs:
-            raise DataError(f"{out}: already holds a pack of {', '.join(manifest.get('sources', []))}; "
-                            "choose another folder")
-        bad = [BadSample(**b) for b in manifest.get("bad", [])]
-        return PackReport(out, specs, manifest["samples"], bad, manifest["chunks"], manifest["bytes"],
-                          already_packed=True, seconds=time.perf_counter() - t0)
+    return specs, out
 
+
+def _existing_pack(out: Path, specs: list[str], t0: float) -> PackReport:
+    """The report of the finished pack in ``out``, if it packs ``specs`` (else DataError); nothing is written."""
+    manifest = read_manifest(out)
+    if manifest.get("sources") != specs:
+        raise DataError(f"{out}: already holds a pack of {', '.join(manifest.get('sources', []))}; "
+                        "choose another folder")
+    bad = [BadSample(**b) for b in manifest.get("bad", [])]
+    return PackReport(out, specs, manifest["samples"], bad, manifest["chunks"], manifest["bytes"],
+                      already_packed=True, seconds=time.perf_counter() - t0)
+
+
+def _list_loose_sources(specs: list[str]) -> list[SampleRef]:
+    """Every sample of ``specs``, in order; packed or remote sources are refused (DataError)."""
     refs: list[SampleRef] = []
     for spec in specs:
         if is_remote(spec) or is_packed_folder(spec):
             raise DataError(f"{spec}: already packed; pack loose-file sources (folders, index files, arrays)")
         refs.extend(open_source(spec))
-    state = out / STATE_DIR
-    job = _job(specs, refs, float(depth_scale), str(shard_size), int(part_size))
-    job_file = state / "job.json"
+    return refs
+
+
+def _start_or_resume_job(out: Path, job: dict) -> None:
+    """Record ``job`` in ``OUT/.volo-pack/job.json``, or check that an interrupted run there was the same job."""
+    job_file = out / STATE_DIR / "job.json"
     if job_file.is_file():
         if json.loads(job_file.read_text()) != job:
             raise DataError(f"{out}: holds an unfinished pack of other sources or settings; delete the folder or "
@@ -255,43 +289,59 @@ def pack_sources(
     else:
         atomic_write_bytes(job_file, json.dumps(job, indent=1).encode())
 
-    parts = [refs[i: i + part_size] for i in range(0, len(refs), part_size)]
+
+def _read_part_records(out: Path, n_parts: int) -> list[dict | None]:
+    """The record of each part completed by an earlier run (``chunks``, ``config``, ``bad``), else None."""
     records: list[dict | None] = []
-    for p in range(len(parts)):
-        f = state / f"part-{p:05d}.json"
+    for p in range(n_parts):
+        f = out / STATE_DIR / f"part-{p:05d}.json"
         records.append(json.loads(f.read_text()) if f.is_file() else None)
-    report = PackReport(out, specs, parts_reused=sum(r is not None for r in records))
-    total = len(refs)
-    done = 0
+    return records
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
 
-    # Chunk files that no complete part names belong to a part that was interrupted: remove them.
+def _drop_unrecorded_chunks(out: Path, records: list[dict | None]) -> int:
+    """Delete the chunk files no complete part names (an interrupted part's); return the next free chunk index."""
     kept = {c["filename"] for r in records if r is not None for c in r["chunks"]}
     for f in out.iterdir():
         if f.is_file() and _CHUNK_RE.match(f.name) and f.name not in kept:
             f.unlink()
-    next_chunk = 1 + max((int(_CHUNK_RE.match(name).group(1)) for name in kept), default=-1)
+    return 1 + max((int(_CHUNK_RE.match(name).group(1)) for name in kept), default=-1)
 
-    encode = partial(_encode_or_bad, depth_scale=float(depth_scale), pixel_limit=int(pixel_limit))
+
+@dataclass
+class _Count:
+    """Samples done so far out of ``total``, reported to ``progress(done, total)`` after every step."""
+
+    total: int
+    progress: Progress | None
+    done: int = 0
+
+    def add(self, n: int = 1) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _write_missing_parts(out: Path, parts: list[list[SampleRef]], records: list[dict | None],
+                         encode: Callable[[SampleRef], Any], workers: int, shard_size: str, next_chunk: int,
+                         count: _Count) -> None:
+    """Write every part without a record, in order; each part's record is written atomically once it is complete
+    (and stored in ``records``), so a killed run loses at most the part it was writing."""
     todo = [p for p, r in enumerate(records) if r is None]
-    for p, r in enumerate(records):
-        if r is not None:
-            done += len(parts[p])
-            if progress is not None:
-                progress(done, total)
     with _mapper(workers if todo else 0) as imap:
         for p in todo:
-            chunks, config, bad = _write_part(out, imap(encode, parts[p]), str(shard_size), next_chunk, tick)
+            chunks, config, bad = _write_part(out, imap(encode, parts[p]), shard_size, next_chunk, count.add)
             next_chunk += len(chunks)
             record = {"chunks": chunks, "config": config, "bad": [b.__dict__ for b in bad]}
-            atomic_write_bytes(state / f"part-{p:05d}.json", json.dumps(record).encode())
+            atomic_write_bytes(out / STATE_DIR / f"part-{p:05d}.json", json.dumps(record).encode())
             records[p] = record
 
+
+def _finish_pack(report: PackReport, records: list[dict | None], depth_scale: float, shard_size: str,
+                 total: int) -> None:
+    """Join the parts into ``index.json``, then write ``volo_pack.json`` (the pack is finished once both exist),
+    fill ``report`` and remove the resume state."""
+    out, specs = report.out, report.sources
     chunks = [c for r in records if r is not None for c in r["chunks"]]
     configs = [r["config"] for r in records if r is not None and r["config"] is not None]
     report.bad = [BadSample(**b) for r in records if r is not None for b in r["bad"]]
@@ -311,11 +361,9 @@ def pack_sources(
         "samples": report.samples,
         "chunks": report.chunks,
         "bytes": report.bytes,
-        "depth_scale": float(depth_scale),
-        "shard_size": str(shard_size),
+        "depth_scale": depth_scale,
+        "shard_size": shard_size,
         "bad": [b.__dict__ for b in report.bad],
     }
     atomic_write_bytes(out / MANIFEST_FILE, json.dumps(manifest, indent=1).encode())
-    shutil.rmtree(state, ignore_errors=True)
-    report.seconds = time.perf_counter() - t0
-    return report
+    shutil.rmtree(out / STATE_DIR, ignore_errors=True)

@@ -1,4 +1,8 @@
-"""The built-in demo data set: generated once into a cache folder, then reused by training and evaluation."""
+"""The built-in demo data set: generated once into a cache folder, then reused by training and evaluation.
+
+:func:`demo_splits` is the one place that knows the demo seed and the folder of each split; training
+(``training.run.resolve_data``) and evaluation (``metrics.evaluate.default_demo_sources``) ask it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import contextlib
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from volo_adapt.errors import VoloError
 from volo_adapt.synth.dataset_writer import FORMAT_VERSION, MANIFEST, ProgressFn, write_synth_dataset
 
+DEMO_SEED = 0
+"""Generator seed of the demo set (part of its cache folder name)."""
 CACHE_ENV = "VOLO_CACHE"
 """Environment variable naming the cache root (default ``~/.cache/volo-adapt``)."""
 
@@ -30,7 +37,7 @@ def ensure_demo_dataset(
     size: int = 96,
     n_train: int = 400,
     n_test: int = 64,
-    seed: int = 0,
+    seed: int = DEMO_SEED,
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
 ) -> Path:
@@ -77,3 +84,45 @@ def ensure_demo_dataset(
                 shutil.rmtree(tmp)
     assert (final / MANIFEST).is_file()
     return final
+
+
+@dataclass(frozen=True)
+class DemoSplits:
+    """The folders of a demo set (each split holds ``rgb/`` and ``depth/``; see ``dataset_writer``).
+
+    Attributes:
+        root: the data set root (holds ``synth.json``).
+        train_a, train_b: unpaired training splits of domain A (sensor A, source) and domain B (sensor B, target).
+        test_a, test_b: unpaired test splits of the two domains.
+        paired: the paired test scenes (``paired/A`` and ``paired/B`` hold the same scenes through both sensors).
+    """
+
+    root: Path
+    train_a: Path
+    train_b: Path
+    test_a: Path
+    test_b: Path
+    paired: Path
+
+    @staticmethod
+    def at(root: str | os.PathLike) -> DemoSplits:
+        """The split folders of the set at ``root`` (nothing is checked or generated)."""
+        root = Path(root)
+        return DemoSplits(root=root, train_a=root / "A" / "train", train_b=root / "B" / "train",
+                          test_a=root / "A" / "test", test_b=root / "B" / "test", paired=root / "paired")
+
+
+def demo_splits(
+    size: int, n_train: int, cache_dir: Path | None = None, progress: ProgressFn | None = None
+) -> DemoSplits:
+    """The splits of the demo set with ``size`` px images and ``n_train`` training samples per domain, generated
+    into the cache on first use (seed :data:`DEMO_SEED`, the default number of test samples).
+
+    Args:
+        size: image side, pixels (``data.demo_size``).
+        n_train: training samples per domain (``data.demo_count``).
+        cache_dir: cache root (default :func:`cache_root`).
+        progress: optional ``progress(done, total)`` callback while generating.
+    """
+    return DemoSplits.at(ensure_demo_dataset(size=size, n_train=n_train, seed=DEMO_SEED, cache_dir=cache_dir,
+                                             progress=progress))

@@ -23,9 +23,9 @@ class SynthConfig:
     scene: SceneConfig = field(default_factory=SceneConfig)
     """Ranges of the random scene parameters."""
     sensor_a: SensorAConfig = field(default_factory=SensorAConfig)
-    """Sensor S (photogrammetry render) parameters."""
+    """Sensor A (source: photogrammetry render) parameters."""
     sensor_b: SensorBConfig = field(default_factory=SensorBConfig)
-    """Sensor T (phone RGB + LiDAR) parameters."""
+    """Sensor B (target: phone RGB + LiDAR) parameters."""
 
 
 @dataclass
@@ -33,14 +33,16 @@ class SynthBatch:
     """Images of one batch; ``None`` for a sensor that was not asked for.
 
     Attributes:
-        rgb_s: ``(B, 3, S, S)`` float32 in ``[0, 1]``; depth_s: ``(B, 1, S, S)`` float32 metres (0 = invalid).
-        rgb_t: ``(B, 3, S, S)`` float32 in ``[0, 1]``; depth_t: ``(B, 1, S, S)`` float32 metres (0 = invalid).
+        rgb_a: ``(B, 3, S, S)`` float32 in ``[0, 1]``; depth_a: ``(B, 1, S, S)`` float32 metres (0 = invalid), from
+            sensor A (source: photogrammetry render).
+        rgb_b: ``(B, 3, S, S)`` float32 in ``[0, 1]``; depth_b: ``(B, 1, S, S)`` float32 metres (0 = invalid), from
+            sensor B (target: phone RGB + LiDAR).
     """
 
-    rgb_s: torch.Tensor | None
-    depth_s: torch.Tensor | None
-    rgb_t: torch.Tensor | None
-    depth_t: torch.Tensor | None
+    rgb_a: torch.Tensor | None
+    depth_a: torch.Tensor | None
+    rgb_b: torch.Tensor | None
+    depth_b: torch.Tensor | None
 
 
 def synthesize(
@@ -48,7 +50,7 @@ def synthesize(
     stream: str,
     indices: list[int],
     size: int,
-    sensors: str = "ST",
+    sensors: str = "AB",
     cfg: SynthConfig = SynthConfig(),  # noqa: B008
 ) -> SynthBatch:
     """Render samples ``indices`` of ``stream`` and pass them through the requested sensors.
@@ -60,22 +62,22 @@ def synthesize(
         stream: name of the random stream, e.g. ``"A/train"``; different streams give different scenes.
         indices: sample indices within the stream.
         size: output side in pixels (square images).
-        sensors: ``"S"``, ``"T"`` or ``"ST"`` (both on the same scenes).
+        sensors: ``"A"`` (sensor A), ``"B"`` (sensor B) or ``"AB"`` (both on the same scenes).
         cfg: benchmark parameters.
     """
-    assert indices and set(sensors) <= {"S", "T"} and sensors
+    assert indices and sensors and set(sensors) <= {"A", "B"}, f"sensors must be 'A', 'B' or 'AB', got {sensors!r}"
     camera = PinholeCamera.from_fov(size, size, cfg.hfov_deg)
     scenes = stack_scenes([sample_scene(numpy_rng(seed, stream, i, "scene"), cfg.scene) for i in indices])
     buf = render(scenes, camera)
     rgb_clean, depth_clean = sensor_a(buf.albedo, buf.normal, buf.depth, scenes.light_dir, scenes.light_intensity,
                                       cfg.sensor_a)
     out = SynthBatch(None, None, None, None)
-    if "S" in sensors:
-        out.rgb_s, out.depth_s = rgb_clean, depth_clean
-    if "T" in sensors:
+    if "A" in sensors:
+        out.rgb_a, out.depth_a = rgb_clean, depth_clean
+    if "B" in sensors:
         lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo,
                           [torch_generator(seed, stream, i, "lidar") for i in indices], cfg.sensor_b, buf.range)
-        out.depth_t = lid.depth
-        out.rgb_t = phone_rgb(rgb_clean, buf.mask, [torch_generator(seed, stream, i, "rgb") for i in indices],
+        out.depth_b = lid.depth
+        out.rgb_b = phone_rgb(rgb_clean, buf.mask, [torch_generator(seed, stream, i, "rgb") for i in indices],
                               cfg.sensor_b)
     return out

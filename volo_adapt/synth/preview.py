@@ -1,4 +1,4 @@
-"""Preview grid of paired samples: S colour, S depth, T colour, T depth per row (depth colour-mapped)."""
+"""Preview grid of paired samples: sensor A colour, A depth, sensor B colour, B depth per row (depth colour-mapped)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from volo_adapt.atomic import atomic_write_bytes
 
-COLUMNS = ("S rgb", "S depth", "T rgb", "T depth")
+COLUMNS = ("A rgb", "A depth", "B rgb", "B depth")
 
 
 def colourise_depth(depth: torch.Tensor, lo: float, hi: float, cmap: str = "turbo") -> np.ndarray:
@@ -39,28 +39,29 @@ def _rgb8(rgb: torch.Tensor) -> np.ndarray:
 
 
 def preview_grid(
-    rgb_s: torch.Tensor, depth_s: torch.Tensor, rgb_t: torch.Tensor, depth_t: torch.Tensor, header: bool = True
+    rgb_a: torch.Tensor, depth_a: torch.Tensor, rgb_b: torch.Tensor, depth_b: torch.Tensor, header: bool = True
 ) -> np.ndarray:
-    """A grid image, one row per paired sample: S rgb | S depth | T rgb | T depth.
+    """A grid image, one row per paired sample: A rgb | A depth | B rgb | B depth.
 
     Args:
-        rgb_s, rgb_t: ``(B, 3, H, W)`` in ``[0, 1]``; depth_s, depth_t: ``(B, 1, H, W)`` metres (0 = invalid).
-            Each row's depth colours share one range (the 2nd-98th percentile of S's valid depth).
+        rgb_a, rgb_b: ``(N, 3, H, W)`` in ``[0, 1]`` from sensors A and B; depth_a, depth_b: ``(N, 1, H, W)``
+            metres (0 = invalid). Each row's depth colours share one range (the 2nd-98th percentile of A's valid
+            depth).
         header: draw the column names above the grid.
 
     Returns:
         ``(rows * H + header, 4 * W, 3)`` uint8.
     """
     rows = []
-    for i in range(rgb_s.shape[0]):
-        valid = depth_s[i][depth_s[i] > 0].double()
+    for i in range(rgb_a.shape[0]):
+        valid = depth_a[i][depth_a[i] > 0].double()
         if valid.numel():
             lo, hi = (float(torch.quantile(valid, q)) for q in (0.02, 0.98))
             lo, hi = lo - 0.1, hi + 0.1
         else:
             lo, hi = 0.0, 5.0
-        tiles = [_rgb8(rgb_s[i]), colourise_depth(depth_s[i], lo, hi)]
-        tiles += [_rgb8(rgb_t[i]), colourise_depth(depth_t[i], lo, hi)]
+        tiles = [_rgb8(rgb_a[i]), colourise_depth(depth_a[i], lo, hi)]
+        tiles += [_rgb8(rgb_b[i]), colourise_depth(depth_b[i], lo, hi)]
         rows.append(np.concatenate(tiles, axis=1))
     grid = np.concatenate(rows, axis=0)
     if not header:

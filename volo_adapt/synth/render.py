@@ -209,6 +209,55 @@ def _normals(scenes: SceneBatch, bi: torch.Tensor, prim: torch.Tensor, p: torch.
     return normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
+@dataclass
+class _Tiles:
+    """The camera's pixels cut into ``T = nty * ntx`` square tiles of ``side`` pixels (the image padded to whole
+    tiles): ``rays (T, side * side, 3)`` unit rays per tile, ``axis (T, 3)`` and ``half_angle (T,)`` (radians) of
+    each tile's bounding cone, and ``padded_rays (nty * side, ntx * side, 3)``."""
+
+    side: int
+    nty: int
+    ntx: int
+    rays: torch.Tensor
+    axis: torch.Tensor
+    half_angle: torch.Tensor
+    padded_rays: torch.Tensor
+
+    def untile(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """``(B, T, side * side)`` per-tile values -> ``(B, h * w)`` in image order (padding dropped)."""
+        b, ts = x.shape[0], self.side
+        x = x.view(b, self.nty, self.ntx, ts, ts).permute(0, 1, 3, 2, 4).reshape(b, self.nty * ts, self.ntx * ts)
+        return x[:, :h, :w].reshape(b, h * w)
+
+
+def _tiles(camera: PinholeCamera) -> _Tiles:
+    """Cut the image into square tiles (side ``max(8, min(H, W) // 32)`` pixels) with their bounding cones."""
+    h, w = camera.height, camera.width
+    ts = max(8, min(h, w) // 32)  # tile side, pixels
+    nty, ntx = -(-h // ts), -(-w // ts)
+    padded = PinholeCamera(ntx * ts, nty * ts, camera.fx, camera.fy, camera.cx, camera.cy)
+    prays = padded.rays()  # (Hp, Wp, 3)
+    tile_rays = prays.view(nty, ts, ntx, ts, 3).permute(0, 2, 1, 3, 4).reshape(nty * ntx, ts * ts, 3)
+    tile_dir = tile_rays.mean(1)
+    tile_dir = tile_dir / tile_dir.norm(dim=-1, keepdim=True)
+    tile_half = torch.acos((tile_rays * tile_dir[:, None, :]).sum(-1).clamp(-1, 1)).amax(1) + 1e-4
+    return _Tiles(ts, nty, ntx, tile_rays, tile_dir, tile_half, prays)
+
+
+def _cast_floor(scenes: SceneBatch, rd: torch.Tensor, t_body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(t_floor (B, N), in_front (B, N) bool)``: the floor disc's ray parameter and where it is hit before the body.
+
+    ``rd (1, N, 3)`` unit rays; ``t_body (B, N)`` the body's first hit (``inf`` = none). Plane ``n . x = n . p0``.
+    """
+    n = scenes.floor_normal[:, None, :]
+    p0 = scenes.floor_point[:, None, :]
+    denom = (rd * n).sum(-1)  # (B, N)
+    t_fl = (p0 * n).sum(-1) / torch.where(denom.abs() > 1e-9, denom, torch.full_like(denom, 1e-9))
+    off = rd * t_fl[..., None] - p0
+    inside = (off * off).sum(-1) < scenes.floor_radius[:, None] ** 2
+    return t_fl, scenes.floor[:, None] & (t_fl > 0) & inside & (t_fl < t_body)
+
+
 def render(scenes: SceneBatch, camera: PinholeCamera) -> RenderBuffers:
     """Ray-cast a batch of scenes through a pinhole camera.
 
@@ -221,31 +270,12 @@ def render(scenes: SceneBatch, camera: PinholeCamera) -> RenderBuffers:
     """
     h, w = camera.height, camera.width
     bsz = len(scenes)
-    ts = max(8, min(h, w) // 32)  # tile side, pixels
-    nty, ntx = -(-h // ts), -(-w // ts)
-    padded = PinholeCamera(ntx * ts, nty * ts, camera.fx, camera.fy, camera.cx, camera.cy)
-    prays = padded.rays()  # (Hp, Wp, 3)
-    tile_rays = prays.view(nty, ts, ntx, ts, 3).permute(0, 2, 1, 3, 4).reshape(nty * ntx, ts * ts, 3)
-    tile_dir = tile_rays.mean(1)
-    tile_dir = tile_dir / tile_dir.norm(dim=-1, keepdim=True)
-    tile_half = torch.acos((tile_rays * tile_dir[:, None, :]).sum(-1).clamp(-1, 1)).amax(1) + 1e-4
-    t_body, prim_body = _cast_body(scenes, tile_rays, tile_dir, tile_half)
-
-    def untile(x: torch.Tensor) -> torch.Tensor:  # (B, T, M) -> (B, H*W)
-        x = x.view(bsz, nty, ntx, ts, ts).permute(0, 1, 3, 2, 4).reshape(bsz, nty * ts, ntx * ts)
-        return x[:, :h, :w].reshape(bsz, h * w)
-
-    t_body, prim_body = untile(t_body), untile(prim_body)
-    rays = prays[:h, :w].contiguous()
+    tiles = _tiles(camera)
+    t_body, prim_body = _cast_body(scenes, tiles.rays, tiles.axis, tiles.half_angle)
+    t_body, prim_body = tiles.untile(t_body, h, w), tiles.untile(prim_body, h, w)
+    rays = tiles.padded_rays[:h, :w].contiguous()
     rd = rays.reshape(1, h * w, 3)
-    # floor disc: plane n . x = n . p0
-    n = scenes.floor_normal[:, None, :]
-    p0 = scenes.floor_point[:, None, :]
-    denom = (rd * n).sum(-1)  # (B, N)
-    t_fl = (p0 * n).sum(-1) / torch.where(denom.abs() > 1e-9, denom, torch.full_like(denom, 1e-9))
-    off = rd * t_fl[..., None] - p0
-    inside = (off * off).sum(-1) < scenes.floor_radius[:, None] ** 2
-    fl_ok = scenes.floor[:, None] & (t_fl > 0) & inside & (t_fl < t_body)
+    t_fl, fl_ok = _cast_floor(scenes, rd, t_body)
     t = torch.where(fl_ok, t_fl, t_body)
     prim = torch.where(fl_ok, torch.full_like(prim_body, N_PRIMITIVES), prim_body)
     hit = torch.isfinite(t)

@@ -4,7 +4,7 @@ A scene is drawn from a numpy generator (see :mod:`volo_adapt.synth.seeding`), s
 reproducible from ``(seed, stream, index)``. :func:`stack_scenes` packs a list of scenes into the fixed-size
 tensors that :func:`volo_adapt.synth.render.render` ray-casts in one vectorised pass.
 
-Body model (world frame: metres, ``Y`` up, floor at ``Y = 0``; the body faces ``-Z`` before its yaw):
+Body model (:mod:`~.body`; world frame: metres, ``Y`` up, floor at ``Y = 0``; the body faces ``-Z`` before its yaw):
 
 * capsules (segment + radius): neck, upper arms, forearms, thighs, shins (:data:`CAPSULE_NAMES`);
 * ellipsoids (centre, rotation, three radii): head, hair, chest, pelvis, hands, feet (:data:`ELLIPSOID_NAMES`).
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from volo_adapt.synth.body import UP, Body, Uniform, frame_along, lift_to_floor, pose_body, rot_y, unit
 
 CAPSULE_NAMES = ("neck", "l_upper_arm", "l_forearm", "r_upper_arm", "r_forearm", "l_thigh", "l_shin", "r_thigh",
                  "r_shin")
@@ -107,37 +109,6 @@ class Scene:
     params: dict = field(default_factory=dict)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
-
-
-def _rot_x(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
-
-
-def _rot_y(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
-def _frame_along(axis: np.ndarray) -> np.ndarray:
-    """A rotation whose second column (local ``y``) is ``axis``."""
-    y = _unit(axis)
-    helper = np.array([0.0, 0.0, 1.0]) if abs(y[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    x = _unit(np.cross(y, helper))
-    z = np.cross(x, y)
-    return np.stack([x, y, z], axis=1)
-
-
-def _bend(u: np.ndarray, towards: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate unit ``u`` by ``angle`` towards the component of ``towards`` perpendicular to it."""
-    w = towards - np.dot(towards, u) * u
-    n = np.linalg.norm(w)
-    w = w / n if n > 1e-6 else _frame_along(u)[:, 0]
-    return _unit(math.cos(angle) * u + math.sin(angle) * w)
-
-
 def _colour_hsv(rng: np.random.Generator, s_max: float, v: tuple[float, float]) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.0, s_max), rng.uniform(*v)))
 
@@ -152,110 +123,70 @@ def _garment(rng: np.random.Generator, probs: tuple[float, float, float, float])
     return c1, c2, pattern, freq, rng.uniform(0, 2 * math.pi)
 
 
-def sample_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:  # noqa: B008
-    """Draw one random scene.
+@dataclass
+class _View:
+    """Where the body stands relative to the camera: world (``Y`` up, floor ``Y = 0``) -> camera (OpenCV) frame.
 
-    Args:
-        rng: the sample's own generator (see :func:`volo_adapt.synth.seeding.numpy_rng`).
-        cfg: parameter ranges.
-
-    Returns:
-        The scene in camera coordinates.
+    ``w2c`` (3, 3) flips ``Y`` and pitches down by ``pitch`` (radians); ``yaw`` (3, 3) turns the body; ``lift`` (3,)
+    puts its lowest point on the floor; ``body_pos`` and ``cam_pos`` (3,) are world positions, metres.
     """
-    u = rng.uniform
-    height = u(*cfg.height_m)
-    g = u(*cfg.girth)
-    s = height / 1.75
-    down, fwd, back, up = np.array([0.0, -1, 0]), np.array([0.0, 0, -1]), np.array([0.0, 0, 1]), np.array([0.0, 1, 0])
 
-    # --- skeleton in the body frame (origin on the floor under the pelvis; faces -Z) ---
-    lean = _rot_x(u(-0.15, 0.15))
-    pelvis_c = np.array([0.0, 0.53 * height, 0.0])
+    yaw: np.ndarray
+    dist: float
+    body_pos: np.ndarray
+    cam_h: float
+    pitch: float
+    w2c: np.ndarray
+    cam_pos: np.ndarray
+    lift: np.ndarray
 
-    def upper(p: np.ndarray) -> np.ndarray:  # torso lean pivots about the pelvis
-        return pelvis_c + lean @ (p - pelvis_c)
+    def to_cam(self, p: np.ndarray) -> np.ndarray:
+        """A body-frame point (3,) in the camera frame."""
+        return self.w2c @ (self.yaw @ (p + self.lift) + self.body_pos - self.cam_pos)
 
-    caps: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
-    ells: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    ells["pelvis"] = (pelvis_c, np.eye(3), np.array([0.165 * g, 0.10, 0.11 * g]) * s)
-    ells["chest"] = (upper(np.array([0.0, 0.70 * height, 0.0])), lean, np.array([0.17 * g, 0.16, 0.11 * g]) * s)
-    caps["neck"] = (upper(np.array([0.0, 0.80 * height, 0.0])), upper(np.array([0.0, 0.875 * height, -0.005])),
-                    0.055 * s * math.sqrt(g))
-    head_rot = lean @ _rot_y(u(-0.6, 0.6)) @ _rot_x(u(-0.25, 0.25))
-    head_c = upper(np.array([0.0, 0.925 * height, -0.01]))
-    ells["head"] = (head_c, head_rot, np.array([0.075, 0.11, 0.095]) * s)
-    bald = u() < 0.15
-    hair_scale = 0.5 if bald else u(1.0, 1.08)
-    ells["hair"] = (head_c + head_rot @ (np.array([0.0, 0.025, 0.025]) * s), head_rot,
-                    np.array([0.082, 0.103, 0.092]) * s * hair_scale)
+    def primitives(self, body: Body) -> dict[str, np.ndarray]:
+        """``cap_a, cap_b, cap_r, ell_c, ell_rot, ell_r`` in the camera frame (the :class:`Scene` fields)."""
+        caps, ells, rot_cam = body.caps, body.ells, self.w2c @ self.yaw
+        return {
+            "cap_a": np.stack([self.to_cam(caps[n][0]) for n in CAPSULE_NAMES]),
+            "cap_b": np.stack([self.to_cam(caps[n][1]) for n in CAPSULE_NAMES]),
+            "cap_r": np.array([caps[n][2] for n in CAPSULE_NAMES]),
+            "ell_c": np.stack([self.to_cam(ells[n][0]) for n in ELLIPSOID_NAMES]),
+            "ell_rot": np.stack([rot_cam @ ells[n][1] for n in ELLIPSOID_NAMES]),
+            "ell_r": np.stack([ells[n][2] for n in ELLIPSOID_NAMES]),
+        }
 
-    arm_len, fore_len = 0.165 * height, 0.15 * height
-    for side, sx in (("l", -1.0), ("r", 1.0)):
-        shoulder = upper(np.array([sx * 0.175 * math.sqrt(g) * s, 0.815 * height, 0.0]))
-        out = np.array([sx, 0.0, 0.0])
-        abd, flex = u(0.05, 1.3), u(-0.4, 1.4)
-        d_up = _unit(math.cos(flex) * (math.cos(abd) * down + math.sin(abd) * out) + math.sin(flex) * fwd)
-        elbow = shoulder + arm_len * d_up
-        d_fore = _bend(d_up, fwd, u(0.0, 2.0))
-        wrist = elbow + fore_len * d_fore
-        caps[f"{side}_upper_arm"] = (shoulder, elbow, 0.045 * g * s)
-        caps[f"{side}_forearm"] = (elbow, wrist, 0.036 * g * s)
-        hand_r = np.array([0.025, 0.05, 0.045]) * s
-        ells[f"{side}_hand"] = (wrist + 0.045 * height * d_fore, _frame_along(d_fore), hand_r)
+    @property
+    def floor_point(self) -> np.ndarray:
+        """(3,) centre of the floor disc (under the body), camera frame."""
+        return self.w2c @ (self.body_pos - self.cam_pos)
 
-    thigh_len, shin_len = 0.245 * height, 0.245 * height
-    standing = "l" if u() < 0.5 else "r"
-    for side, sx in (("l", -1.0), ("r", 1.0)):
-        hip = np.array([sx * 0.09 * math.sqrt(g) * s, 0.50 * height, 0.0])
-        out = np.array([sx, 0.0, 0.0])
-        if side == standing:
-            flex, abd, knee = u(-0.1, 0.1), u(0.0, 0.1), u(0.0, 0.15)
-        else:
-            flex, abd, knee = u(-0.3, 0.7), u(0.0, 0.3), u(0.0, 1.0)
-        d_thigh = _unit(math.cos(flex) * (math.cos(abd) * down + math.sin(abd) * out) + math.sin(flex) * fwd)
-        knee_p = hip + thigh_len * d_thigh
-        d_shin = _bend(d_thigh, back, knee)
-        ankle = knee_p + shin_len * d_shin
-        caps[f"{side}_thigh"] = (hip, knee_p, 0.075 * g * s)
-        caps[f"{side}_shin"] = (knee_p, ankle, 0.05 * g * s)
-        foot_r = np.array([0.045, 0.035, 0.125]) * s
-        ells[f"{side}_foot"] = (ankle + np.array([0.0, -0.01, -0.06]) * s, np.eye(3), foot_r)
+    @property
+    def floor_normal(self) -> np.ndarray:
+        """(3,) unit floor normal (world up), camera frame."""
+        return self.w2c @ UP
 
-    # stand on the floor: lowest point of feet and shins at Y = 0
-    lowest = min(min(c[1] - r[1] for n, (c, _, r) in ells.items() if n.endswith("foot")),
-                 min(min(a[1], b[1]) - r for n, (a, b, r) in caps.items() if n.endswith("shin")))
-    lift = np.array([0.0, -lowest, 0.0])
 
-    # --- placement and camera ---
-    yaw = _rot_y(u(-math.pi, math.pi))
+def _place(u: Uniform, cfg: SceneConfig, body: Body) -> _View:
+    """Draw the body's yaw and position and the camera's height and pitch (aimed at a random body height)."""
+    yaw = rot_y(u(-math.pi, math.pi))
     dist = u(*cfg.distance_m)
     alpha = u(-0.15, 0.15)
     body_pos = np.array([dist * math.sin(alpha), 0.0, dist * math.cos(alpha)])
     cam_h = u(*cfg.camera_height_m)
-    target_h = u(0.3, 0.9) * height
+    target_h = u(0.3, 0.9) * body.height
     pitch = math.atan2(cam_h - target_h, dist) + u(-0.05, 0.05)
     # world (Y up) -> camera (OpenCV, y down): flip Y, then pitch down by `pitch`.
     c, sn = math.cos(pitch), math.sin(pitch)
     w2c = np.array([[1.0, 0.0, 0.0], [0.0, c, -sn], [0.0, sn, c]]) @ np.diag([1.0, -1.0, 1.0])
-    cam_pos = np.array([0.0, cam_h, 0.0])
+    return _View(yaw=yaw, dist=dist, body_pos=body_pos, cam_h=cam_h, pitch=pitch, w2c=w2c,
+                 cam_pos=np.array([0.0, cam_h, 0.0]), lift=lift_to_floor(body))
 
-    def to_cam(p: np.ndarray) -> np.ndarray:
-        return w2c @ (yaw @ (p + lift) + body_pos - cam_pos)
 
-    rot_cam = w2c @ yaw
-    cap_a = np.stack([to_cam(caps[n][0]) for n in CAPSULE_NAMES])
-    cap_b = np.stack([to_cam(caps[n][1]) for n in CAPSULE_NAMES])
-    cap_r = np.array([caps[n][2] for n in CAPSULE_NAMES])
-    ell_c = np.stack([to_cam(ells[n][0]) for n in ELLIPSOID_NAMES])
-    ell_rot = np.stack([rot_cam @ ells[n][1] for n in ELLIPSOID_NAMES])
-    ell_r = np.stack([ells[n][2] for n in ELLIPSOID_NAMES])
-
-    floor = bool(u() < cfg.floor_probability)
-    floor_point = w2c @ (body_pos - cam_pos)
-    floor_normal = w2c @ up
-    floor_radius = float(u(*cfg.floor_radius_m))
-
-    # --- materials ---
+def _materials(rng: np.random.Generator) -> tuple[list[tuple], dict[str, bool]]:
+    """Materials ``(colour1, colour2, pattern, freq, phase)`` of the primitives (capsules, ellipsoids) then the floor,
+    and the clothing flags ``long_sleeves``, ``sleeveless``, ``long_trousers``."""
+    u = rng.uniform
     tone = u()
     skin = (1 - tone) * np.array([0.17, 0.10, 0.07]) + tone * np.array([0.80, 0.60, 0.50])
     hair_t = u() ** 2
@@ -279,28 +210,54 @@ def sample_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> 
         mats[f"{side}_upper_arm"] = plain(skin) if sleeveless else top
         mats[f"{side}_forearm"] = top if long_sleeves and not sleeveless else plain(skin)
         mats[f"{side}_shin"] = bottom if long_trousers else plain(skin)
-    order = [*CAPSULE_NAMES, *ELLIPSOID_NAMES]
-    mat_list = [mats[n] for n in order] + [floor_mat]
+    flags = {"long_sleeves": long_sleeves, "sleeveless": sleeveless, "long_trousers": long_trousers}
+    return [mats[n] for n in (*CAPSULE_NAMES, *ELLIPSOID_NAMES)] + [floor_mat], flags
 
-    tex_origin = np.concatenate([cap_a, ell_c, floor_point[None]])
-    cap_frames = np.stack([_frame_along(b - a) for a, b in zip(cap_a, cap_b, strict=True)])
-    floor_frame = np.stack([w2c @ np.array([1.0, 0, 0]), w2c @ np.array([0.0, 0, 1]), floor_normal], axis=1)
-    tex_rot = np.concatenate([cap_frames, ell_rot, floor_frame[None]])
 
-    light_dir = _unit(np.array([u(-0.6, 0.6), u(-0.9, -0.2), -u(0.5, 1.0)]))
+def _texture_frames(view: _View, geo: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``tex_origin (P + 1, 3)`` and ``tex_rot (P + 1, 3, 3)``: capsules along their axis, ellipsoids in their own
+    frame, the floor in the world's ``X``/``Z`` directions."""
+    tex_origin = np.concatenate([geo["cap_a"], geo["ell_c"], view.floor_point[None]])
+    cap_frames = np.stack([frame_along(b - a) for a, b in zip(geo["cap_a"], geo["cap_b"], strict=True)])
+    w2c = view.w2c
+    floor_frame = np.stack([w2c @ np.array([1.0, 0, 0]), w2c @ np.array([0.0, 0, 1]), view.floor_normal], axis=1)
+    return tex_origin, np.concatenate([cap_frames, geo["ell_rot"], floor_frame[None]])
+
+
+def sample_scene(rng: np.random.Generator, cfg: SceneConfig = SceneConfig()) -> Scene:  # noqa: B008
+    """Draw one random scene.
+
+    The draws come in a fixed order (body, pose, placement, floor, materials, light, noise texture, light
+    intensity): changing it changes every generated data set (see ``FORMAT_VERSION`` in ``dataset_writer``).
+
+    Args:
+        rng: the sample's own generator (see :func:`volo_adapt.synth.seeding.numpy_rng`).
+        cfg: parameter ranges.
+
+    Returns:
+        The scene in camera coordinates.
+    """
+    u = rng.uniform
+    height = u(*cfg.height_m)
+    body = pose_body(u, height, u(*cfg.girth))
+    view = _place(u, cfg, body)
+    geo = view.primitives(body)
+    floor = bool(u() < cfg.floor_probability)
+    floor_radius = float(u(*cfg.floor_radius_m))
+    mat_list, clothes = _materials(rng)
+    light_dir = unit(np.array([u(-0.6, 0.6), u(-0.9, -0.2), -u(0.5, 1.0)]))
+    tex_origin, tex_rot = _texture_frames(view, geo)
     return Scene(
-        cap_a=cap_a, cap_b=cap_b, cap_r=cap_r, ell_c=ell_c, ell_rot=ell_rot, ell_r=ell_r,
-        floor=floor, floor_point=floor_point, floor_normal=floor_normal, floor_radius=floor_radius,
+        **geo, floor=floor, floor_point=view.floor_point, floor_normal=view.floor_normal, floor_radius=floor_radius,
         tex_origin=tex_origin, tex_rot=tex_rot,
         colour1=np.stack([m[0] for m in mat_list]).clip(0, 1), colour2=np.stack([m[1] for m in mat_list]).clip(0, 1),
         pattern=np.array([m[2] for m in mat_list], dtype=np.int64), freq=np.array([m[3] for m in mat_list]),
         phase=np.array([m[4] for m in mat_list]),
-        waves=np.stack([_unit(rng.normal(size=3)) for _ in range(N_NOISE_WAVES)]),
+        waves=np.stack([unit(rng.normal(size=3)) for _ in range(N_NOISE_WAVES)]),
         wave_phase=rng.uniform(0, 2 * math.pi, size=N_NOISE_WAVES),
         light_dir=light_dir, light_intensity=float(u(*cfg.light_intensity)),
-        params={"height_m": height, "girth": g, "distance_m": dist, "camera_height_m": cam_h, "pitch_rad": pitch,
-                "floor": floor, "long_sleeves": long_sleeves, "sleeveless": sleeveless, "long_trousers": long_trousers,
-                "bald": bald},
+        params={"height_m": height, "girth": body.girth, "distance_m": view.dist, "camera_height_m": view.cam_h,
+                "pitch_rad": view.pitch, "floor": floor, **clothes, "bald": body.bald},
     )
 
 

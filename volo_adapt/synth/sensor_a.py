@@ -1,4 +1,4 @@
-"""Sensor S, "photogrammetry render": exact depth and clean Lambert-shaded colour (domain A of the benchmark)."""
+"""Sensor A (source: photogrammetry render): exact depth and clean Lambert-shaded colour (domain A of the benchmark)."""
 
 from __future__ import annotations
 

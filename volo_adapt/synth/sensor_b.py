@@ -1,4 +1,4 @@
-"""Sensor T, "phone RGB camera + LiDAR" (domain B of the benchmark): an approximate, documented model.
+"""Sensor B (target: phone RGB camera + LiDAR; domain B of the benchmark): an approximate, documented model.
 
 Depth path (per sample, on the renderer's buffers):
 
@@ -189,7 +189,7 @@ def phone_rgb(
     """Phone camera colour from a clean image.
 
     Args:
-        radiance: ``(B, 3, H, W)`` float clean colour in ``[0, 1]`` (e.g. Sensor S's shading).
+        radiance: ``(B, 3, H, W)`` float clean colour in ``[0, 1]`` (e.g. sensor A's shading).
         mask: ``(B, 1, H, W)`` bool subject/scene mask; colour is set to 0 outside it (original's background).
         generators: one ``torch.Generator`` per sample.
         cfg: sensor parameters.
@@ -228,7 +228,7 @@ def sensor_b(
     generators: list[torch.Generator],
     cfg: SensorBConfig = SensorBConfig(),  # noqa: B008
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sensor T on any batch of clean RGB-D with normals and albedo (e.g. from another renderer or eval code).
+    """Sensor B on any batch of clean RGB-D with normals and albedo (e.g. from another renderer or eval code).
 
     Args:
         rgb: ``(B, 3, H, W)`` clean colour in ``[0, 1]``.
