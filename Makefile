@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test fuzz lint bench bench-parts bench-quality clean
+.PHONY: setup demo test wheel-check fuzz lint bench bench-parts bench-quality clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,12 @@ demo: setup
 test: setup
 	$(BIN)/ruff check volo_adapt cli tests benchmarks
 	$(BIN)/python -m pytest -q tests
+
+# The package as a user installs it: build the wheel, install it with the CPU pins into a fresh virtual environment
+# in a temp folder, then run `volo --version`, a dry run of every preset and a two-batch training from outside the
+# checkout (1.5-3.5 minutes on 2 shared cores; CI runs it after `make test`).
+wheel-check:
+	PY=$(PY) .ci/wheel_check.sh
 
 # Long random fuzzing of the property-based tests (not part of CI; `make test` runs them derandomised).
 # Turn every counterexample it prints into an ordinary regression test. VOLO_FUZZ_EXAMPLES sets the count.

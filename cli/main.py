@@ -10,11 +10,13 @@ import logging
 import sys
 import warnings
 
+import typer
 from rich.console import Console
 
 # Importing a command module registers its commands on the app.
 from cli import data, demo, eval, export, synth, train, translate  # noqa: F401
 from cli.app import app
+from volo_adapt import __version__
 from volo_adapt.errors import VoloError
 
 __all__ = ["app", "run"]
@@ -31,6 +33,22 @@ def _quiet_third_party_noise() -> None:
     """Silence messages that are not actionable for a volo user (an advert, a deprecation inside Lightning)."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: print ``volo-adapt X.Y.Z`` and exit 0 before any command runs."""
+    if value:
+        typer.echo(f"volo-adapt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
+) -> None:
+    """Options that come before the command (``volo --version``)."""
 
 
 def run(argv: list[str] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,50 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("VOLO_HYPOTHESIS_PROFILE", "ci"))
+
+
+# The test session must leave the repository tree as it found it: every test writes under tmp_path. What the
+# runner itself writes is not the tests' doing and is left out of the comparison: .venv/ and *.egg-info/ (`make
+# setup`), .ruff_cache/ (`make test` lints first), .pytest_cache/ (pytest's cache plugin), .hypothesis/ (Hypothesis
+# keeps its constants cache there even without an example database) and __pycache__/ (Python compiling the imports).
+_REPO = Path(__file__).resolve().parents[1]
+_RUNNER_OWNED = [":!.venv", ":!*.egg-info/*", ":!.ruff_cache", ":!.pytest_cache", ":!.hypothesis", ":!*__pycache__/*"]
+_TREE_BEFORE = pytest.StashKey[frozenset]()
+
+
+def _tree_state() -> frozenset[str] | None:
+    """``git status --porcelain --ignored`` lines of every file (ignored or not) outside the runner's own folders;
+    None when the tests do not run from a git checkout (an unpacked sdist), where there is nothing to compare."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "--", ".", *_RUNNER_OWNED],
+            cwd=_REPO, capture_output=True, text=True, check=True, timeout=120,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return frozenset(line for line in out.splitlines() if line.strip())
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Record the tree before any test module is imported (the baseline of :func:`_tests_leave_the_tree_alone`)."""
+    session.config.stash[_TREE_BEFORE] = _tree_state()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_leave_the_tree_alone(request):
+    """After the last test: fail (an error in the summary) if the session created or changed a file in the
+    repository tree, ignored or not, outside the runner's folders. Fix such a test to write under tmp_path; adding
+    its output to .gitignore is not a fix. (Files you edit while the tests run show up here too.)"""
+    yield
+    before = request.config.stash.get(_TREE_BEFORE, None)
+    after = _tree_state()
+    if before is None or after is None:
+        return
+    new = sorted(after - before)
+    if new:
+        pytest.fail(f"files of the repository tree {_REPO} changed during the test session (a test must write "
+                    "under tmp_path; files edited by hand while the tests ran also show here):\n"
+                    + "\n".join(f"  {line}" for line in new), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

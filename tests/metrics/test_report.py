@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
@@ -16,12 +17,18 @@ from volo_adapt.metrics.report import append_jsonl, render_table, report_to_dict
 
 
 @pytest.fixture(scope="module")
-def report():
+def evaluated_once():
+    """The report of one small evaluation, computed once per module; tests use :func:`report`, never this."""
     src = network(*scenes(6, 32, seed=0, wall=False))
     tgt = network(*scenes(6, 32, seed=1, noise=0.01, wall=False))
-    rep = evaluate_tensors(lambda x: x, src, tgt, CODEC, metrics="depth_tail_fraction,depth_noise_vs_range",
-                           info={"checkpoint": "run/checkpoints/x.ckpt", "global_step": 7})
-    return rep
+    return evaluate_tensors(lambda x: x, src, tgt, CODEC, metrics="depth_tail_fraction,depth_noise_vs_range",
+                            info={"checkpoint": "run/checkpoints/x.ckpt", "global_step": 7})
+
+
+@pytest.fixture
+def report(evaluated_once):
+    """A fresh deep copy per test: a test that changes a value (a NaN) cannot leak it into the next test."""
+    return copy.deepcopy(evaluated_once)
 
 
 def test_json_report_has_provenance_results_details_and_null_for_nan(report, tmp_path):
@@ -43,6 +50,11 @@ def test_jsonl_appends_one_compact_line_per_run(report, tmp_path):
     rec = json.loads(lines[1])
     assert rec["global_step"] == 7 and "model_details" not in rec["results"]["depth_noise_vs_range"]
     assert rec == report_to_dict(report, details=False)
+
+
+def test_each_test_gets_its_own_copy_of_the_report(report, evaluated_once):
+    report.results["depth_noise_vs_range"]["model"].values["value_mm"] = -1.0
+    assert evaluated_once.results["depth_noise_vs_range"]["model"].values["value_mm"] != -1.0
 
 
 def test_run_dir_for(tmp_path):

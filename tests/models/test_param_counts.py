@@ -9,14 +9,12 @@ from volo_adapt.models import count_parameters, create_critic, create_generator
 
 def test_vologan_generator_full_size_count():
     n = count_parameters(create_generator("vologan", 4, 4, base=64))
-    assert n == 39_376_641
-    assert abs(n - 39e6) / 39e6 < 0.05  # the original's estimated ~39 M
+    assert n == 39_376_641  # the original's estimated ~39 M
 
 
 def test_vologan_critic_full_size_count():
     n = count_parameters(create_critic("vologan", 4, base=64))
-    assert n == 5_436_962
-    assert abs(n - 5.4e6) / 5.4e6 < 0.05  # the original's estimated ~5.4 M
+    assert n == 5_436_962  # the original's estimated ~5.4 M
 
 
 @pytest.mark.parametrize(("channels", "expected"), [(4, 11_384_452), (3, 11_378_179)])

@@ -7,7 +7,12 @@ import pytest
 from volo_adapt.config import PRESETS_DIR, load_config
 
 
-@pytest.mark.parametrize("name", ["vologan", "cyclegan", "demo", "smoke"])
+def test_every_preset_is_found():
+    found = {p.stem for p in PRESETS_DIR.glob("*.yaml")}
+    assert {"cyclegan", "demo", "demo_vologan", "sensor", "smoke", "vologan"} <= found
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PRESETS_DIR.glob("*.yaml")))
 def test_preset_loads(name):
     assert (PRESETS_DIR / f"{name}.yaml").is_file()
     load_config(name)
@@ -23,6 +28,8 @@ def test_vologan_preset_is_the_original():
     assert (c.optim.gen_optimizer, c.optim.gen_lr, c.optim.gen_betas) == ("nadam", 2e-4, [0.5, 0.999])
     assert (c.optim.critic_optimizer, c.optim.critic_lr, c.optim.critic_momentum) == ("sgd", 1e-4, 0.9)
     assert (c.optim.schedule, c.optim.warmup_epochs, c.optim.pool_size) == ("warmup_cosine", 10, 0)
+    # the notebook at e089c21 (docs/paper-differences.md): shift with probability 0.2, L1 -> L2 half-way
+    assert (c.data.hflip, c.data.shift_prob, c.loss.l1_to_l2_at) == (True, 0.2, 0.5)
 
 
 def test_cyclegan_preset_is_the_textbook_baseline():

@@ -44,6 +44,7 @@ class HighPassView(nn.Module):
             raise ValueError(f"HighPassView: gain must be > 0, got {gain}")
         self.critic = critic
         self.gain = float(gain)
+        self.n_outputs: int = critic.n_outputs  # the wrapped critic's outputs, unchanged
 
     def forward(self, x: torch.Tensor):  # noqa: ANN201 - whatever the wrapped critic returns
         return self.critic(torch.cat([x, self.gain * highpass_residual(x)], dim=1))

@@ -47,6 +47,7 @@ class PatchGANCritic(nn.Module):
         self.size_multiple = 2**n_layers
         self.min_size = 3 * 2**n_layers  # the two 4x4 stride-1 convs need 3 px at input / 2**n_layers
         self.requires_square = False
+        self.n_outputs = 1  # forward returns [scores]
         sn = spectral_norm if use_spectral_norm else (lambda m: m)
         layers: list[nn.Module] = [sn(nn.Conv2d(in_channels, base, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, True)]
         ch = base

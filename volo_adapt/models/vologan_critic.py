@@ -73,6 +73,7 @@ class VoloGANCritic(nn.Module):
         self.in_channels = in_channels
         self.size_multiple = 2**n_down
         self.requires_square = attention
+        self.n_outputs = 3  # forward returns [low_level, content, layout]
         self.min_size = 2 * self.size_multiple  # the 3x3 reflection pads of the layout branch need 2 px at H/2**n_down
         self.stem_pad = nn.ReflectionPad2d(3)
         self.stem = sn_conv(in_channels, base, 7)
