@@ -365,6 +365,30 @@ def depth_geometry_loss(
     return ((d_out - d_src).abs() * both).sum() / both.sum().clamp_min(1.0)
 
 
+def _sliced_w2_at_scale(fake: torch.Tensor, real: torch.Tensor, scale: int, patch: int, projections: int,
+                        max_patches: int, highpass: bool) -> torch.Tensor | None:
+    """Mean squared sorted-projection difference of the two sets' patches at one scale (see
+    :func:`patch_sliced_wasserstein`); None when the downsampled images are smaller than ``patch``."""
+    c = fake.shape[1]
+    f = F.avg_pool2d(fake, scale) if scale > 1 else fake
+    r = F.avg_pool2d(real, scale) if scale > 1 else real
+    if min(f.shape[-2:]) < patch or min(r.shape[-2:]) < patch:
+        return None
+    if highpass:
+        f = f - F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
+        r = r - F.avg_pool2d(r, 3, 1, 1, count_include_pad=False)
+    pf = F.unfold(f, patch).transpose(1, 2).reshape(-1, c * patch * patch)
+    pr = F.unfold(r, patch).transpose(1, 2).reshape(-1, c * patch * patch)
+    n = min(len(pf), len(pr), max_patches)
+    pf = pf[torch.randperm(len(pf), device=pf.device)[:n]]
+    pr = pr[torch.randperm(len(pr), device=pr.device)[:n]]
+    dirs = torch.randn(c * patch * patch, projections, device=pf.device)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True)
+    sf = torch.sort(pf @ dirs, dim=0).values
+    sr = torch.sort(pr @ dirs, dim=0).values
+    return (sf - sr).square().mean()
+
+
 def patch_sliced_wasserstein(
     fake: torch.Tensor,
     real: torch.Tensor,
@@ -413,24 +437,9 @@ def patch_sliced_wasserstein(
         fake, real = fake * w, real * w
     total, used = fake.new_zeros(()), 0
     for s in scales:
-        f = F.avg_pool2d(fake, s) if s > 1 else fake
-        r = F.avg_pool2d(real, s) if s > 1 else real
-        if min(f.shape[-2:]) < patch or min(r.shape[-2:]) < patch:
-            continue
-        if highpass:
-            f = f - F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
-            r = r - F.avg_pool2d(r, 3, 1, 1, count_include_pad=False)
-        pf = F.unfold(f, patch).transpose(1, 2).reshape(-1, c * patch * patch)
-        pr = F.unfold(r, patch).transpose(1, 2).reshape(-1, c * patch * patch)
-        n = min(len(pf), len(pr), max_patches)
-        pf = pf[torch.randperm(len(pf), device=pf.device)[:n]]
-        pr = pr[torch.randperm(len(pr), device=pr.device)[:n]]
-        dirs = torch.randn(c * patch * patch, projections, device=pf.device)
-        dirs = dirs / dirs.norm(dim=0, keepdim=True)
-        sf = torch.sort(pf @ dirs, dim=0).values
-        sr = torch.sort(pr @ dirs, dim=0).values
-        total = total + (sf - sr).square().mean()
-        used += 1
+        term = _sliced_w2_at_scale(fake, real, s, patch, projections, max_patches, highpass)
+        if term is not None:
+            total, used = total + term, used + 1
     if used == 0:
         return total
     return (total / used).clamp_min(1e-12).sqrt()
