@@ -13,7 +13,7 @@ from lightning.pytorch.utilities.data import _update_dataloader
 from torch.utils.data import DistributedSampler, RandomSampler
 
 from volo_adapt.config import DataConfig
-from volo_adapt.data.datamodule import UnpairedRGBDDataModule, split_indices
+from volo_adapt.data.datamodule import UnpairedRGBDDataModule, check_train_size, split_indices
 from volo_adapt.data.formats import write_rgbd_array
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.errors import ConfigError, DataError
@@ -130,6 +130,36 @@ def test_bad_files_skipped_keep_the_split(tmp_path: Path) -> None:
 def test_too_few_training_samples(tmp_path: Path) -> None:
     dm = _dm(tmp_path, n_a=2, n_b=4, batch_size=2, val_fraction=0.5)
     with pytest.raises(DataError, match="domain A: 1 training samples.*batch_size 2"):
+        dm.setup("fit")
+
+
+def test_training_split_must_give_every_process_a_batch() -> None:
+    """Under DDP each process reads ceil(n / world) samples (the sampler repeats a few); fewer than batch_size stops."""
+    cfg = DataConfig(batch_size=3, val_fraction=0.2)
+    check_train_size("A", 3, 4, cfg, world=1)
+    check_train_size("A", 5, 6, cfg, world=2)  # 3 per process
+    with pytest.raises(DataError) as e:
+        check_train_size("A", 4, 5, cfg, world=2)  # 2 per process
+    assert str(e.value) == (
+        "domain A: 4 training samples (of 5 listed, val_fraction 0.2) give each of 2 processes 2, fewer than "
+        "data.batch_size 3: give domain A at least 5 training samples, lower data.batch_size, or use fewer "
+        "processes (train.devices)"
+    )
+    with pytest.raises(DataError, match="at least 9 training samples"):
+        check_train_size("B", 8, 10, cfg, world=4)  # 2 per process; 9 give 3
+    with pytest.raises(DataError, match=r"^domain B: 2 training samples .* is fewer than data.batch_size 3$"):
+        check_train_size("B", 2, 3, cfg, world=1)
+
+
+def test_setup_inside_a_two_process_trainer_refuses_a_split_too_small_for_each(tmp_path: Path) -> None:
+    dm = _dm(tmp_path, n_a=6, n_b=6, batch_size=3, val_fraction=0.0)
+    dm.setup("fit")  # one process: 6 samples, batches of 3
+    dm = _dm(tmp_path, n_a=6, n_b=6, batch_size=3, val_fraction=0.0)
+    dm.trainer = SimpleNamespace(world_size=2, global_rank=1, training=False)
+    dm.setup("fit")  # 3 per process
+    dm = _dm(tmp_path, n_a=6, n_b=6, batch_size=4, val_fraction=0.0)
+    dm.trainer = SimpleNamespace(world_size=2, global_rank=0, training=False)
+    with pytest.raises(DataError, match="domain A: 6 training samples .* give each of 2 processes 3, fewer than"):
         dm.setup("fit")
 
 

@@ -17,7 +17,7 @@ from volo_adapt.errors import DataError
 pytest.importorskip("litdata")
 from volo_adapt.data.pack_writer import pack_sources  # noqa: E402
 from volo_adapt.data.stream import SEQ_KEY  # noqa: E402
-from volo_adapt.data.stream_datamodule import StreamingRGBDDataModule  # noqa: E402
+from volo_adapt.data.stream_datamodule import SelfShardedLoader, StreamingRGBDDataModule, split_size  # noqa: E402
 
 CODEC = DepthCodec(near=0.25, far=5.0, gap=0.05)
 S = 16
@@ -80,6 +80,20 @@ def test_epoch_covers_each_training_sample_once_and_domains_shuffle_independentl
     assert a1 != [k for b in epochs[1] for k in _keys(b, "A")], "a new order every epoch"
     val_a = {k.split("/", 1)[1] for b in dm.val_dataloader().iterables["A"] for k in b["key"]}
     assert len(val_a) == 4 and not val_a & set(a1), "validation samples are never trained on"
+
+
+def test_split_sizes_and_validation_loaders_lightning_does_not_take_for_plain_dataloaders(packs):
+    """split_size counts a split over all processes (len() is this process's share; the same in one process). The
+    validation loaders reach Lightning without a ``dataset``: litdata shards them itself, and Lightning would warn
+    that the length of a DataLoader over an IterableDataset "could be inaccurate"."""
+    dm = _dm(*packs)
+    dm.setup("fit")
+    for d, (n_train, n_val) in (("A", (12, 4)), ("B", (9, 3))):
+        assert (split_size(dm.train_sets[d]), split_size(dm.val_sets[d])) == (n_train, n_val)
+        assert (len(dm.train_sets[d]), len(dm.val_sets[d])) == (n_train, n_val)
+    for d, loader in dm.val_dataloader().iterables.items():
+        assert isinstance(loader, SelfShardedLoader) and not hasattr(loader, "dataset")
+        assert len(loader) == len(list(loader)) == {"A": 2, "B": 2}[d]
 
 
 def test_seed_is_used(packs):

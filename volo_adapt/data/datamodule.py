@@ -37,6 +37,7 @@ for a given ``N`` is the one that counts).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,30 @@ def split_indices(n: int, val_fraction: float, seed: int, domain: int = 0) -> tu
     g = torch.Generator().manual_seed(int(seed) * len(DOMAINS) + int(domain))
     perm = torch.randperm(n, generator=g).tolist()
     return sorted(perm[n_val:]), sorted(perm[:n_val])
+
+
+def check_train_size(domain: str, n_train: int, n_listed: int, data: DataConfig, world: int = 1) -> None:
+    """Refuse a training split that gives some process no full batch (every process must train every batch).
+
+    Under DDP each process reads ``ceil(n_train / world)`` samples of the domain (the DistributedSampler repeats a
+    few to even out the shares) and drops an incomplete last batch.
+
+    Raises:
+        DataError: a process would get fewer than ``data.batch_size`` samples; the message names the domain, the
+            counts and what to change.
+    """
+    per_process = math.ceil(n_train / max(1, world))
+    if per_process >= data.batch_size:
+        return
+    counts = f"{n_train} training samples (of {n_listed} listed, val_fraction {data.val_fraction})"
+    if world <= 1:
+        raise DataError(f"domain {domain}: {counts} is fewer than data.batch_size {data.batch_size}")
+    need = (data.batch_size - 1) * world + 1
+    raise DataError(
+        f"domain {domain}: {counts} give each of {world} processes {per_process}, fewer than data.batch_size "
+        f"{data.batch_size}: give domain {domain} at least {need} training samples, lower data.batch_size, "
+        "or use fewer processes (train.devices)"
+    )
 
 
 def _describe_bad(domain: str, bad: Sequence[Any], total: int) -> str:
@@ -215,10 +240,13 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
 
         Raises:
             DataError: a source cannot be listed; a domain has unreadable files (without ``skip_bad``); a
-                domain has fewer training samples than ``batch_size``.
+                domain's training split gives a process fewer samples than ``batch_size``
+                (:func:`check_train_size`; a validation split of any size works: Lightning's sampler repeats
+                samples so that every process gets one).
         """
         if self.train_sets:
             return
+        world = self.processes()[0]
         skipped: list[Any] = []
         for d, domain in enumerate(DOMAINS):
             refs = self._list(domain)
@@ -232,11 +260,7 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
                     keep = {(r.source, r.key) for r in good}
                     train_refs = [r for r in train_refs if (r.source, r.key) in keep]
                     val_refs = [r for r in val_refs if (r.source, r.key) in keep]
-            if len(train_refs) < self.config.batch_size:
-                raise DataError(
-                    f"domain {domain}: {len(train_refs)} training samples (of {len(refs)} listed, val_fraction "
-                    f"{self.config.val_fraction}) is fewer than data.batch_size {self.config.batch_size}"
-                )
+            check_train_size(domain, len(train_refs), len(refs), self.config, world)
             common = {"codec": self.codec, "image_size": self.config.image_size, "depth_scale": self.config.depth_scale,
                       "pixel_limit": self.pixel_limit}
             self.train_sets[domain] = RGBDDataset(train_refs, train=True, **common)
@@ -287,16 +311,22 @@ class UnpairedRGBDDataModule(L.LightningDataModule):
         }
         return CombinedLoader(loaders, mode="max_size_cycle")
 
+    def processes(self) -> tuple[int, int]:
+        """``(world_size, global_rank)`` of the trainer running this DataModule; ``(1, 0)`` outside a trainer."""
+        trainer = self.trainer
+        if trainer is None:
+            return 1, 0
+        return int(getattr(trainer, "world_size", 1) or 1), int(getattr(trainer, "global_rank", 0) or 0)
+
     def _ddp_sampler(self, domain: str) -> DistributedSampler | None:
         """A per-domain-seeded DistributedSampler when running in a multi-process trainer, else None."""
-        trainer = self.trainer
-        world = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        world, rank = self.processes()
         if world <= 1:
             return None
         return DistributedSampler(
             self.train_sets[domain],
             num_replicas=world,
-            rank=int(trainer.global_rank),
+            rank=rank,
             shuffle=True,
             seed=self.config.seed * len(DOMAINS) + DOMAINS.index(domain),
             drop_last=False,  # as Lightning's own: pad so that every rank gets the same number of batches

@@ -7,6 +7,10 @@ Batches, augmentation and the flat batch reaching ``training_step`` are those of
 * litdata shards each domain across ranks and loader workers (no ``DistributedSampler``), and shuffles A and B
   with their own seeds (``seed * 2 + domain``), so they are never paired by index;
 * the train/val split is litdata's seeded ``train_test_split`` of each domain;
+* under DDP litdata gives a process ``(n // batch_size) // processes`` batches of a split (the last process also the
+  remainder of a validation split), so a small split can leave a process without a batch: :meth:`setup` counts
+  every process's batches and refuses such a split on every process alike, before training
+  (:meth:`StreamingRGBDDataModule.check_batches_per_process`);
 * :meth:`state_dict` holds each training loader's litdata state *after the last trained batch* and the
   position in the epoch, so a run resumed mid-epoch continues with the next sample (no replay, no skip).
 
@@ -23,6 +27,31 @@ from lightning.pytorch.utilities.combined_loader import CombinedLoader
 from volo_adapt.data.datamodule import DOMAINS, VAL_MODE, UnpairedRGBDDataModule
 from volo_adapt.data.pack_format import is_remote, is_stream_spec, require_litdata
 from volo_adapt.errors import DataError, first_line
+
+
+def split_size(dataset: Any) -> int:
+    """Samples in a litdata dataset or split, all processes together (``len()`` counts this process's share)."""
+    return sum(int(end) - int(start) for start, end in dataset.region_of_interest)
+
+
+class SelfShardedLoader:
+    """A litdata loader as Lightning should see it: an iterable with a length (its batches on this process), no
+    ``dataset`` attribute.
+
+    litdata shards a split across processes and loader workers itself, so ``len()`` is exact. Shown a DataLoader over
+    an ``IterableDataset``, Lightning would warn at every start that its length "could be inaccurate" with several
+    loader workers, and would look for a sampler to replace; the training stream
+    (:class:`~volo_adapt.data.stream.UnpairedStream`) is not a DataLoader for the same reason.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Any:
+        return iter(self.loader)
 
 
 class StreamingRGBDDataModule(UnpairedRGBDDataModule):
@@ -55,7 +84,8 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
 
         Raises:
             DataError: a domain mixes streamed and loose sources, has several sources, cannot be opened, or has
-                fewer training samples than ``batch_size``.
+                fewer training samples than ``batch_size``; under DDP, a split gives some process no batch
+                (:meth:`check_batches_per_process`).
         """
         if self.train_sets:
             return
@@ -72,15 +102,49 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
             except Exception as e:  # litdata/botocore raise many types (no index, no credentials, no bucket)
                 where = "object store" if is_remote(spec) else "folder"
                 raise DataError(f"{spec}: cannot open the packed {where} ({first_line(e)})") from e
-            n_train = len(train)
+            n_train = split_size(train)
             if n_train < c.batch_size:
                 raise DataError(
                     f"domain {domain}: {n_train} training samples in {spec} (val_fraction {c.val_fraction}) "
                     f"is fewer than data.batch_size {c.batch_size}"
                 )
             self.train_sets[domain] = train
-            if val is not None and len(val) > 0:
+            if val is not None and split_size(val) > 0:
                 self.val_sets[domain] = val
+        if self.processes()[0] > 1:
+            self.check_batches_per_process()
+
+    def check_batches_per_process(self) -> None:
+        """Under DDP: raise on every process alike when a domain's training or validation split gives some process
+        no batch (a process without batches would stop the others at their first collective). Reduces each
+        process's batch counts to their minimum over all processes (a collective: call it on all of them).
+
+        Raises:
+            DataError: one line naming the domain, the split's size, the number of processes and what to change.
+        """
+        world = self.processes()[0]
+        counts = [len(self._loader(self.train_sets[d], train=True)) for d in DOMAINS]
+        counts += [len(self._loader(self.val_sets[d], train=False)) if d in self.val_sets else 0 for d in DOMAINS]
+        strategy = self.trainer.strategy
+        fewest = strategy.reduce(torch.tensor(counts, device=strategy.root_device), reduce_op="min").tolist()
+        c, n = self.config, len(DOMAINS)
+        need = c.batch_size * world
+        for i, domain in enumerate(DOMAINS):
+            spec = self.specs[domain][0]
+            if fewest[i] == 0:
+                raise DataError(
+                    f"domain {domain}: {split_size(self.train_sets[domain])} training samples in {spec} (val_fraction "
+                    f"{c.val_fraction}) leave a process without a batch of data.batch_size {c.batch_size} on "
+                    f"{world} processes: give domain {domain} at least {need} training samples, lower "
+                    "data.batch_size, or use fewer processes (train.devices)"
+                )
+            if domain in self.val_sets and fewest[n + i] == 0:
+                raise DataError(
+                    f"domain {domain}: the validation split of {spec} has {split_size(self.val_sets[domain])} "
+                    f"samples, too few for a batch on each of {world} processes (data.batch_size {c.batch_size}): "
+                    f"give validation at least {need} samples (data.val_fraction, now {c.val_fraction}) or set "
+                    "data.val_fraction=0"
+                )
 
     def _loader(self, dataset: Any, *, train: bool) -> Any:  # type: ignore[override]
         from volo_adapt.data.stream import stream_loader
@@ -107,12 +171,12 @@ class StreamingRGBDDataModule(UnpairedRGBDDataModule):
 
     def val_dataloader(self) -> CombinedLoader | list:
         """``CombinedLoader({"A": ..., "B": ...}, VAL_MODE)`` over the validation splits (each rank its own shard),
-        or ``[]`` (no validation) without a validation split or when a split is too small to give every rank a
-        batch (litdata gives all ranks the same number of samples, so every rank takes the same decision)."""
+        or ``[]`` (no validation) without a validation split in both domains (the same on every rank: under DDP
+        :meth:`setup` refused splits that give some rank no batch)."""
         self._need_setup()
         if set(self.val_sets) != set(DOMAINS):
             return []
-        loaders = {d: self._loader(self.val_sets[d], train=False) for d in DOMAINS}
+        loaders = {d: SelfShardedLoader(self._loader(self.val_sets[d], train=False)) for d in DOMAINS}
         if any(len(dl) == 0 for dl in loaders.values()):
             return []
         return CombinedLoader(loaders, mode=VAL_MODE)

@@ -65,7 +65,9 @@ def make_trainer(cfg: RunConfig, run_dir: Path, cbs: list[L.Callback], progress:
         from volo_adapt.duration import parse_duration
 
         budget = parse_duration(t.max_time, "train.max_time")  # Lightning's Timer callback stops the run
-    val_kwargs: dict[str, Any] = {"limit_val_batches": t.val_batches}
+    # data.val_fraction 0 holds no samples out: no validation loop (Lightning would ask for the empty loader and warn
+    # that its "total length across ranks is zero")
+    val_kwargs: dict[str, Any] = {"limit_val_batches": t.val_batches if cfg.data.val_fraction > 0 else 0}
     if t.val_every_n_steps > 0:
         val_kwargs.update(val_check_interval=t.val_every_n_steps, check_val_every_n_epoch=None)
     try:
