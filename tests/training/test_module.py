@@ -99,6 +99,31 @@ def test_schedulers_step_per_batch(schedule, expected):
     assert [len(g["params"]) > 0 for g in opt_g.param_groups] == [True, True]
 
 
+def test_schedules_advance_exactly_as_step_would_and_without_a_warning():
+    """``BatchLambdaLR.advance`` (what training_step calls) gives the values ``LambdaLR.step`` gave (same
+    ``last_epoch``, same ``lr`` in every group, bit for bit) without warning before the optimiser's first step (the
+    generators' schedule during the critic warm-up)."""
+    import warnings
+
+    overrides = ("optim.schedule=warmup_cosine", "train.max_steps=6", "train.max_epochs=2", "optim.warmup_epochs=1")
+    _, schedules = _module(*overrides).configure_optimizers()
+    _, reference = _module(*overrides).configure_optimizers()
+    for _ in range(6):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for sch in schedules:
+                sch.advance()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # step() before any optimiser step: the warning this avoids
+            for sch in reference:
+                sch.step()
+        for sch, ref in zip(schedules, reference, strict=True):
+            assert sch.last_epoch == ref.last_epoch
+            assert [g["lr"] for g in sch.optimizer.param_groups] == [g["lr"] for g in ref.optimizer.param_groups]
+            assert sch.get_last_lr() == ref.get_last_lr()
+    assert schedules[0].state_dict().keys() == reference[0].state_dict().keys()
+
+
 SENSOR = ["model.sensor.residual=true", "model.sensor.validity=sampled", "model.sensor.noise=true"]
 
 

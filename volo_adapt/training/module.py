@@ -12,8 +12,9 @@ Networks (attribute names are part of the checkpoint format, see :mod:`volo_adap
 Optimisers, in this fixed order (checkpoints store them by position; built by
 :func:`~volo_adapt.training.optimizers.build_optimizers`): 0. generators, groups ``[gen_a2b, gen_b2a]``;
 1. critics, groups ``[critic_a, critic_b]``. The objective's routing (:mod:`volo_adapt.training.objective`) decides
-which loss reaches which group. Each optimiser has a ``LambdaLR`` scheduler stepped once per batch
-(:mod:`volo_adapt.training.schedules`).
+which loss reaches which group. Each optimiser has a per-batch schedule
+(:class:`~volo_adapt.training.optimizers.BatchLambdaLR` over :mod:`volo_adapt.training.schedules`), advanced once per
+batch, also while its optimiser does not step.
 
 Tensors entering :meth:`training_step` (from :class:`~volo_adapt.data.datamodule.UnpairedRGBDDataModule`):
 ``{"A": (B, C, S, S) float32 in [0, 1], "B": same, "valid_A": (B, 1, S, S) bool, "valid_B": same}`` with
@@ -42,7 +43,12 @@ from volo_adapt.training.checkpoint import collect_rng_state, restore_rng_state
 from volo_adapt.training.ema import init_ema, update_ema
 from volo_adapt.training.image_pool import ImagePool
 from volo_adapt.training.objective import Backward, CycleObjective, Networks, parts_share_graph, splits_backward
-from volo_adapt.training.optimizers import build_optimizers, planned_batches_of, time_budget_fraction
+from volo_adapt.training.optimizers import (
+    BatchLambdaLR,
+    build_optimizers,
+    planned_batches_of,
+    time_budget_fraction,
+)
 from volo_adapt.training.schedules import batch_to_epoch, lr_multiplier
 from volo_adapt.training.step_stats import batch_stats, cheap_val_metrics
 
@@ -90,7 +96,9 @@ class VoloGANModule(L.LightningModule):
             self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_b2a)
         self.codec = build_codec(cfg.data)
         self.memory_format = mechanics.prepare(self, cfg.train)
-        """Memory format of the networks and of every batch (``train.memory_format``, training/step_mechanics.py)."""
+        """Memory format of the networks and of every batch (``train.memory_format``, training/step_mechanics.py);
+        :meth:`training_step` and :meth:`validation_step` bring their batch into it (the DataModule is the one owner
+        of ``on_after_batch_transfer``: Lightning calls only one of the two hooks)."""
         self.pool_a = ImagePool(cfg.optim.pool_size)  # fakes of domain A (gen_b2a outputs) for critic_a
         self.pool_b = ImagePool(cfg.optim.pool_size)
         self.batches_done = 0
@@ -225,6 +233,7 @@ class VoloGANModule(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """One batch: generator step (or the critic warm-up's fakes), critic step, EMA, schedulers, health, logs.
         Returns nothing (manual optimisation)."""
+        batch = mechanics.to_memory_format(batch, self.memory_format)
         opt_g, opt_d = self.optimizers()
         real_a, real_b = batch["A"], batch["B"]
         if self.in_critic_warmup():  # only the critics learn; the fakes come from the current generators
@@ -236,7 +245,7 @@ class VoloGANModule(L.LightningModule):
             update_ema(self.gen_a2b_ema, self.gen_a2b, self.ema_decay)
             update_ema(self.gen_b2a_ema, self.gen_b2a, self.ema_decay)
         for sch in self.lr_schedulers():
-            sch.step()
+            sch.advance()  # also when its optimiser did not step (the critic warm-up): see BatchLambdaLR
         self.batches_done += 1
         self._track_health(g_ok, d_ok)
         self.last_stats = batch_stats(images, d_losses, real_a.shape[0])
@@ -300,10 +309,6 @@ class VoloGANModule(L.LightningModule):
             prog_bar=True, logger=False, on_step=True, on_epoch=False, batch_size=n,
         )
 
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Bring the batch's images into the networks' memory format (``train.memory_format``; values unchanged)."""
-        return mechanics.to_memory_format(batch, self.memory_format)
-
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Clip each network's gradient norm to ``optim.grad_clip`` (one parameter group = one network).
 
@@ -331,6 +336,7 @@ class VoloGANModule(L.LightningModule):
         """Metrics on held-out images, logged per epoch under ``val/``: the cheap ones
         (:func:`~volo_adapt.training.step_stats.cheap_val_metrics`: cycle L1, invalid-depth fractions of real and
         translated B) and anything returned by :attr:`val_metrics_fn`."""
+        batch = mechanics.to_memory_format(batch, self.memory_format)
         real_a, real_b = batch["A"], batch["B"]
         out = self.translate_both_ways(real_a, real_b)
         n = real_a.shape[0]
@@ -343,7 +349,7 @@ class VoloGANModule(L.LightningModule):
     # ------------------------------------------------------------------ optimisers
 
     def configure_optimizers(self) -> tuple[list[torch.optim.Optimizer], list[Any]]:
-        """``[generators, critics]`` optimisers (order fixed: :data:`OPTIMIZER_ORDER`) and their LambdaLR schedules.
+        """``[generators, critics]`` optimisers (order fixed: :data:`OPTIMIZER_ORDER`) and their per-batch schedules.
 
         The schedule is a function of the batch counter stretched over the planned batches of *this* run
         (:func:`~volo_adapt.training.schedules.planned_batches`), so resuming with a different ``max_steps``
@@ -364,7 +370,7 @@ class VoloGANModule(L.LightningModule):
                 epoch = batch_to_epoch(batch_index, planned, max_epochs)
             return lr_multiplier(kind, epoch, max_epochs, warmup, decay_start)
 
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, multiplier) for opt in (opt_g, opt_d)]
+        schedulers = [BatchLambdaLR(opt, multiplier) for opt in (opt_g, opt_d)]
         return [opt_g, opt_d], schedulers
 
     # ------------------------------------------------------------------ checkpoints

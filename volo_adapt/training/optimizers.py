@@ -4,6 +4,7 @@
   store them in: :data:`volo_adapt.training.module.OPTIMIZER_ORDER`).
 * :func:`planned_batches_of` - the batches this run plans to do, from the trainer's dataloader when it has one.
 * :func:`time_budget_fraction` - the elapsed share of a ``train.max_time`` budget (Lightning's Timer).
+* :class:`BatchLambdaLR` - the per-batch learning-rate schedule of each optimiser.
 
 The schedules themselves are pure functions in :mod:`volo_adapt.training.schedules`.
 """
@@ -42,6 +43,30 @@ def build_optimizers(optim: OptimConfig, nets: Networks) -> tuple[torch.optim.Op
         opt_d = torch.optim.Adam(d_groups, lr=o.critic_lr, betas=tuple(o.critic_betas),
                                  **mechanics.optimizer_flags(torch.optim.Adam, o.implementation))
     return opt_g, opt_d
+
+
+class BatchLambdaLR(torch.optim.lr_scheduler.LambdaLR):
+    """A ``LambdaLR`` positioned by the run's batch counter: batch ``n`` (0-based) trains at ``base_lr * lr_lambda(n)``
+    in every parameter group, whether or not the optimiser stepped in the batches before.
+
+    The optimiser does not step in every batch: the generators' is idle during the critic warm-up
+    (``optim.critic_warmup``), a step is skipped for non-finite values or by the 16-mixed grad scaler; their schedule
+    goes on all the same. :meth:`advance` moves it to the next batch. ``step()`` would compute the same values, but
+    PyTorch warns when it comes before the optimiser's first step (it assumes one schedule step per optimiser
+    step), so the training step never calls it. ``state_dict`` / ``load_state_dict`` are LambdaLR's (checkpoints
+    hold ``last_epoch`` = batches done, as before).
+    """
+
+    def advance(self) -> None:
+        """After a batch: ``last_epoch += 1`` and every group's ``lr`` set to ``base_lr * lr_lambda(last_epoch)``."""
+        self.last_epoch += 1
+        values = [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(float(lr))
+            else:
+                group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]  # what get_last_lr() returns
 
 
 def planned_batches_of(trainer: Any, train: TrainConfig) -> int:

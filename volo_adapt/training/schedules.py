@@ -5,8 +5,9 @@ to a multiplier of the base learning rate in ``[0, 1]``. :func:`lr_multiplier` d
 name; :func:`batch_to_epoch` turns a batch counter into schedule epochs.
 
 How training uses them (see :class:`volo_adapt.training.module.VoloGANModule`): the multiplier is
-evaluated **once per batch**, at the midpoint of the batch, through ``torch.optim.lr_scheduler.LambdaLR``
-(``last_epoch`` = batches done). Progress is defined by the *planned* number of batches of the run,
+evaluated **once per batch**, at the midpoint of the batch, through a ``LambdaLR``
+(:class:`~volo_adapt.training.optimizers.BatchLambdaLR`, ``last_epoch`` = batches done, also in batches where its
+optimiser did not step). Progress is defined by the *planned* number of batches of the run,
 ``planned = min(max_epochs * batches_per_epoch, max_steps)``, and is stretched onto ``max_epochs``
 schedule epochs. A full run therefore follows the schedule epoch by epoch, and a run cut short by
 ``max_steps`` still warms up and decays to 0 over the batches it will actually do (compressed).
