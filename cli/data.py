@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.app import data_app
+from cli.console import LineProgress, make_console, make_progress
 from volo_adapt.data.check import CheckReport, SourceStats, check_sources, format_size
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
 from volo_adapt.data.pack_writer import DEFAULT_PART_SIZE, DEFAULT_SHARD_SIZE, PackReport, pack_sources
@@ -67,8 +68,8 @@ def check(
     ),
 ) -> None:
     """Read every sample fully; print per-source statistics and every bad sample (exit code 2 if any)."""
-    console = Console()
-    err = Console(stderr=True)
+    console = make_console()
+    err = make_console(stderr=True)
     with _progress_bar(err, "checking") as bar:
         task = bar.add_task("check", total=None)
         report = check_sources(
@@ -86,15 +87,14 @@ def check(
     console.print(f"[green]all {sum(st.ok for st in report.sources)} samples readable[/]")
 
 
-def _progress_bar(console: Console, label: str) -> Progress:
-    return Progress(
+def _progress_bar(console: Console, label: str) -> Progress | LineProgress:
+    return make_progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
     )
 
 
@@ -145,8 +145,8 @@ def pack(
     if len(sources) < 2:
         raise typer.BadParameter("give at least one SOURCE and the output folder OUT", param_hint="SOURCE... OUT")
     *specs, out = sources
-    console = Console()
-    err = Console(stderr=True)
+    console = make_console()
+    err = make_console(stderr=True)
     with _progress_bar(err, "packing") as bar:
         task = bar.add_task("pack", total=None)
         report = pack_sources(

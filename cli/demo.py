@@ -6,10 +6,10 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cli.app import app
+from cli.console import make_console
 
 
 def _fmt(v: float | None) -> str:
@@ -28,7 +28,7 @@ def demo_cmd(
     """Train the CPU demo preset on the built-in synthetic benchmark, translate its test split, evaluate."""
     from volo_adapt.demo_pipeline import comparison_rows, run_demo
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     result = run_demo(
         out, config=config, overrides=list(set_ or []), max_eval_samples=max_eval_samples,
         log=lambda m: console.print(m, highlight=False, markup=False),
@@ -41,7 +41,7 @@ def demo_cmd(
         met = "" if r.met is None else "[green]yes[/]" if r.met else "[red]no[/]"
         table.add_row(f"{r.label} ({r.better} is better)", *(_fmt(v) for v in (
             r.trained, r.untrained, r.identity, r.floor, r.sensor)), r.target, met)
-    Console().print(table)
+    make_console().print(table)
     console.print(
         "A row shows learning when 'trained' is closer to the floor than 'identity' (and 'untrained'); 'met' judges "
         "the project's target for the row.", highlight=False,

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.app import app
+from cli.console import make_console, make_status
 from volo_adapt.directions import Direction
 from volo_adapt.errors import ConfigError, VoloError
 
@@ -60,11 +61,11 @@ def eval_cmd(
     from volo_adapt.inference import load_generator
     from volo_adapt.metrics.evaluate import evaluate
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
     console.print(f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from "
                   f"{ckpt}", highlight=False)
-    with console.status("evaluating") as status, _flag_names():
+    with make_status(console, "evaluating") as status, _flag_names():
         report = evaluate(
             loaded, data_a or None, data_b or None, paired=paired, metrics=names, max_samples=max_samples,
             batch_size=batch_size, image_size=image_size, inception_weights=inception_weights, seed=seed,
@@ -81,7 +82,7 @@ def _print_metrics() -> None:
     for n in list_metrics():
         spec = get_metric(n)
         needs = f" [needs {', '.join(spec.requires)}]" if spec.requires else ""
-        Console().print(f"{n:32s} {spec.description}{needs}", highlight=False, soft_wrap=True, markup=False)
+        make_console().print(f"{n:32s} {spec.description}{needs}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _metric_names(metrics: str) -> list[str]:
@@ -112,7 +113,7 @@ def _write_outputs(console: Console, report, ckpt: Path, out: Path | None, plots
     from volo_adapt.metrics.plots import write_plots
     from volo_adapt.metrics.report import append_jsonl, render_table, run_dir_for, skipped_lines, write_json
 
-    Console().print(render_table(report))
+    make_console().print(render_table(report))
     for line in skipped_lines(report):
         console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     if out is not None:

@@ -6,9 +6,9 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from cli.app import app
+from cli.console import make_console
 from volo_adapt.directions import Direction
 
 
@@ -32,7 +32,7 @@ def export(
 
     loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
     path = export_generator(loaded, out, fmt.value)
-    Console().print(
+    make_console().print(
         f"exported {loaded.config.model.generator} {loaded.direction} ({loaded.weights} weights) as {fmt.value}:"
         f" {path} ({path.stat().st_size / 1e6:.1f} MB); input sides must be multiples of {loaded.size_multiple}"
         + (" and square" if loaded.requires_square else ""),

@@ -11,11 +11,11 @@ import sys
 import warnings
 
 import typer
-from rich.console import Console
 
 # Importing a command module registers its commands on the app.
 from cli import data, demo, eval, export, synth, train, translate  # noqa: F401
 from cli.app import app
+from cli.console import is_launched_worker, make_console
 from volo_adapt import __version__
 from volo_adapt.errors import VoloError
 
@@ -57,10 +57,11 @@ def run(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=True)
     except VoloError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        if not is_launched_worker():
+            make_console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        Console(stderr=True).print("[yellow]interrupted[/]")
+        make_console(stderr=True).print("[yellow]interrupted[/]")
         sys.exit(130)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from cli.app import data_app
+from cli.console import make_console, make_progress
 
 
 @data_app.command("synth")
@@ -24,9 +24,9 @@ def synth(
     from volo_adapt.synth.dataset_writer import check_synth_args, write_synth_dataset
 
     check_synth_args(out, n_train, n_test, size, seed)  # fail before drawing a progress bar
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
+    with make_progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("synth", total=None)
 
         def progress(done: int, total: int) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.app import app
+from cli.console import is_launched_worker, make_console
 from volo_adapt.config import RunConfig, load_config
 from volo_adapt.directions import Domain
 from volo_adapt.errors import ConfigError
@@ -90,7 +91,10 @@ def _load(preset: str, set_: list[str], flags: dict[str, Any]) -> RunConfig:
 
 
 def _print_outcome(console: Console, result: Any, run_dir: Path) -> None:
-    """Health warnings, then one line: done or interrupted, batches, last checkpoint, samples (, requeue)."""
+    """Health warnings, then one line: done or interrupted, batches, last checkpoint, samples (, requeue); printed by
+    local rank 0 only (see :func:`cli.console.is_launched_worker`)."""
+    if is_launched_worker():
+        return
     for msg in result.health:
         console.print(f"[yellow]{msg}[/]", highlight=False)
     state = "done"
@@ -151,7 +155,7 @@ def train_cmd(
         "--skip-bad": True if skip_bad else None,
     })
     run_dir = out if out is not None else Path("runs") / Path(preset).stem
-    console = Console()
+    console = make_console()
     if dry_run:
         result = train(cfg, run_dir, dry_run=True)
         console.print(cfg.to_yaml(), highlight=False, markup=False)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.app import app
+from cli.console import LineProgress, make_console, make_progress
 from volo_adapt.directions import Direction
 
 FLAGS = {
@@ -67,7 +68,7 @@ def translate(
     from volo_adapt.inference.engine import resolve_device
     from volo_adapt.inference.option_errors import options_named
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with options_named(FLAGS):  # option errors before the progress bar appears
         options = TranslateOptions(
             batch_size=batch_size, device=device, precision=precision, skip_existing=skip_existing,
@@ -88,9 +89,9 @@ def translate(
         raise typer.Exit(code=2)
 
 
-def _progress_bar(console: Console) -> tuple[Progress, Callable]:
+def _progress_bar(console: Console) -> tuple[Progress | LineProgress, Callable]:
     """A rich progress bar with a running images-per-second rate, and the ``progress`` callback that drives it."""
-    progress = Progress(
+    progress = make_progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -127,7 +128,7 @@ def _print_summary(console: Console, report, codec) -> None:
         f"{report.elapsed_s:.1f} s",
         f"{report.images_per_s:.2f}",
     )
-    Console().print(table)
+    make_console().print(table)
     if report.out_of_range_images:
         console.print(
             f"[yellow]note:[/] {report.out_of_range_images} image(s) had {report.out_of_range_px} depth pixel(s)"

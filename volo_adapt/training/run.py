@@ -186,7 +186,8 @@ def train(
             from the newest readable ``step_*.ckpt`` with a warning; with no checkpoint, start fresh and say so
             in ``notes``), or a checkpoint path.
         dry_run: build the networks and count parameters; read no data, write nothing.
-        progress: show Lightning's rich progress bar.
+        progress: show progress: Lightning's rich bar on a terminal, else plain lines on stderr
+            (:mod:`volo_adapt.training.plain_progress`).
         on_start: called on rank 0 with :func:`describe_run`'s dict (plus ``notes``) when training starts.
         callbacks: extra Lightning callbacks.
 
@@ -291,9 +292,9 @@ def _callbacks(cfg: RunConfig, run_dir: Path, progress: bool, start_hook: Callab
     health = HealthMonitor()
     cbs: list[L.Callback] = [BatchLimit(t.max_steps), ckpts, samples, health]
     if progress:
-        from lightning.pytorch.callbacks import RichProgressBar
+        from volo_adapt.training.plain_progress import progress_callback
 
-        cbs.append(RichProgressBar())
+        cbs.append(progress_callback())  # rich bar on a terminal, plain lines in a log file or pipe
     if start_hook is not None:
         cbs.append(StartHook(start_hook))
     cbs.extend(extra or [])
