@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +35,8 @@ settings.load_profile(os.environ.get("VOLO_HYPOTHESIS_PROFILE", "ci"))
 _REPO = Path(__file__).resolve().parents[1]
 _RUNNER_OWNED = [":!.venv", ":!*.egg-info/*", ":!.ruff_cache", ":!.pytest_cache", ":!.hypothesis", ":!*__pycache__/*"]
 _TREE_BEFORE = pytest.StashKey[frozenset]()
+_SIGINT_BEFORE = pytest.StashKey[object]()
+_SIGINT_CHANGED_BY = pytest.StashKey[str]()
 
 
 def _tree_state() -> frozenset[str] | None:
@@ -50,8 +53,17 @@ def _tree_state() -> frozenset[str] | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Record the tree before any test module is imported (the baseline of :func:`_tests_leave_the_tree_alone`)."""
+    """Record the tree before any test module is imported (the baseline of :func:`_tests_leave_the_tree_alone`),
+    and give SIGINT Python's default handler (the baseline of :func:`_tests_restore_sigint`).
+
+    A test run started in the background of a non-interactive shell (``make test &`` in a script, some CI
+    runners) inherits SIGINT *ignored* (POSIX: such jobs ignore SIGINT and SIGQUIT), and Python then leaves it
+    at ``SIG_IGN`` instead of installing :func:`signal.default_int_handler`: the signal tests would see a
+    different starting point than in a terminal. The session starts from Python's default either way."""
     session.config.stash[_TREE_BEFORE] = _tree_state()
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    session.config.stash[_SIGINT_BEFORE] = signal.getsignal(signal.SIGINT)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -69,6 +81,28 @@ def _tests_leave_the_tree_alone(request):
         pytest.fail(f"files of the repository tree {_REPO} changed during the test session (a test must write "
                     "under tmp_path; files edited by hand while the tests ran also show here):\n"
                     + "\n".join(f"  {line}" for line in new), pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
+    """After each test's teardown: remember the first test after which SIGINT's handler is not the session's."""
+    result = yield
+    stash = item.config.stash
+    if _SIGINT_CHANGED_BY not in stash and signal.getsignal(signal.SIGINT) != stash.get(_SIGINT_BEFORE, None):
+        stash[_SIGINT_CHANGED_BY] = f"{item.nodeid} (SIGINT handler now {signal.getsignal(signal.SIGINT)!r})"
+    return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tests_restore_sigint(request):
+    """After the last test: fail (an error in the summary) if SIGINT's handler differs from the session's start
+    (code that sets a signal handler must put the previous one back), naming the first test after which it did."""
+    yield
+    before = request.config.stash.get(_SIGINT_BEFORE, None)
+    if signal.getsignal(signal.SIGINT) != before:
+        culprit = request.config.stash.get(_SIGINT_CHANGED_BY, "the last test (or a session fixture's teardown)")
+        pytest.fail(f"SIGINT's handler changed during the test session: {before!r} at the start, "
+                    f"{signal.getsignal(signal.SIGINT)!r} at the end; first seen after {culprit}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -103,10 +103,17 @@ class RGBDDataset(Dataset):
     An item is ``{"image": (4, S, S) float32 in [0, 1], "valid": (1, S, S) bool, "index": int}``, with
     every channel of ``image`` 0 where ``valid`` is False (see :func:`~volo_adapt.data.sample.to_network`).
 
-    Example:
-        >>> ds = RGBDDataset(refs, DepthCodec(), image_size=256, train=False)  # doctest: +SKIP
-        >>> ds[0]["image"].shape  # doctest: +SKIP
-        torch.Size([4, 256, 256])
+    Example (one ``(H, W, 4)`` array sample, RGB then depth in metres, written to a temporary folder first):
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> np.save(Path(folder.name) / "0001.npy", np.full((48, 64, 4), 0.5, np.float32))
+        >>> refs = [SampleRef(key="0001", source=folder.name, array_path=Path(folder.name) / "0001.npy")]
+        >>> item = RGBDDataset(refs, DepthCodec(), image_size=32, train=False)[0]
+        >>> item["image"].shape, item["valid"].shape, bool(item["valid"].all())
+        (torch.Size([4, 32, 32]), torch.Size([1, 32, 32]), True)
+        >>> folder.cleanup()
     """
 
     def __init__(

@@ -107,10 +107,15 @@ def read_depth(
 ) -> torch.Tensor:
     """Read a depth image as ``(1, H, W)`` float32 metres, 0 = invalid; see :func:`load_depth`.
 
-    Example:
-        >>> d = read_depth("tum/depth/1305031102.160407.png", depth_scale=5000)  # doctest: +SKIP
-        >>> d.shape, d.dtype  # doctest: +SKIP
-        (torch.Size([1, 480, 640]), torch.float32)
+    Example (a 16-bit PNG in TUM RGB-D units, 5000 per metre, written to a temporary folder first):
+        >>> import tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = Path(folder.name) / "depth.png"
+        >>> write_depth(path, torch.tensor([[[0.0, 1.5, 2.25]]]), depth_scale=5000)
+        >>> d = read_depth(path, depth_scale=5000)
+        >>> d, d.dtype
+        (tensor([[[0.0000, 1.5000, 2.2500]]]), torch.float32)
+        >>> folder.cleanup()
     """
     return load_depth(path, depth_scale, pixel_limit)[0]
 

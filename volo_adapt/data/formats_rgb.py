@@ -93,10 +93,15 @@ def load_rgb(path: str | os.PathLike, pixel_limit: int = DEFAULT_PIXEL_LIMIT) ->
 def read_rgb(path: str | os.PathLike, pixel_limit: int = DEFAULT_PIXEL_LIMIT) -> torch.Tensor:
     """Read a colour image as ``(3, H, W)`` float32 in ``[0, 1]``; see :func:`load_rgb`.
 
-    Example:
-        >>> rgb = read_rgb("scene/rgb/0001.jpg")  # doctest: +SKIP
-        >>> rgb.shape, rgb.dtype  # doctest: +SKIP
-        (torch.Size([3, 480, 640]), torch.float32)
+    Example (an 8-bit PNG written to a temporary folder first):
+        >>> import tempfile
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = Path(folder.name) / "0001.png"
+        >>> write_rgb(path, torch.full((3, 2, 5), 51 / 255))
+        >>> rgb = read_rgb(path)
+        >>> rgb.shape, rgb.dtype, rgb.unique().tolist()
+        (torch.Size([3, 2, 5]), torch.float32, [0.20000000298023224])
+        >>> folder.cleanup()
     """
     return load_rgb(path, pixel_limit)[0]
 

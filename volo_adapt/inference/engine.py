@@ -222,10 +222,18 @@ def translate_tensors(
     Returns:
         ``(B, 4, H, W)`` float32 in ``[0, 1]`` on ``x``'s device: the translated RGB-D in network encoding.
 
-    Example:
-        >>> y = translate_tensors(loaded, torch.rand(2, 4, 33, 51))  # doctest: +SKIP
-        >>> y.shape  # doctest: +SKIP
-        torch.Size([2, 4, 33, 51])
+    Example (an untrained generator of the ``smoke`` preset; :func:`~volo_adapt.inference.loading.load_generator`
+    gives a trained one):
+        >>> from pathlib import Path
+        >>> from volo_adapt.build import build_codec, build_generator
+        >>> from volo_adapt.config import load_config
+        >>> from volo_adapt.inference.loading import LoadedGenerator
+        >>> cfg = load_config("smoke")
+        >>> net = build_generator(cfg.model, cfg.data).eval().requires_grad_(False)
+        >>> loaded = LoadedGenerator(net, build_codec(cfg.data), cfg, "a2b", net.size_multiple, Path("untrained"))
+        >>> y = translate_tensors(loaded, torch.rand(2, 4, 33, 51))  # padded to 48 x 48 (square), cropped back
+        >>> y.shape, y.dtype, bool(y.min() >= 0 and y.max() <= 1)
+        (torch.Size([2, 4, 33, 51]), torch.float32, True)
     """
     if x.ndim != 4 or x.shape[1] != loaded.config.model.channels:
         raise ValueError(

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,11 @@ DEMO_SEED = 0
 """Generator seed of the demo set (part of its cache folder name)."""
 CACHE_ENV = "VOLO_CACHE"
 """Environment variable naming the cache root (default ``~/.cache/volo-adapt``)."""
+LEGACY_PARTIAL_AGE_S = 24 * 3600.0
+"""A partial folder named without its writer's PID (written before PIDs were recorded) is removed once it has not
+changed for this many seconds."""
+
+_PARTIAL = re.compile(r"^\.demo-[^.]*\.(?:(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]*)\.)?[^.@]*\.partial$")
 
 
 def cache_root() -> Path:
@@ -46,7 +54,8 @@ def ensure_demo_dataset(
     The set is written into a hidden temporary sibling folder and renamed into place only when complete, so a
     concurrent or interrupted run never leaves a half-written folder that looks complete: the final folder exists
     only with its ``synth.json``. When two processes race, the first rename wins and the other discards its copy
-    (both copies are byte-identical anyway).
+    (both copies are byte-identical anyway). The temporary folder ``.<name>.<pid>@<host>.<random>.partial`` names
+    its writer; what a killed writer left is removed by the next call (:func:`remove_abandoned_partials`).
 
     Args:
         size: image side, pixels.
@@ -62,11 +71,12 @@ def ensure_demo_dataset(
     """
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     final = root / demo_dir_name(size, n_train, n_test, seed)
+    remove_abandoned_partials(root)
     if (final / MANIFEST).is_file():
         return final
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=root))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}@{_host()}.", suffix=".partial", dir=root))
     except OSError as e:
         raise VoloError(f"{root}: cannot create the demo data cache ({e.strerror or e}); set ${CACHE_ENV}") from e
     try:
@@ -84,6 +94,56 @@ def ensure_demo_dataset(
                 shutil.rmtree(tmp)
     assert (final / MANIFEST).is_file()
     return final
+
+
+def _host() -> str:
+    """This machine's name, reduced to letters, digits and ``-`` (it is part of partial folder names)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+
+
+def _process_alive(pid: int) -> bool:
+    """True unless no process ``pid`` exists on this machine (a process of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's process
+        return True
+    return True
+
+
+def remove_abandoned_partials(root: Path, legacy_age_s: float = LEGACY_PARTIAL_AGE_S) -> list[Path]:
+    """Delete the demo-set partial folders in the cache ``root`` whose writer is gone; return what was removed.
+
+    A partial folder of a live process (another run generating right now) is kept: it is removed only when its
+    name says it was written on this machine by a process that no longer exists. One from another machine (a
+    shared cache) is kept; one named without a PID (older versions) is removed once unchanged for
+    ``legacy_age_s`` seconds. Never raises: a folder that cannot be listed or removed is left.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        if _abandoned(entry, legacy_age_s):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            if not os.path.lexists(entry.path):
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _abandoned(entry: os.DirEntry, legacy_age_s: float) -> bool:
+    """True for a partial demo-set folder whose writer is gone (see :func:`remove_abandoned_partials`)."""
+    m = _PARTIAL.match(entry.name)
+    try:
+        if m is None or not entry.is_dir(follow_symlinks=False):
+            return False
+        if m["pid"] is None:
+            return time.time() - entry.stat(follow_symlinks=False).st_mtime > legacy_age_s
+    except OSError:
+        return False
+    return m["host"] == _host() and not _process_alive(int(m["pid"]))
 
 
 @dataclass(frozen=True)
