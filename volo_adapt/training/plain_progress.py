@@ -87,8 +87,16 @@ class PlainProgressBar(ProgressBar):
         if elapsed > 0:
             parts.append(f"{_num((done - self._start[1]) / elapsed)} batch/s")
         metrics = {k: v for k, v in self.get_metrics(trainer, pl_module).items() if k != "v_num"}
-        parts += [f"{k} {_num(v) if isinstance(v, float) else v}" for k, v in metrics.items()]
+        # G is NaN while the critic warm-up trains the critics alone (no generator loss yet): say so, not "G nan"
+        parts += [f"{k} {_metric(v)}" for k, v in metrics.items()]
         self.print(", ".join(parts))
+
+
+def _metric(value: object) -> str:
+    """A progress-bar metric: a number as :func:`_num`, a NaN as ``-`` (not computed this batch), else as given."""
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else _num(value)
+    return str(value)
 
 
 def _num(value: float) -> str:
