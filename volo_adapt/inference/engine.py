@@ -17,7 +17,8 @@ generator with attention needs a square input, so a 1440x1920 image runs at 1920
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -118,6 +119,36 @@ def depth_difference(out: torch.Tensor, ref: torch.Tensor, codec) -> dict[str, f
 def within_tolerance(diff: dict[str, float], tolerance_mm: float) -> bool:
     """The ``auto`` acceptance rule (see :data:`DEFAULT_DEPTH_TOLERANCE_MM`)."""
     return diff["p999_mm"] <= tolerance_mm and diff["flipped"] <= MAX_FLIPPED_FRACTION
+
+
+def fastest_within_tolerance(
+    run: Callable[[str], torch.Tensor], candidates: Sequence[str], codec, tolerance_mm: float
+) -> tuple[torch.Tensor, str, dict[str, Any]]:
+    """The ``auto`` precision check on one batch: exact fp32 first, then each faster mode in order until one's depth
+    differs from fp32 by at most ``tolerance_mm`` (99.9th percentile, see :func:`within_tolerance`).
+
+    Args:
+        run: ``run(precision)`` translates the batch in that mode (``"32"`` = exact) -> ``(B, C, H, W)``.
+        candidates: the faster modes to try, fastest first (:func:`auto_candidates`).
+        codec: the generator's depth codec (decodes the depth channel to metres for the comparison).
+        tolerance_mm: the bound on the depth difference, millimetres.
+
+    Returns:
+        ``(output, mode used, record)``: the chosen mode's output (exact fp32 when none is within), its name, and
+        ``{"tolerance_mm", "tried": [{"mode", <depth_difference keys>, "within"}...], "used"}``.
+    """
+    exact = run("32")
+    tried: list[dict[str, Any]] = []
+    y, used = exact, "32"
+    for mode in candidates:
+        out = run(mode)
+        diff = depth_difference(out, exact, codec)
+        within = within_tolerance(diff, tolerance_mm)
+        tried.append({"mode": mode, **diff, "within": within})
+        if within:
+            y, used = out, mode
+            break
+    return y, used, {"tolerance_mm": tolerance_mm, "tried": tried, "used": used}
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -13,12 +13,11 @@ import torch
 
 from volo_adapt.inference.engine import (
     auto_candidates,
-    depth_difference,
+    fastest_within_tolerance,
     padded_size,
     prepare,
     resolve_precision,
     translate_tensors,
-    within_tolerance,
 )
 from volo_adapt.inference.loading import LoadedGenerator
 from volo_adapt.inference.options import TranslateOptions
@@ -87,17 +86,7 @@ class Runner:
 
     def _checked(self, x: torch.Tensor, seeds: list[int]) -> torch.Tensor:
         """``--precision auto``, first batch: the fastest mode within the tolerance of exact fp32 on this batch."""
-        tolerance = self.options.depth_tolerance_mm
-        exact = self._run(x, seeds, "32")
-        tried, y = [], exact
-        self.precision = "32"
-        for mode in self.candidates:
-            out = self._run(x, seeds, mode)
-            diff = depth_difference(out, exact, self.loaded.codec)
-            within = within_tolerance(diff, tolerance)
-            tried.append({"mode": mode, **diff, "within": within})
-            if within:
-                self.precision, y = mode, out
-                break
-        self.depth_check = {"tolerance_mm": tolerance, "tried": tried, "used": self.precision}
+        y, self.precision, self.depth_check = fastest_within_tolerance(
+            lambda mode: self._run(x, seeds, mode), self.candidates, self.loaded.codec, self.options.depth_tolerance_mm
+        )
         return y
