@@ -17,3 +17,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect and generate RGB-D data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+
+def examples(*lines: str) -> str:
+    """A command's ``--help`` epilog: its example command lines, one per line (shown below the options)."""
+    body = "\n\n".join(f"  {line}" for line in lines)  # rich help joins single newlines: one blank line each
+    return f"Examples:\n\n{body}"

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.app import data_app
+from cli.app import data_app, examples
 from cli.console import LineProgress, make_console, make_progress
 from volo_adapt.data.check import CheckReport, SourceStats, check_sources, format_size
 from volo_adapt.data.formats import DEFAULT_PIXEL_LIMIT
@@ -54,7 +54,10 @@ def _render(report: CheckReport, console: Console) -> None:
     console.print(table)
 
 
-@data_app.command("check")
+@data_app.command("check", epilog=examples(
+    "volo data check renders/",
+    "volo data check renders/ phone/index.json#train --depth-scale 5000",
+))
 def check(
     sources: list[str] = typer.Argument(
         ..., help="Source specs: folder with rgb/ and depth/, FILE.json#KEY, FILE.csv, a folder of .npy/.npz, "
@@ -116,7 +119,10 @@ def _print_pack(report: PackReport, console: Console) -> None:
             console.print(f"  {b.reason}", markup=False, highlight=False, soft_wrap=True)
 
 
-@data_app.command("pack")
+@data_app.command("pack", epilog=examples(
+    "volo data pack renders/ packs/renders        # then train with --data-a packs/renders",
+    "volo data pack scans.json#train packs/scans --workers 4",
+))
 def pack(
     sources: list[str] = typer.Argument(
         ..., metavar="SOURCE... OUT", help="Source specs of ONE domain (folder with rgb/ and depth/, FILE.json#KEY, "

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cli.app import app
+from cli.app import app, examples
 from cli.console import make_console
 
 
@@ -18,7 +18,10 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}"
 
 
-@app.command("demo")
+@app.command("demo", epilog=examples(
+    "volo demo                          # train 7 minutes on the built-in data, translate, evaluate",
+    "volo demo --out runs/my-demo",
+))
 def demo_cmd(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output folder (run/, translated/, plots/, reports)."),
     config: str = typer.Option("demo", "--config", help="Preset name or YAML file."),

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cli.app import app
+from cli.app import app, examples
 from cli.console import make_console, make_status
 from volo_adapt.directions import Direction
 from volo_adapt.errors import ConfigError, VoloError
@@ -19,7 +19,12 @@ FLAGS = {"source_a and source_b": "--data-a and --data-b", "device": "--device"}
 """The flag of each :func:`~volo_adapt.metrics.evaluate.evaluate` option whose errors name it."""
 
 
-@app.command("eval")
+@app.command("eval", epilog=examples(
+    "volo eval --ckpt runs/demo/checkpoints/last.ckpt          # on the built-in demo test split",
+    "volo eval --ckpt last.ckpt --data-a renders_test/ --data-b phone_test/ --plots runs/v1/plots",
+    "volo eval --ckpt last.ckpt --paired pairs/ --json report.json",
+    "volo eval --list-metrics",
+))
 def eval_cmd(
     ckpt: Path = typer.Option(None, "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt); "
                               "required unless --list-metrics."),

@@ -11,6 +11,7 @@ import sys
 import warnings
 
 import typer
+from rich.markup import escape
 
 # Importing a command module registers its commands on the app.
 from cli import data, demo, eval, export, synth, train, translate  # noqa: F401
@@ -58,7 +59,8 @@ def run(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except VoloError as e:
         if not is_launched_worker():
-            make_console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            # the message is text, not markup: "volo-adapt[hub]" must print its brackets
+            make_console(stderr=True).print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         make_console(stderr=True).print("[yellow]interrupted[/]")

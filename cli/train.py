@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import app
+from cli.app import app, examples
 from cli.console import is_launched_worker, make_console
-from volo_adapt.config import RunConfig, load_config
+from volo_adapt.config import RunConfig, load_config, preset_names
 from volo_adapt.directions import Domain
 from volo_adapt.errors import ConfigError
 
@@ -110,13 +110,19 @@ def _print_outcome(console: Console, result: Any, run_dir: Path) -> None:
         console.print(result.requeue, highlight=False)
 
 
-@app.command("train")
+@app.command("train", epilog=examples(
+    "volo train                                   # the demo preset on the built-in demo data",
+    "volo train --config vologan --data-a renders/ --data-b phone/ --out runs/v1",
+    "volo train --config demo --max-time 10m --set loss.cycle_weight=5",
+    "volo train --out runs/v1 --resume auto       # continue a run after an interruption",
+    "volo train --config cyclegan --dry-run       # the resolved config and parameter counts",
+))
 def train_cmd(
     config: str = typer.Option(
         None,
         "--config",
         "-c",
-        help="YAML file or preset (vologan, cyclegan, demo, smoke). Default: the run folder's config.yaml when "
+        help=f"YAML file or preset ({', '.join(preset_names())}). Default: the run folder's config.yaml when "
         "resuming with --out, else demo without data and vologan with data.",
     ),
     data_a: list[str] = typer.Option(

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.app import app
+from cli.app import app, examples
 from cli.console import LineProgress, make_console, make_progress
 from volo_adapt.directions import Direction
 
@@ -35,7 +35,11 @@ class RgbFormat(str, Enum):
     same = "same"
 
 
-@app.command("translate")
+@app.command("translate", epilog=examples(
+    "volo translate renders/ renders_as_phone/ --ckpt runs/v1/checkpoints/last.ckpt",
+    "volo translate scans.json#test out/ --ckpt a2b.pt --batch-size 8 --device cuda",
+    "volo translate renders/ out/ --ckpt last.ckpt --skip-existing   # resume an interrupted run",
+))
 def translate(
     source: str = typer.Argument(..., metavar="IN", help="Source: folder with rgb/+depth/, FILE.json#KEY, CSV, or "
                                  "a folder of (H,W,4) arrays."),

@@ -135,6 +135,28 @@ class Translator:
         dev = resolve_device(device)
         return cls(load_generator(path, direction, use_ema=use_ema, map_location=dev), **options)
 
+    @classmethod
+    def from_pretrained(cls, folder_or_hub_id: str | Path, device: str | torch.device = "auto", *,
+                        revision: str | None = None, **options: Any) -> Translator:
+        """Load a generator in the Hugging Face Hub layout (``volo export --format hub``): a local folder, or a Hub
+        id (``org/name``) through ``huggingface_hub``'s cache (offline with ``HF_HUB_OFFLINE=1``). Nothing is
+        unpickled (safetensors and JSON only); needs the ``hub`` extra (``pip install 'volo-adapt[hub]'``).
+
+        Args:
+            folder_or_hub_id: the folder or the Hub id (loaded by :func:`~volo_adapt.inference.hub.load_hub_generator`).
+            device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda:1"``, ...: where the generator runs.
+            revision: the Hub revision (branch, tag or commit; default ``main``); ignored for a folder.
+            **options: ``precision``, ``depth_tolerance_mm``, ``max_batch_pixels`` (see :class:`Translator`).
+
+        Raises:
+            VoloError: a missing or mismatched folder, an id the Hub (or its cache) lacks, the extra not installed,
+                an unknown device, a bad option (one line).
+        """
+        from volo_adapt.inference.hub import load_hub_generator
+
+        dev = resolve_device(device)
+        return cls(load_hub_generator(folder_or_hub_id, map_location=dev, revision=revision), **options)
+
     @property
     def device(self) -> torch.device:
         """Where the generator runs."""

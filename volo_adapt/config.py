@@ -26,7 +26,8 @@ from volo_adapt.errors import ConfigError
 
 __all__ = [
     "CONFIG_VERSION", "FSDP_REFUSAL", "PRESETS_DIR", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig",
-    "RunConfig", "SensorHeadConfig", "TrainConfig", "apply_overrides", "load_config", "resolve_preset", "validate",
+    "RunConfig", "SensorHeadConfig", "TrainConfig", "apply_overrides", "load_config", "preset_names", "resolve_preset",
+    "validate",
 ]
 
 CONFIG_VERSION = 1
@@ -383,8 +384,13 @@ def resolve_preset(name_or_path: str | Path) -> Path:
     candidate = PRESETS_DIR / f"{name_or_path}.yaml"
     if candidate.is_file():
         return candidate
-    presets = sorted(x.stem for x in PRESETS_DIR.glob("*.yaml")) if PRESETS_DIR.is_dir() else []
+    presets = preset_names()
     raise ConfigError(f"--config {name_or_path}: no such file or preset (presets: {', '.join(presets) or 'none'})")
+
+
+def preset_names() -> list[str]:
+    """The shipped presets' names, sorted (``configs/NAME.yaml``; in an installed package, :data:`PRESETS_DIR`)."""
+    return sorted(x.stem for x in PRESETS_DIR.glob("*.yaml")) if PRESETS_DIR.is_dir() else []
 
 
 def load_config(

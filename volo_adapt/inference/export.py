@@ -1,4 +1,6 @@
-"""Export one generator as a standalone file: ``pt`` (weights-only dict), TorchScript or ONNX.
+"""Export one generator as a standalone file: ``pt`` (weights-only dict), TorchScript or ONNX; or as a folder in the
+Hugging Face Hub layout (``hub``: ``model.safetensors``, ``config.json``, a model card; see
+:mod:`volo_adapt.inference.hub`).
 
 Every format carries the normalisation contract of :mod:`volo_adapt.inference.metadata` (codec near/far/gap,
 channel order R, G, B, D, value range [0, 1], invalid = 0 in every channel, ``size_multiple``):
@@ -11,6 +13,7 @@ channel order R, G, B, D, value range [0, 1], invalid = 0 in every channel, ``si
 * ``onnx``: ``torch.onnx.export`` with dynamic batch, height and width (multiples of ``size_multiple``; equal for a
   square-only generator); the contract is the JSON string under the ``volo`` key of ``metadata_props``. Needs the
   optional ``onnx`` extra (``pip install 'volo-adapt[onnx]'``).
+* ``hub``: a folder; the contract is ``normalisation`` in its ``config.json``. Needs the optional ``hub`` extra.
 
 Exported graphs take inputs whose sides are already multiples of ``size_multiple``: padding and cropping (see
 :func:`~volo_adapt.inference.engine.translate_tensors`) are left to the caller and described in the metadata.
@@ -26,6 +29,7 @@ import logging
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,33 +40,41 @@ from volo_adapt.errors import VoloError, first_line
 from volo_adapt.inference.loading import LoadedGenerator, export_payload
 from volo_adapt.inference.metadata import normalisation_metadata
 
-EXPORT_FORMATS = ("pt", "torchscript", "onnx")
+EXPORT_FORMATS = ("pt", "torchscript", "onnx", "hub")
 """Formats :func:`export_generator` writes."""
 ONNX_OPSET = 18
 """ONNX opset of exported graphs."""
 
 
 def export_generator(
-    loaded: LoadedGenerator, out: str | Path, fmt: str = "pt", example_size: int | None = None
+    loaded: LoadedGenerator, out: str | Path, fmt: str = "pt", example_size: int | None = None, **hub_options: Any
 ) -> Path:
-    """Write ``loaded``'s generator to ``out`` as a standalone file.
+    """Write ``loaded``'s generator to ``out`` as a standalone file (a folder for ``hub``).
 
     Args:
         loaded: the generator (any device; exports are made from a CPU copy).
-        out: destination file (parents are created; an existing file is replaced atomically).
-        fmt: ``"pt"``, ``"torchscript"`` or ``"onnx"``.
+        out: destination file (parents are created; an existing file is replaced atomically); for ``hub`` a folder.
+        fmt: ``"pt"``, ``"torchscript"``, ``"onnx"`` or ``"hub"``.
         example_size: side of the square example input used for tracing (default: ``2 * min_size`` rounded to
             ``size_multiple``); the traced graph accepts other sizes too.
+        **hub_options: for ``hub`` only: ``eval_report``, ``license``, ``force`` of
+            :func:`~volo_adapt.inference.hub.write_hub_folder`.
 
     Returns:
         ``out`` as a Path.
 
     Raises:
-        VoloError: unknown format, the ``onnx`` extra not installed, or the file cannot be written.
+        VoloError: unknown format, an optional extra not installed, or the file cannot be written.
     """
     out = Path(out)
     if fmt not in EXPORT_FORMATS:
         raise VoloError(f"--format {fmt!r}: must be one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "hub":
+        from volo_adapt.inference.hub import write_hub_folder
+
+        return write_hub_folder(loaded, out, **hub_options)
+    if hub_options:
+        raise VoloError(f"{', '.join(sorted(hub_options))}: only for the hub format, not {fmt}")
     if out.is_dir():
         raise VoloError(f"{out}: is a directory; give the output file name")
     meta = normalisation_metadata(loaded)

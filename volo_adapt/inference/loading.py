@@ -105,6 +105,13 @@ def load_generator(
     """
     path = Path(path)
     d = parse_direction(direction)
+    if path.is_dir() and (path / "config.json").is_file():  # a `volo export --format hub` folder (no pickle)
+        from volo_adapt.inference.hub import load_hub_generator
+
+        loaded = load_hub_generator(path, map_location=map_location)
+        if loaded.direction != d.value:
+            raise CheckpointError(f"{path}: this folder holds the {loaded.direction} generator, not {d.value}")
+        return loaded
     obj = load_checkpoint_file(path, map_location, trusted_pickle_fallback=True)
     if isinstance(obj, dict) and obj.get("format") == EXPORT_FORMAT:
         loaded = _from_export(path, obj, d)
