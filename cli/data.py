@@ -124,11 +124,11 @@ def _print_pack(report: PackReport, console: Console) -> None:
     "volo data pack scans.json#train packs/scans --workers 4",
 ))
 def pack(
-    sources: list[str] = typer.Argument(
-        ..., metavar="SOURCE... OUT", help="Source specs of ONE domain (folder with rgb/ and depth/, FILE.json#KEY, "
-        "FILE.csv, arrays), "
-        "then the output folder OUT."
+    specs: list[str] = typer.Argument(
+        ..., metavar="SOURCE", help="Source specs of ONE domain (folder with rgb/ and depth/, FILE.json#KEY, "
+        "FILE.csv, arrays); one or more."
     ),
+    out: Path = typer.Argument(..., metavar="OUT", help="The output folder (litdata shards and index.json)."),
     shard_size: str = typer.Option(
         DEFAULT_SHARD_SIZE, "--shard-size", help="Shard (chunk) size before compression, e.g. 64MB, 256MB."
     ),
@@ -148,9 +148,6 @@ def pack(
     Colour and depth are kept exactly as stored; unreadable samples are listed and skipped (exit code 2 if any).
     Rerun the same command after an interruption: it keeps the finished parts and completes the pack.
     """
-    if len(sources) < 2:
-        raise typer.BadParameter("give at least one SOURCE and the output folder OUT", param_hint="SOURCE... OUT")
-    *specs, out = sources
     console = make_console()
     err = make_console(stderr=True)
     with _progress_bar(err, "packing") as bar:

@@ -22,7 +22,7 @@ FLAGS = {"source_a and source_b": "--data-a and --data-b", "device": "--device"}
 @app.command("eval", epilog=examples(
     "volo eval --ckpt runs/demo/checkpoints/last.ckpt          # on the built-in demo test split",
     "volo eval --ckpt last.ckpt --data-a renders_test/ --data-b phone_test/ --plots runs/v1/plots",
-    "volo eval --ckpt last.ckpt --paired pairs/ --json report.json",
+    "volo eval --ckpt last.ckpt --paired pairs/ --out report.json",
     "volo eval --list-metrics",
 ))
 def eval_cmd(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.app import app
+from cli.app import app, examples
 from cli.console import make_console
 from volo_adapt.directions import Direction
 from volo_adapt.errors import VoloError
@@ -24,7 +24,11 @@ FLAGS = {"force": "--force", "eval_report": "--eval-json", "out_dir": "OUT"}
 """The flag of each library option whose errors name it."""
 
 
-@app.command("export")
+@app.command("export", epilog=examples(
+    "volo export --ckpt runs/v1/checkpoints/last.ckpt a2b.pt",
+    "volo export --ckpt last.ckpt --format onnx --direction a2b a2b.onnx",
+    "volo export --ckpt last.ckpt --format hub --eval-json eval.json my-model/   # then: huggingface-cli upload",
+))
 def export(
     out: Path = typer.Argument(..., metavar="OUT", help="Output file (a folder for --format hub)."),
     ckpt: Path = typer.Option(..., "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt)."),
