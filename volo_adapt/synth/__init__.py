@@ -5,6 +5,7 @@
 * :mod:`~.render`: analytic, vectorised ray casting into depth/normal/albedo buffers.
 * :mod:`~.sensor_a`: sensor A (source: photogrammetry render): exact depth, Lambert + ambient colour.
 * :mod:`~.sensor_b`: sensor B (target: phone RGB + LiDAR): low-res noisy depth with tails and holes, noisy JPEG.
+* :mod:`~.zoo`: the sensor zoo: target-sensor families for domain B (``--sensor``; ``docs/sensor-zoo.md``).
 * :mod:`~.pipeline`: scenes -> render -> sensors for sample indices of a random stream.
 * :mod:`~.dataset_writer`: the on-disk benchmark (``volo data synth``); :mod:`~.demo_set`: the cached demo set and
   its splits.

@@ -5,7 +5,8 @@ Layout under ``OUT``::
     A/train, A/test          sensor A (source: photogrammetry render) on scenes of streams "A/train", "A/test"
     B/train, B/test          sensor B (target: phone RGB + LiDAR) on scenes of streams "B/train", "B/test"
     paired/A, paired/B       the SAME scenes (stream "paired") through sensors A and B, for evaluation
-    synth.json               manifest: seed, size, counts, camera intrinsics, every sensor parameter
+    synth.json               manifest: seed, size, counts, camera intrinsics, every sensor parameter; with
+                             ``--sensor NAME`` also ``sensor``: the zoo sensor of B and its drawn parameters
     README.txt               the same in words
 
 Each image folder holds ``rgb/NAME.png`` (8-bit colour) and ``depth/NAME.png`` (16-bit, millimetres, 0 = invalid)
@@ -23,7 +24,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,6 +36,8 @@ from volo_adapt.errors import VoloError
 from volo_adapt.synth.camera import PinholeCamera
 from volo_adapt.synth.pipeline import SynthConfig, synthesize
 from volo_adapt.synth.preview import preview_grid, write_preview_png
+from volo_adapt.synth.sensor_b import SensorBConfig
+from volo_adapt.synth.zoo.base import DrawnSensor
 
 FORMAT_VERSION = 1
 """Bumped whenever the generator's output for a given seed changes (the demo cache key includes it)."""
@@ -76,10 +79,17 @@ def default_batch_size(size: int) -> int:
     return max(1, min(32, (16 * 128 * 128) // (size * size)))
 
 
-def manifest(seed: int, size: int, n_train: int, n_test: int, cfg: SynthConfig) -> dict:
-    """The JSON-ready description of a data set (no timestamps, so it is reproducible too)."""
+def manifest(seed: int, size: int, n_train: int, n_test: int, cfg: SynthConfig,
+             sensor: DrawnSensor | None = None) -> dict:
+    """The JSON-ready description of a data set (no timestamps, so it is reproducible too).
+
+    With a zoo ``sensor`` (domain B), the new key ``sensor`` holds its name, kind, parameter seed, pinned keys and
+    drawn parameters; without one there is no ``sensor`` key (B = ``config.sensor_b``, as before the zoo).
+    """
+    if sensor is not None and isinstance(sensor.params, SensorBConfig):
+        cfg = replace(cfg, sensor_b=sensor.params)  # builtin_lidar: config.sensor_b keeps meaning "B's parameters"
     cam = PinholeCamera.from_fov(size, size, cfg.hfov_deg)
-    return {
+    m = {
         "kind": "volo-adapt synthetic two-sensor RGB-D benchmark",
         "format_version": FORMAT_VERSION,
         "seed": seed,
@@ -92,6 +102,9 @@ def manifest(seed: int, size: int, n_train: int, n_test: int, cfg: SynthConfig) 
         "camera": cam.to_dict(),
         "config": asdict(cfg),
     }
+    if sensor is not None:
+        m["sensor"] = sensor.to_dict()
+    return m
 
 
 def _readme(m: dict) -> str:
@@ -111,6 +124,9 @@ def _readme(m: dict) -> str:
         f"All scene and sensor parameters: {MANIFEST}.",
         "",
     ]
+    if "sensor" in m:
+        lines.insert(-2, f"Sensor T of B/ and paired/B: zoo sensor {m['sensor']['name']} ({m['sensor']['kind']}), "
+                         f"parameters in {MANIFEST} under 'sensor'.")
     return "\n".join(lines)
 
 
@@ -150,6 +166,7 @@ def write_synth_dataset(
     batch_size: int | None = None,
     progress: ProgressFn | None = None,
     threads: int | None = 1,
+    sensor: DrawnSensor | None = None,
 ) -> dict:
     """Generate the benchmark into ``out`` (which must be absent or empty).
 
@@ -167,6 +184,7 @@ def write_synth_dataset(
             Default 1: the work is many small element-wise ops, and on a loaded 2-core machine two OpenMP threads
             were measured 5-15x slower than one (spinning on a descheduled peer); see benchmarks/bench_synth.py.
             Does not change the output.
+        sensor: zoo sensor of domain B (:func:`~volo_adapt.synth.zoo.make_sensor`); ``None``: ``cfg.sensor_b``.
 
     Returns:
         The manifest (also written to ``out/synth.json``).
@@ -185,29 +203,30 @@ def write_synth_dataset(
         progress(0, total)
     with torch.inference_mode(), _torch_threads(threads):
         for split in splits:
-            for n in _write_split(out, split, seed, size, cfg, bs):
+            for n in _write_split(out, split, seed, size, cfg, bs, sensor):
                 done += n
                 if progress:
                     progress(done, total)
         if preview is not None:
-            write_preview(preview, seed, size, cfg)
-    m = manifest(seed, size, n_train, n_test, cfg)
+            write_preview(preview, seed, size, cfg, sensor=sensor)
+    m = manifest(seed, size, n_train, n_test, cfg, sensor)
     atomic_write_bytes(out / "README.txt", _readme(m).encode("utf-8"))
     atomic_write_bytes(out / MANIFEST, (json.dumps(m, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return m
 
 
-def _write_split(out: Path, split: Split, seed: int, size: int, cfg: SynthConfig, bs: int) -> Iterator[int]:
+def _write_split(out: Path, split: Split, seed: int, size: int, cfg: SynthConfig, bs: int,
+                 sensor: DrawnSensor | None = None) -> Iterator[int]:
     """Render and write one split in batches of ``bs`` samples; yields the number of samples of each batch."""
     for d in split.folders:
         (out / d / "rgb").mkdir(parents=True, exist_ok=True)
         (out / d / "depth").mkdir(parents=True, exist_ok=True)
     for start in range(0, split.count, bs):
         idx = list(range(start, min(split.count, start + bs)))
-        batch = synthesize(seed, split.stream, idx, size, split.sensors, cfg)
+        batch = synthesize(seed, split.stream, idx, size, split.sensors, cfg, sensor)
         images = {"A": (batch.rgb_a, batch.depth_a), "B": (batch.rgb_b, batch.depth_b)}
-        for sensor, folder in zip(split.sensors, split.folders, strict=True):
-            _write_images(out / folder, idx, *images[sensor])
+        for domain, folder in zip(split.sensors, split.folders, strict=True):
+            _write_images(out / folder, idx, *images[domain])
         yield len(idx)
 
 
@@ -222,9 +241,10 @@ def _write_images(folder: Path, indices: list[int], rgb: torch.Tensor, depth: to
 
 
 def write_preview(
-    path: str | os.PathLike, seed: int, size: int, cfg: SynthConfig | None = None, n: int = PREVIEW_SAMPLES
+    path: str | os.PathLike, seed: int, size: int, cfg: SynthConfig | None = None, n: int = PREVIEW_SAMPLES,
+    sensor: DrawnSensor | None = None,
 ) -> None:
     """Write a PNG grid of paired scenes ``0..n-1`` (the ones in ``paired/``): A rgb | A depth | B rgb | B depth."""
     with torch.inference_mode():
-        b = synthesize(seed, "paired", list(range(n)), size, "AB", cfg or SynthConfig())
+        b = synthesize(seed, "paired", list(range(n)), size, "AB", cfg or SynthConfig(), sensor)
     write_preview_png(path, preview_grid(b.rgb_a, b.depth_a, b.rgb_b, b.depth_b))

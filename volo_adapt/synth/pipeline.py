@@ -12,6 +12,7 @@ from volo_adapt.synth.scene import SceneConfig, sample_scene, stack_scenes
 from volo_adapt.synth.seeding import numpy_rng, torch_generator
 from volo_adapt.synth.sensor_a import SensorAConfig, sensor_a
 from volo_adapt.synth.sensor_b import SensorBConfig, lidar_depth, phone_rgb
+from volo_adapt.synth.zoo.base import DrawnSensor, SensorInputs
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def synthesize(
     size: int,
     sensors: str = "AB",
     cfg: SynthConfig = SynthConfig(),  # noqa: B008
+    target: DrawnSensor | None = None,
 ) -> SynthBatch:
     """Render samples ``indices`` of ``stream`` and pass them through the requested sensors.
 
@@ -64,6 +66,8 @@ def synthesize(
         size: output side in pixels (square images).
         sensors: ``"A"`` (sensor A), ``"B"`` (sensor B) or ``"AB"`` (both on the same scenes).
         cfg: benchmark parameters.
+        target: the domain-B sensor from the zoo (:func:`volo_adapt.synth.zoo.make_sensor`); ``None`` = sensor B
+            with ``cfg.sensor_b`` (the default, unchanged output). Uses the same per-sample generators.
     """
     assert indices and sensors and set(sensors) <= {"A", "B"}, f"sensors must be 'A', 'B' or 'AB', got {sensors!r}"
     camera = PinholeCamera.from_fov(size, size, cfg.hfov_deg)
@@ -74,7 +78,11 @@ def synthesize(
     out = SynthBatch(None, None, None, None)
     if "A" in sensors:
         out.rgb_a, out.depth_a = rgb_clean, depth_clean
-    if "B" in sensors:
+    if "B" in sensors and target is not None:
+        gens = [torch_generator(seed, stream, i, "lidar") for i in indices]
+        inputs = SensorInputs(buf, rgb_clean, camera, gens, [torch_generator(seed, stream, i, "rgb") for i in indices])
+        out.rgb_b, out.depth_b = target.apply(inputs)
+    elif "B" in sensors:
         lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo,
                           [torch_generator(seed, stream, i, "lidar") for i in indices], cfg.sensor_b, buf.range)
         out.depth_b = lid.depth
