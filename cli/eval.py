@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from cli.app import app, examples
 from cli.console import make_console, make_status
+from cli.devices import accelerator_option, devices_option, inference_device, legacy_device_option
 from volo_adapt.directions import Direction
 from volo_adapt.errors import ConfigError, VoloError
 
@@ -52,7 +53,9 @@ def eval_cmd(
     c2st_repeats: int = typer.Option(5, "--c2st-repeats", min=1, help="C2ST accuracy = mean over this many "
                                      "classifier seeds (--seed, --seed + 1, ...); one split of a small test set "
                                      "is a noisy judge."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
+    accelerator: str = accelerator_option(),
+    devices: str = devices_option(),
+    device: str = legacy_device_option(),
     no_ema: bool = typer.Option(False, "--no-ema", help="Use the raw weights even if the run kept an EMA."),
 ) -> None:
     """Evaluate a generator: depth-sensor statistics, geometry, C2ST, FID/KID, paired errors, with baselines."""
@@ -67,10 +70,12 @@ def eval_cmd(
     from volo_adapt.metrics.evaluate import evaluate
 
     console = make_console(stderr=True)
+    flags = {**FLAGS, "device": "--device" if device is not None else "--accelerator/--devices"}
+    device = inference_device(accelerator, devices, device)
     loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
     console.print(f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from "
                   f"{ckpt}", highlight=False)
-    with make_status(console, "evaluating") as status, _flag_names():
+    with make_status(console, "evaluating") as status, _flag_names(flags):
         report = evaluate(
             loaded, data_a or None, data_b or None, paired=paired, metrics=names, max_samples=max_samples,
             batch_size=batch_size, image_size=image_size, inception_weights=inception_weights, seed=seed,
@@ -101,13 +106,13 @@ def _metric_names(metrics: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _flag_names() -> Iterator[None]:
+def _flag_names(flags: dict[str, str]) -> Iterator[None]:
     """Re-word the library's option errors with this command's flags (``paired folder X`` -> ``--paired X``)."""
     from volo_adapt.data.eval_sets import PairedFolderError
     from volo_adapt.inference.option_errors import options_named
 
     try:
-        with options_named(FLAGS):
+        with options_named(flags):
             yield
     except PairedFolderError as e:
         raise VoloError(f"--paired {e.root}: {e.problem}") from e

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cli.app import app, examples
 from cli.console import LineProgress, make_console, make_progress
+from cli.devices import accelerator_option, devices_option, inference_device, legacy_device_option
 from volo_adapt.directions import Direction
 
 FLAGS = {
@@ -37,7 +38,7 @@ class RgbFormat(str, Enum):
 
 @app.command("translate", epilog=examples(
     "volo translate renders/ renders_as_phone/ --ckpt runs/v1/checkpoints/last.ckpt",
-    "volo translate scans.json#test out/ --ckpt a2b.pt --batch-size 8 --device cuda",
+    "volo translate scans.json#test out/ --ckpt a2b.pt --batch-size 8 --accelerator gpu --devices 1,",
     "volo translate renders/ out/ --ckpt last.ckpt --skip-existing   # resume an interrupted run",
 ))
 def translate(
@@ -47,7 +48,9 @@ def translate(
     ckpt: Path = typer.Option(..., "--ckpt", help="Training checkpoint (.ckpt) or exported generator (.pt)."),
     direction: Direction = typer.Option(Direction.A2B, "--direction", help="a2b: A (synthetic) -> B (sensor)."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Images per network call (same-size images)."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N | mps."),
+    accelerator: str = accelerator_option(),
+    devices: str = devices_option(),
+    device: str = legacy_device_option(),
     precision: str = typer.Option("auto", "--precision", help="auto (the device's fastest mode whose depth stays "
                                   "within --depth-tolerance-mm of exact fp32 on the first batch: bf16 where it is "
                                   "native, then TF32 on CUDA; exact fp32 on other CPUs) | 32 (exact) | tf32 (CUDA) | "
@@ -73,7 +76,9 @@ def translate(
     from volo_adapt.inference.option_errors import options_named
 
     console = make_console(stderr=True)
-    with options_named(FLAGS):  # option errors before the progress bar appears
+    flags = {**FLAGS, "device": "--device" if device is not None else "--accelerator/--devices"}
+    device = inference_device(accelerator, devices, device)
+    with options_named(flags):  # option errors before the progress bar appears
         options = TranslateOptions(
             batch_size=batch_size, device=device, precision=precision, skip_existing=skip_existing,
             depth_scale=depth_scale, rgb_format=rgb_format.value, compile=compile_, seed=seed,
@@ -84,7 +89,7 @@ def translate(
     console.print(f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from "
                   f"{ckpt}", highlight=False)
     progress, on_progress = _progress_bar(console)
-    with progress, options_named(FLAGS):
+    with progress, options_named(flags):
         report = translate_source(source, out, loaded, options, progress=on_progress)
     _print_summary(console, report, loaded.codec)
     if report.failed:
