@@ -8,7 +8,9 @@ Key conventions of the returned values, so every table row reads the same way:
 * ``abs_diff``: ``|value - target|``; ``w1_*`` / ``*_dist_*``: a distance between the two distributions.
 
 Units are in the key: ``_mm`` millimetres, ``_mm_per_px`` millimetres of depth per pixel, fractions in
-``[0, 1]`` otherwise. See ``depth_stats.py``, ``geometry.py``, ``c2st.py`` and ``fid.py`` for the protocols.
+``[0, 1]`` otherwise, ``_per_1000`` per 1000 subject pixels. See ``depth_stats.py``, ``geometry.py``, ``c2st.py``,
+``fid.py`` and ``speckle.py`` (``speckle_holes``, ``speckle_outliers``, ``colour_speckle``, registered there) for
+the protocols.
 """
 
 from __future__ import annotations
@@ -243,3 +245,5 @@ def paired_rgb_psnr_ssim(inp: MetricInputs) -> MetricResult:
     # colour fidelity without pixel noise: two independent noisy captures differ by more than clean vs noisy
     low = (kornia.filters.box_blur(rc, (5, 5)).double() - kornia.filters.box_blur(rt, (5, 5)).double()).abs().mean()
     return MetricResult({"psnr_db": float(psnr), "ssim": float(ssim), "mae": float(mae), "mae_lowpass": float(low)})
+
+from volo_adapt.metrics import speckle as _speckle  # noqa: E402, F401  (registers the speckle metrics, listed last)

@@ -7,6 +7,9 @@ reference rows of the same report:
 * ``identity``: the untouched source (a translation must beat doing nothing);
 * ``sensor``: the true target renderings of the paired scenes (the target sensor's own geometry error is the bar
   for geometry vs source).
+* ``within 25 % of target``: the row's value is a :func:`target_band_gap` (``|value - target| / max(25 % of the
+  target's value, 0.5)``, computed by the metric against its own reference set); at most 1 meets it (issue 21:
+  "within 25 % of the target's value, or within 0.5 per 1000 subject pixels where the target's is near zero").
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ class HeadlineRow:
         return self.key.split("/")[0]
 
 
-TARGET_RULES = ("<= 0.60 and < identity", "< identity", ">= identity", "<= identity + 10 %", "<= sensor")
+BAND_RULE = "within 25 % of target"
+"""The rule of the speckle rows: the value is a :func:`target_band_gap`, met when at most 1."""
+
+TARGET_RULES = ("<= 0.60 and < identity", "< identity", ">= identity", "<= identity + 10 %", "<= sensor", BAND_RULE)
 
 HEADLINE_ROWS: tuple[HeadlineRow, ...] = (
     HeadlineRow("C2ST RGB-D accuracy (0.5 = indistinguishable)", "c2st_rgbd_acc/acc", "lower",
@@ -50,6 +56,12 @@ HEADLINE_ROWS: tuple[HeadlineRow, ...] = (
     HeadlineRow("RGB MAE vs paired truth after a 5x5 low-pass (colour without pixel noise)",
                 "paired_rgb_psnr_ssim/mae_lowpass", "lower"),
     HeadlineRow("RGB PSNR vs paired truth, dB", "paired_rgb_psnr_ssim/psnr_db", "higher"),
+    HeadlineRow("speckle holes per 1000 subject px, |diff| / max(25 % of target, 0.5)", "speckle_holes/target_gap",
+                "lower", BAND_RULE),
+    HeadlineRow("depth speckle outliers per 1000 subject px, |diff| / max(25 % of target, 0.5)",
+                "speckle_outliers/target_gap", "lower", BAND_RULE),
+    HeadlineRow("colour speckle per 1000 subject px, |diff| / max(25 % of target, 0.5)", "colour_speckle/target_gap",
+                "lower", BAND_RULE),
 )
 """The rows, in display order."""
 
@@ -62,10 +74,14 @@ def headline_metrics() -> list[str]:
 def meets_target(rule: str, value: float, identity: float, sensor: float | None = None) -> bool | None:
     """Whether ``value`` meets ``rule`` given the report's identity (and sensor) values; None when undecidable.
 
+    For :data:`BAND_RULE` ``value`` is the row's :func:`target_band_gap` (identity and sensor are not used).
+
     Example:
         >>> meets_target("< identity", 0.5, 0.7), meets_target("<= identity + 10 %", 0.76, 0.7)
         (True, True)
     """
+    if rule == BAND_RULE:
+        return value <= 1.0 if math.isfinite(value) else None
     if not rule or not math.isfinite(value) or not math.isfinite(identity):
         return None
     if rule == "<= 0.60 and < identity":
@@ -79,3 +95,17 @@ def meets_target(rule: str, value: float, identity: float, sensor: float | None 
     if rule == "<= sensor":
         return None if sensor is None or not math.isfinite(sensor) else value <= sensor
     raise ValueError(f"unknown target rule {rule!r} (known: {', '.join(TARGET_RULES)})")
+
+
+def target_band_gap(value: float, target: float, rel: float = 0.25, abs_tol: float = 0.5) -> float:
+    """``|value - target| / max(rel * |target|, abs_tol)``: at most 1 when ``value`` is within ``rel`` (25 %) of
+    ``target``, or within ``abs_tol`` (units of the values, e.g. 0.5 per 1000 pixels) where ``target`` is near zero
+    (below ``abs_tol / rel``); NaN when either is not finite.
+
+    Example:
+        >>> target_band_gap(12.0, 10.0), target_band_gap(0.4, 0.0)
+        (0.8, 0.8)
+    """
+    if not math.isfinite(value) or not math.isfinite(target):
+        return math.nan
+    return abs(value - target) / max(rel * abs(target), abs_tol)
