@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 # Importing a command module registers its commands on the app.
-from cli import data, demo, eval, export, synth, train, translate  # noqa: F401
+from cli import data, demo, eval, export, inspect, synth, train, translate  # noqa: F401
 from cli.app import app
 from cli.console import is_launched_worker, make_console
 from volo_adapt import __version__

@@ -1,0 +1,201 @@
+"""Native depth grid: was the depth map upsampled from a coarser grid, and how coarse?
+
+**Why it works.** A depth map resized from a ``g``-cell grid to ``S`` pixels is piecewise simple between the grid
+nodes: constant plateaus for nearest upsampling (the first difference jumps at each cell boundary), straight lines
+for bilinear (the second difference is non-zero only at the nodes), cubic pieces for bicubic, and so on. The noise of
+each grid sample makes every node a small kink or step, while the surface between nodes is smooth. The relative
+second difference ``|z(x-1) - 2 z(x) + z(x+1)| / z(x)`` averaged over every row of every image (inside surfaces,
+depth edges excluded) is therefore a comb with ``g`` teeth across the ``S`` columns. Its discrete Fourier
+spectrum peaks at the integer frequency ``g`` (and its harmonics, aliased above Nyquist); ``g / S`` is the grid
+fraction. The same is done over columns for the vertical grid.
+
+**Harmonics.** A sharp comb has equally strong harmonics ``2g, 3g, ...``, which alias to ``S - 2g`` etc. when
+``g > S / 4``, so the single largest bin can be a harmonic. Each candidate ``k`` is scored by the mean power of its
+first three (aliased) harmonics: only the true fundamental has all of them strong.
+
+**Phase.** The complex spectrum at ``g`` gives where inside a cell the kinks (or plateau steps) sit, as a fraction
+of a cell, counted from the first pixel's centre. For a resize that ignores the sensor's sampling position (plain
+bilinear / nearest) this is the resize's own node position, not the scene sampling phase.
+
+**When it fails.** Too few valid smooth pixels (a few hundred per column), grids finer than 4 cells per 3 pixels
+(frequency above Nyquist), noise-free synthetic depth (no kinks), heavy smoothing after upsampling, and images of
+mixed sizes (only the most common size is analysed). A native sensor gives no peak: ``detected`` is False.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from volo_adapt.data.inspect_depth import strided
+
+EDGE_REL = 0.1
+"""A 3-pixel window whose outer depths differ by more than this fraction of its centre depth is a depth edge."""
+MIN_CONFIDENCE = 8.0
+"""Peak power over the local spectral floor above which one axis counts as having a grid."""
+MIN_CELLS = 6
+"""Lowest grid frequency searched, cells per image side (lower ones mix with the scene's own shape)."""
+STRONG_CONFIDENCE = 30.0
+"""Above this confidence on both axes, the axes' phases need not agree (e.g. joint bilateral, own phases)."""
+PHASE_TOLERANCE = 0.1
+"""Largest phase difference (fraction of a cell) between the axes for a weaker grid: a separable resize puts its
+nodes at the same phase along x and y; the scene's spurious peaks have unrelated phases."""
+CLIP_QUANTILE = 0.9
+"""Per-image quantile of the activity at which it is clipped (robust to the scene's sharpest curvature)."""
+"""Lowest grid frequency searched, cells per image side (lower ones mix with the scene's own shape)."""
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """The grid estimate along one image axis.
+
+    Attributes:
+        detected: whether a periodic kink pattern was found.
+        cells: estimated native grid cells along the axis (count), None when not detected.
+        fraction: ``cells / pixels`` (dimensionless; 1 = native resolution), None when not detected.
+        phase: kink position inside a cell, fraction of a cell in ``[0, 1)``, None when not detected.
+        confidence: power at the peak over the median power 2-6 bins away (dimensionless; ``>= MIN_CONFIDENCE``
+            = detected).
+        pixels: image side analysed, px.
+    """
+
+    detected: bool
+    cells: int | None
+    fraction: float | None
+    phase: float | None
+    confidence: float
+    pixels: int
+
+
+@dataclass(frozen=True)
+class NativeGrid:
+    """The native depth grid estimate of a source (both axes).
+
+    Attributes:
+        detected: True only when BOTH axes find a grid, their fractions agree within one cell and, unless both
+            peaks are strong (:data:`STRONG_CONFIDENCE`), their phases agree within :data:`PHASE_TOLERANCE` (per
+            axis, the scene's own spectrum gives occasional false peaks; they rarely agree between the axes).
+        fraction_x, fraction_y: native grid side / image side along x (columns) and y (rows), dimensionless.
+        cells_x, cells_y: native grid cells across the analysed image width / height (count).
+        phase_x, phase_y: kink position inside a cell, fraction of a cell in ``[0, 1)``.
+        confidence: the smaller of the two axes' confidences (dimensionless; see :class:`GridAxis`).
+        width_px, height_px: the analysed image size, px.
+    """
+
+    detected: bool
+    fraction_x: float | None
+    fraction_y: float | None
+    cells_x: int | None
+    cells_y: int | None
+    phase_x: float | None
+    phase_y: float | None
+    confidence: float
+    width_px: int
+    height_px: int
+
+
+def combine_axes(x: GridAxis, y: GridAxis) -> NativeGrid:
+    """Both axes' estimates -> :class:`NativeGrid` (``detected`` needs agreement within one cell)."""
+    agree = x.detected and y.detected and x.fraction is not None and y.fraction is not None
+    if agree:  # one cell at the smaller side, or 5 %
+        agree = abs(x.fraction - y.fraction) <= max(1.5 / min(x.pixels, y.pixels), 0.05 * max(x.fraction, y.fraction))
+    if agree and min(x.confidence, y.confidence) < STRONG_CONFIDENCE:  # weak peaks: the phases must agree too
+        assert x.phase is not None and y.phase is not None
+        agree = abs((x.phase - y.phase + 0.5) % 1.0 - 0.5) <= PHASE_TOLERANCE
+    if not agree:
+        return NativeGrid(False, None, None, None, None, None, None, min(x.confidence, y.confidence),
+                          x.pixels, y.pixels)
+    return NativeGrid(True, x.fraction, y.fraction, x.cells, y.cells, x.phase, y.phase,
+                      min(x.confidence, y.confidence), x.pixels, y.pixels)
+
+
+class GridProfile:
+    """Accumulates the mean relative second-difference profile along one axis for images of one size."""
+
+    def __init__(self) -> None:
+        self.sums: dict[tuple[int, int], torch.Tensor] = {}
+        self.counts: dict[tuple[int, int], torch.Tensor] = {}
+
+    def add(self, depth: torch.Tensor, axis: int) -> None:
+        """Add one ``(H, W)`` float depth map (metres, 0 = invalid); ``axis`` 1 = along rows, 0 = along columns."""
+        z = depth if axis == 1 else depth.T
+        key = tuple(depth.shape)
+        left, mid, right = z[:, :-2], z[:, 1:-1], z[:, 2:]
+        ok = (left > 0) & (mid > 0) & (right > 0)
+        ok &= (right - left).abs() < EDGE_REL * mid
+        act = (left - 2 * mid + right).abs() / mid.clamp_min(1e-6)
+        if ok.any():  # clip the scene's own sharp curvature (limb silhouettes) at the 90th percentile
+            act = act.clamp_max(float(torch.quantile(strided(act[ok].float(), 200_000), CLIP_QUANTILE)))
+        act = torch.where(ok, act, torch.zeros_like(mid))
+        s = torch.zeros(z.shape[1], dtype=torch.float64)
+        c = torch.zeros(z.shape[1], dtype=torch.float64)
+        s[1:-1] = act.sum(0).double()
+        c[1:-1] = ok.sum(0).double()
+        self.sums[key] = self.sums.get(key, 0) + s
+        self.counts[key] = self.counts.get(key, 0) + c
+
+    def estimate(self) -> GridAxis | None:
+        """The grid estimate for the most common image size, None when nothing was added."""
+        if not self.sums:
+            return None
+        key = max(self.counts, key=lambda k: float(self.counts[k].sum()))
+        return estimate_axis(self.sums[key], self.counts[key])
+
+
+def _aliased(k: int, n: int) -> int:
+    k %= n
+    return min(k, n - k)
+
+
+def _local_ratio(power: torch.Tensor) -> torch.Tensor:
+    """``(K,)`` power over the median of bins 2-6 away (a local noise floor: the scene's own spectrum is smooth)."""
+    n = power.numel()
+    ratio = torch.zeros_like(power)
+    for k in range(MIN_CELLS, n):
+        near = [j for j in range(k - 6, k + 7) if 2 <= abs(j - k) and MIN_CELLS <= j < n]
+        ratio[k] = power[k] / (power[near].median() + 1e-30)
+    return ratio
+
+
+def _score(ratio: torch.Tensor, k: int, n: int) -> float:
+    """Local ratio at ``k`` plus half the mean ratio of its 2nd and 3rd harmonics (aliased; low bins left out)."""
+    harmonics = [a for a in (_aliased(2 * k, n), _aliased(3 * k, n)) if a >= MIN_CELLS and a != k]
+    extra = sum(float(ratio[a]) for a in harmonics) / len(harmonics) if harmonics else 0.0
+    return float(ratio[k]) + 0.5 * extra
+
+
+def estimate_axis(sums: torch.Tensor, counts: torch.Tensor, min_count: int = 8) -> GridAxis:
+    """Find the grid frequency of one accumulated profile.
+
+    The candidate with the best harmonic score wins; a lower frequency ``g`` whose 2nd or 3rd (aliased) harmonic
+    it is, and which is itself a clear peak, replaces it (a comb's harmonics can outscore its fundamental).
+
+    Args:
+        sums: ``(N,)`` float64, summed relative ``|second difference|`` per pixel position along the axis.
+        counts: ``(N,)`` float64, number of smooth valid windows per position.
+        min_count: positions with fewer windows are filled with the profile mean.
+
+    Returns:
+        :class:`GridAxis` (``detected`` False when the confidence stays below :data:`MIN_CONFIDENCE`).
+    """
+    n = sums.numel()
+    good = counts >= min_count
+    if n < 3 * MIN_CELLS or int(good.sum()) < n // 2:
+        return GridAxis(False, None, None, None, 0.0, n)
+    prof = torch.where(good, sums / counts.clamp_min(1), torch.zeros_like(sums))
+    prof = torch.where(good, prof - prof[good].mean(), torch.zeros_like(prof))
+    spec = torch.fft.rfft(prof)
+    ratio = _local_ratio(spec.abs() ** 2)
+    ks = list(range(MIN_CELLS, n // 2 + 1))
+    best = max(ks, key=lambda k: (_score(ratio, k, n), -k))
+    floor = max(MIN_CONFIDENCE, 0.1 * float(ratio[best]))
+    under = [g for g in ks if g < best and float(ratio[g]) >= floor
+             and best in (_aliased(2 * g, n), _aliased(3 * g, n))]
+    best = min(under) if under else best
+    confidence = float(ratio[best])
+    if confidence < MIN_CONFIDENCE:
+        return GridAxis(False, None, None, None, round(confidence, 3), n)
+    phase = (-math.atan2(float(spec[best].imag), float(spec[best].real)) / (2 * math.pi)) % 1.0
+    return GridAxis(True, best, best / n, round(phase, 4), round(confidence, 3), n)
