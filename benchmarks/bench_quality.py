@@ -22,6 +22,7 @@ Usage::
     .venv/bin/python benchmarks/bench_quality.py --ablation --out benchmarks/results/ablation
     .venv/bin/python benchmarks/bench_quality.py --variant mine=demo:loss.cycle_weight=5 --seeds 0 1 2
     .venv/bin/python benchmarks/bench_quality.py --parallel 2 --threads 1   # two runs side by side, 1 thread each
+    .venv/bin/python benchmarks/bench_quality.py --zoo --sensors tof,zone_tof  # every zoo sensor: zoo_quality.py
 
 Wall-clock budgets are only comparable between runs made under the same load: compare variants from one
 benchmark run (same ``--parallel``/``--threads``, same machine state), never across runs.
@@ -78,6 +79,8 @@ class Run:
     overrides: list[str]
     seed: int
     run_dir: Path
+    data: Path | None = None
+    """A ``volo data synth`` folder (``A/``, ``B/``, ``paired/``) to train and evaluate on; None: the demo set."""
 
     @property
     def eval_path(self) -> Path:
@@ -103,19 +106,23 @@ def train_command(run: Run, budget: str, steps: int | None = None) -> list[str]:
     length = ["--max-time", budget] if steps is None else ["--max-steps", str(steps), "--set", "train.max_time="]
     cmd = [*VOLO, "train", "--config", run.preset, "--out", str(run.run_dir), *length,
            "--resume", "auto", "--set", f"train.seed={run.seed}", "--set", "train.logger=csv"]
+    if run.data is not None:
+        cmd += ["--data-a", str(run.data / "A" / "train"), "--data-b", str(run.data / "B" / "train")]
     for o in run.overrides:
         cmd += ["--set", o]
     return cmd
 
 
-def eval_command(run_dir: Path, out: Path, untrained: bool, max_samples: int) -> list[str]:
+def eval_command(run_dir: Path, out: Path, untrained: bool, max_samples: int, data: Path | None = None) -> list[str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_eval", str(run_dir), "--_eval-out", str(out),
            "--max-samples", str(max_samples)]
+    cmd += ["--_data", str(data)] if data is not None else []
     return cmd + (["--_untrained"] if untrained else [])
 
 
-def _eval_child(run_dir: Path, out: Path, untrained: bool, max_samples: int) -> None:
-    """Evaluate ``run_dir``'s last checkpoint (or its architecture with fresh weights) into ``out``."""
+def _eval_child(run_dir: Path, out: Path, untrained: bool, max_samples: int, data: Path | None = None) -> None:
+    """Evaluate ``run_dir``'s last checkpoint (or its architecture with fresh weights) into ``out``; on the test
+    splits and ``paired/`` of the synth folder ``data`` (None: the demo benchmark)."""
     import torch
 
     from volo_adapt.demo_pipeline import untrained_like
@@ -127,7 +134,9 @@ def _eval_child(run_dir: Path, out: Path, untrained: bool, max_samples: int) -> 
     loaded = load_generator(run_dir / "checkpoints" / "last.ckpt", direction="a2b")
     if untrained:
         loaded = untrained_like(loaded, seed=0)
-    report = evaluate(loaded, metrics=METRICS, max_samples=max_samples, seed=0)
+    sources = {} if data is None else {"source_a": [str(data / "A" / "test")], "source_b": [str(data / "B" / "test")],
+                                       "paired": data / "paired"}
+    report = evaluate(loaded, metrics=METRICS, max_samples=max_samples, seed=0, **sources)
     report.info["weights"] = "untrained" if untrained else "trained"
     report.info["batches"] = _batches_done(run_dir)
     write_json(report, out)
@@ -175,7 +184,8 @@ def do_run(run: Run, args: argparse.Namespace, cpu: int | None) -> str:
     rc = run_subprocess(train_command(run, args.budget, args.steps), args.threads, log, cpu)
     if rc != 0:
         return f"{run.variant} seed {run.seed}: training failed (exit {rc}), see {log}"
-    rc = run_subprocess(eval_command(run.run_dir, run.eval_path, False, args.max_samples), args.threads, log, cpu)
+    rc = run_subprocess(eval_command(run.run_dir, run.eval_path, False, args.max_samples, run.data), args.threads,
+                        log, cpu)
     if rc != 0:
         return f"{run.variant} seed {run.seed}: evaluation failed (exit {rc}), see {log}"
     return f"{run.variant} seed {run.seed}: {time.time() - t0:.0f} s"
@@ -195,7 +205,7 @@ def untrained_report(variant: str, runs: list[Run], args: argparse.Namespace) ->
     return json.loads(out.read_text())
 
 
-def summarise(runs: list[Run], variants: list[str], args: argparse.Namespace) -> dict:
+def summarise(runs: list[Run], variants: list[str], args: argparse.Namespace, with_untrained: bool = True) -> dict:
     reports = {(r.variant, r.seed): json.loads(r.eval_path.read_text()) for r in runs if r.eval_path.is_file()}
     if not reports:
         raise SystemExit("no finished runs to summarise")
@@ -216,7 +226,7 @@ def summarise(runs: list[Run], variants: list[str], args: argparse.Namespace) ->
                 "n": len(vals),
                 "per_seed": {str(s): d.get(key) for s, d in per_seed.items()},
             }
-        untrained = untrained_report(v, runs, args)
+        untrained = untrained_report(v, runs, args) if with_untrained else None
         summary["variants"][v] = {
             "preset": next(r.preset for r in runs if r.variant == v),
             "overrides": next(r.overrides for r in runs if r.variant == v),
@@ -242,8 +252,9 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}f}"
 
 
-def markdown(summary: dict, variants: list[str]) -> str:
+def markdown(summary: dict, variants: list[str], untrained_column: bool = True) -> str:
     refs = summary["references"]
+    untrained_head = " untrained (" + variants[0] + ") |" if untrained_column else ""
     budget = f"{summary['steps']} training batches" if summary.get("steps") else f"{summary['budget']} of training"
     lines = [
         f"Budget {budget} per run; seeds {', '.join(map(str, summary['seeds']))}; "
@@ -251,9 +262,10 @@ def markdown(summary: dict, variants: list[str]) -> str:
         f"{summary['max_samples']} test images per set. Cells: mean ± std over seeds. "
         "Verdicts judge the first variant's mean against the issue's targets.",
         "",
-        "| metric | " + " | ".join(variants) + " | identity | untrained (" + variants[0] + ") | floor | sensor truth | "
+        "| metric | " + " | ".join(variants) + " | identity |" + untrained_head + " floor | sensor truth | "
         "target | verdict |",
-        "| --- | " + " | ".join("---:" for _ in variants) + " | ---: | ---: | ---: | ---: | --- | --- |",
+        "| --- | " + " | ".join("---:" for _ in variants) + " | ---: |" + " ---: |" * untrained_column
+        + " ---: | ---: | --- | --- |",
     ]
     for row in HEADLINE_ROWS:
         label, key, better, rule = row.label, row.key, row.better, row.target
@@ -266,7 +278,8 @@ def markdown(summary: dict, variants: list[str]) -> str:
         first_mean = summary["variants"][variants[0]]["stats"][key]["mean"]
         lines.append(
             f"| {label} ({better} is better) | " + " | ".join(cells)
-            + f" | {_fmt(ref_vals['identity'])} | {_fmt(untrained.get(key))} | {_fmt(ref_vals['floor'])}"
+            + f" | {_fmt(ref_vals['identity'])}" + (f" | {_fmt(untrained.get(key))}" if untrained_column else "")
+            + f" | {_fmt(ref_vals['floor'])}"
             + f" | {_fmt(ref_vals['sensor'])} | {rule} | {verdict(rule, first_mean, ref_vals)} |"
         )
     batches = "; ".join(
@@ -276,42 +289,8 @@ def markdown(summary: dict, variants: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--variant", action="append", default=[], help="NAME=PRESET[:key=value;key=value] (repeatable); "
-                   "default: sensor=demo and vologan=demo_vologan")
-    p.add_argument("--ablation", action="store_true", help="also train the first variant with each switch off")
-    p.add_argument("--budget", default="7m", help="training wall-clock budget per run (the demo's: 7m)")
-    p.add_argument("--steps", type=int, default=None, help="a budget in training batches instead of time (for "
-                   "exploring on a shared machine, where wall-clock budgets are not comparable)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--threads", type=int, default=2, help="torch threads per run")
-    p.add_argument("--parallel", type=int, default=1, help="runs at a time (each pinned to its own core)")
-    p.add_argument("--max-samples", type=int, default=64, help="test images per evaluated set")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "quality"))
-    p.add_argument("--_eval", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--_eval-out", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--_untrained", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args._eval is not None:
-        _eval_child(args._eval, args._eval_out, args._untrained, args.max_samples)
-        return
-
-    variants: dict[str, tuple[str, list[str]]] = {}
-    for text in args.variant:
-        name, preset, sets = parse_variant(text)
-        variants[name] = (preset, sets)
-    variants = variants or dict(DEFAULT_VARIANTS)
-    if args.ablation:
-        first_name, (first_preset, first_sets) = next(iter(variants.items()))
-        for name, sets in {**ABLATION_SWITCHES, **EXTRA_ABLATIONS}.items():
-            variants[f"{first_name}/{name}"] = (first_preset, [*first_sets, *sets])
-    out = Path(args.out)
-    runs = [
-        Run(v, preset, sets, s, out / "runs" / f"{v.replace('/', '_')}-s{s}")
-        for s in args.seeds for v, (preset, sets) in variants.items()
-    ]
-
+def train_all(runs: list[Run], args: argparse.Namespace) -> None:
+    """Train and evaluate ``runs`` (``args.parallel`` at a time) with a rich progress bar; finished runs are kept."""
     from concurrent.futures import ThreadPoolExecutor
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -332,6 +311,54 @@ def main(argv: list[str] | None = None) -> None:
 
         with ThreadPoolExecutor(max_workers=args.parallel) as pool:
             list(pool.map(work, runs))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--variant", action="append", default=[], help="NAME=PRESET[:key=value;key=value] (repeatable); "
+                   "default: sensor=demo and vologan=demo_vologan")
+    p.add_argument("--ablation", action="store_true", help="also train the first variant with each switch off")
+    p.add_argument("--budget", default="7m", help="training wall-clock budget per run (the demo's: 7m)")
+    p.add_argument("--steps", type=int, default=None, help="a budget in training batches instead of time (for "
+                   "exploring on a shared machine, where wall-clock budgets are not comparable)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    p.add_argument("--parallel", type=int, default=1, help="runs at a time (each pinned to its own core)")
+    p.add_argument("--max-samples", type=int, default=64, help="test images per evaluated set")
+    p.add_argument("--out", default=None, help="output folder (default benchmarks/results/quality, with --zoo "
+                   "benchmarks/results/quality-zoo)")
+    p.add_argument("--_data", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--_eval", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--_eval-out", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--_untrained", action="store_true", help=argparse.SUPPRESS)
+    from zoo_quality import add_zoo_arguments, run_zoo
+
+    add_zoo_arguments(p)
+    args = p.parse_args(argv)
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / ("quality-zoo" if args.zoo else "quality"))
+    if args._eval is not None:
+        _eval_child(args._eval, args._eval_out, args._untrained, args.max_samples, args._data)
+        return
+    if args.zoo:
+        run_zoo(args)
+        return
+
+    variants: dict[str, tuple[str, list[str]]] = {}
+    for text in args.variant:
+        name, preset, sets = parse_variant(text)
+        variants[name] = (preset, sets)
+    variants = variants or dict(DEFAULT_VARIANTS)
+    if args.ablation:
+        first_name, (first_preset, first_sets) = next(iter(variants.items()))
+        for name, sets in {**ABLATION_SWITCHES, **EXTRA_ABLATIONS}.items():
+            variants[f"{first_name}/{name}"] = (first_preset, [*first_sets, *sets])
+    out = Path(args.out)
+    runs = [
+        Run(v, preset, sets, s, out / "runs" / f"{v.replace('/', '_')}-s{s}")
+        for s in args.seeds for v, (preset, sets) in variants.items()
+    ]
+
+    train_all(runs, args)
 
     names = list(variants)
     summary = summarise(runs, names, args)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from volo_adapt.errors import ConfigError
 from volo_adapt.synth.seeding import numpy_rng
-from volo_adapt.synth.zoo import builtin_lidar, phone_lidar, stereo, tof, zone_tof
+from volo_adapt.synth.zoo import builtin_lidar, filtered, phone_lidar, stereo, tof, zone_tof
 from volo_adapt.synth.zoo.base import DrawnSensor, Family, SensorInputs
 from volo_adapt.synth.zoo.params import describe_params, draw_params, parse_pins
 
@@ -20,7 +20,8 @@ DEFAULT_SENSOR = "builtin_lidar"
 """The target sensor of ``volo data synth`` without ``--sensor`` (byte-identical to the pre-zoo benchmark)."""
 
 FAMILIES: dict[str, Family] = {
-    f.name: f for f in (builtin_lidar.FAMILY, phone_lidar.FAMILY, tof.FAMILY, stereo.FAMILY, zone_tof.FAMILY)
+    f.name: f for f in (builtin_lidar.FAMILY, phone_lidar.FAMILY, tof.FAMILY, stereo.FAMILY, zone_tof.FAMILY,
+                        filtered.FAMILY)
 }
 """Every target-sensor family by name, in listing order."""
 
