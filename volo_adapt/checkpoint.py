@@ -154,16 +154,11 @@ def check_volo_block(path: str | os.PathLike, ckpt: Any) -> dict[str, Any]:
             " its networks cannot be rebuilt)"
         )
     fmt = block.get("format") if isinstance(block, dict) else None
-    if type(fmt) is not int or fmt < 1:
-        raise CheckpointError(
-            f"{path}: not a volo-adapt checkpoint (its 'volo' entry has format {fmt!r}; volo-adapt writes"
-            f" formats 1 to {CHECKPOINT_FORMAT})"
-        )
-    if fmt > CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: checkpoint format {fmt} is newer than this volo-adapt reads ({CHECKPOINT_FORMAT});"
-            f" upgrade volo-adapt (the file was written by volo-adapt {block.get('volo_version', '?')})"
-        )
+    check_version(
+        path, fmt, CHECKPOINT_FORMAT, what="checkpoint format",
+        garbled=f"not a volo-adapt checkpoint (its 'volo' entry has format {fmt!r}; volo-adapt writes formats 1 to"
+        f" {CHECKPOINT_FORMAT})", writer=block.get("volo_version", "?"),
+    )
     if not isinstance(block.get("config"), dict):
         raise CheckpointError(f"{path}: not a volo-adapt checkpoint (its 'volo' entry has no 'config' mapping)")
     return block
@@ -185,13 +180,37 @@ def check_export_version(path: str | os.PathLike, obj: dict[str, Any]) -> int:
         CheckpointError: a missing or garbled version, or one newer than this release reads.
     """
     version = obj.get("version")
+    return check_version(path, version, EXPORT_VERSION, what="exported generator version",
+                         garbled=f"exported generator has an unknown version {version!r}",
+                         writer=obj.get("volo_version"))
+
+
+def check_version(path: str | os.PathLike, version: Any, newest: int, *, what: str, garbled: str,
+                  writer: str | None = None) -> int:
+    """The one version rule of every file volo-adapt writes (training checkpoints, exported generators, hub
+    folders): versions 1 to ``newest`` are read; anything else is refused with one line.
+
+    Args:
+        path: the file or folder, named in the message.
+        version: the stored version (an int >= 1 when the file is ours).
+        newest: the newest version this release reads.
+        what: how the message names the version (``"checkpoint format"``).
+        garbled: the message for a missing, non-integer or < 1 version.
+        writer: the volo-adapt release that wrote the file, when it says.
+
+    Returns:
+        ``version``.
+
+    Raises:
+        CheckpointError: ``PATH: <garbled>``, or ``PATH: <what> N is newer than this volo-adapt reads (M); upgrade
+            volo-adapt (the file was written by volo-adapt X)``.
+    """
     if type(version) is not int or version < 1:
-        raise CheckpointError(f"{path}: exported generator has an unknown version {version!r}")
-    if version > EXPORT_VERSION:
-        raise CheckpointError(
-            f"{path}: exported generator version {version} is newer than this volo-adapt reads ({EXPORT_VERSION});"
-            " upgrade volo-adapt"
-        )
+        raise CheckpointError(f"{path}: {garbled}")
+    if version > newest:
+        by = f" (the file was written by volo-adapt {writer})" if writer else ""
+        raise CheckpointError(f"{path}: {what} {version} is newer than this volo-adapt reads ({newest}); upgrade"
+                              f" volo-adapt{by}")
     return version
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from volo_adapt.atomic import atomic_path, atomic_write_bytes, temp_path_for
-from volo_adapt.checkpoint import stored_config
+from volo_adapt.checkpoint import check_version, stored_config
 from volo_adapt.directions import parse_direction
 from volo_adapt.errors import CheckpointError, VoloError, first_line
 from volo_adapt.inference.loading import LoadedGenerator, _build_and_load, _finish
@@ -250,13 +250,8 @@ def read_hub_config(folder: Path) -> dict[str, Any]:
     if fmt != HUB_FORMAT:
         raise CheckpointError(f"{path}: not a volo-adapt model config (format {fmt!r}, expected {HUB_FORMAT!r})")
     version = meta.get("format_version")
-    if type(version) is not int or version < 1:
-        raise CheckpointError(f"{path}: unknown format_version {version!r}")
-    if version > HUB_VERSION:
-        raise CheckpointError(
-            f"{path}: format_version {version} is newer than this volo-adapt reads ({HUB_VERSION}); upgrade"
-            f" volo-adapt (the folder was written by volo-adapt {meta.get('volo_version', '?')})"
-        )
+    check_version(path, version, HUB_VERSION, what="format_version", garbled=f"unknown format_version {version!r}",
+                  writer=meta.get("volo_version", "?"))
     return meta
 
 
