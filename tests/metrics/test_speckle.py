@@ -99,10 +99,12 @@ def test_outliers_need_isolation_and_a_threshold():
     assert not sp.isolated_outliers(x, valid & (x != 1.0), sp.DEPTH_T_ABS_M).any()  # too few valid neighbours
 
 
-def test_the_subject_mask_is_depth_stats_subject_mask():
-    for n in (32, 48, 97):
+def test_the_separable_dilation_is_the_square_dilation():
+    """depth_stats.dilate (behind subject_mask) runs as two 1-D max pools: the same mask as one k x k pool."""
+    for n, k in ((32, 3), (48, 5), (97, 9), (64, 41)):
         v = torch.rand(3, 1, n, n + 7, generator=torch.Generator().manual_seed(n)) < 0.7
-        assert torch.equal(sp.subject_mask(v), ds.subject_mask(v))
+        square = torch.nn.functional.max_pool2d(v.float(), k, stride=1, padding=k // 2) > 0.5
+        assert torch.equal(ds.dilate(v, k), square)
 
 
 def test_metrics_report_the_target_and_identity_columns():

@@ -55,10 +55,12 @@ def dilate(mask: torch.Tensor, k: int) -> torch.Tensor:
     """Binary dilation of ``(N, 1, H, W)`` bool masks by a ``k x k`` square (``k`` odd).
 
     ``max_pool2d`` is exactly a flat square dilation (what ``kornia.morphology.dilation`` computes with a
-    ones kernel) and much faster on CPU, so it is used directly.
+    ones kernel) and much faster on CPU, so it is used directly; a square is a ``k x 1`` then a ``1 x k`` pass, the
+    same result about 20 times faster at 512x512 with ``k`` = 41 (the subject mask's size there).
     """
     assert k % 2 == 1, f"kernel size must be odd, got {k}"
-    return F.max_pool2d(mask.float(), k, stride=1, padding=k // 2) > 0.5
+    m = F.max_pool2d(mask.float(), (k, 1), stride=1, padding=(k // 2, 0))
+    return F.max_pool2d(m, (1, k), stride=1, padding=(0, k // 2)) > 0.5
 
 
 def erode(mask: torch.Tensor, k: int) -> torch.Tensor:

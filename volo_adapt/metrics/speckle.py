@@ -8,7 +8,7 @@ batch (count of flagged pixels in all images x 1000 / subject pixels in all imag
 Definitions (inputs: ``rgb`` ``(N, 3, H, W)`` in ``[0, 1]``, ``depth`` ``(N, 1, H, W)`` metres, ``valid``
 ``(N, 1, H, W)`` bool, as :meth:`~volo_adapt.metrics.registry.MetricInputs.decoded` returns them):
 
-* **subject**: :func:`~volo_adapt.metrics.depth_stats.subject_mask` (computed by :func:`subject_mask`), the
+* **subject**: :func:`~volo_adapt.metrics.depth_stats.subject_mask`, the
   morphological closing of the image's own valid-depth mask by a square of about 8 % of the shorter side. Holes
   smaller than the square inside the silhouette belong to it; the invalid background around the silhouette does
   not.
@@ -112,26 +112,6 @@ def isolated_outliers(x: torch.Tensor, valid: torch.Tensor, t_abs: float, k_mad:
     return out
 
 
-def subject_mask(valid: torch.Tensor) -> torch.Tensor:
-    """:func:`~volo_adapt.metrics.depth_stats.subject_mask` (same result, default square) with separable max pools.
-
-    A ``k x k`` square dilation is a ``k x 1`` then a ``1 x k`` one: about 20 times faster at 512x512 (``k`` = 41).
-
-    Args:
-        valid: ``(N, 1, H, W)`` bool.
-
-    Returns:
-        ``(N, 1, H, W)`` bool, a superset of ``valid``.
-    """
-    k = ds.default_subject_kernel(valid.shape[-2], valid.shape[-1])
-
-    def dilate(m: torch.Tensor) -> torch.Tensor:
-        m = F.max_pool2d(m.float(), (k, 1), stride=1, padding=(k // 2, 0))
-        return F.max_pool2d(m, (1, k), stride=1, padding=(0, k // 2)) > 0.5
-
-    return ~dilate(~dilate(valid)) | valid
-
-
 def isolated_holes(valid: torch.Tensor, subject: torch.Tensor) -> torch.Tensor:
     """Invalid subject pixels with at least :data:`HOLE_MIN_VALID` of their in-image neighbours valid.
 
@@ -167,7 +147,7 @@ def speckle_counts(rgb: torch.Tensor, depth: torch.Tensor, valid: torch.Tensor) 
     out = {"subject": 0, "holes": 0, "outliers": 0, "colour": 0}
     for i in range(0, len(depth), CHUNK):
         d, v, c = depth[i : i + CHUNK], valid[i : i + CHUNK], rgb[i : i + CHUNK]
-        subject = subject_mask(v)
+        subject = ds.subject_mask(v)
         out["subject"] += int(subject.sum())
         out["holes"] += int(isolated_holes(v, subject).sum())
         out["outliers"] += int((isolated_outliers(d, v, DEPTH_T_ABS_M) & subject).sum())

@@ -170,14 +170,26 @@ def lidar_depth(
     return LidarOutput(depth=out.to(torch.float32), grid=sensed, grid_clean=z)
 
 
-def _jpeg(rgb: torch.Tensor, quality: int) -> torch.Tensor:
-    """JPEG encode/decode of ``(3, H, W)`` in ``[0, 1]`` in memory (8-bit)."""
+def jpeg_roundtrip(rgb: torch.Tensor, quality: int) -> torch.Tensor:
+    """JPEG encode/decode of ``(3, H, W)`` in ``[0, 1]`` in memory (8-bit); returns float32 multiples of 1/255."""
     arr = (rgb.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
     buf = io.BytesIO()
-    Image.fromarray(arr, mode="RGB").save(buf, format="JPEG", quality=quality)
+    Image.fromarray(arr, mode="RGB").save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
     dec = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(dec.copy()).permute(2, 0, 1)
+
+
+def optics(x: torch.Tensor, blur_sigma_px: float, vignetting: float) -> torch.Tensor:
+    """A colour camera's lens: Gaussian blur (``blur_sigma_px`` pixels, replicate border; 0 = none) then radial
+    vignetting (brightness ``1 - vignetting * r^2 / 2``, ``r`` = 1 at the image edge's midpoints) of
+    ``(B, 3, H, W)``."""
+    _, _, h, w = x.shape
+    if blur_sigma_px > 0:
+        k = 2 * math.ceil(3 * blur_sigma_px) + 1
+        x = kornia.filters.gaussian_blur2d(x, (k, k), (blur_sigma_px, blur_sigma_px), border_type="replicate")
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    return x * (1.0 - vignetting * (xx * xx + yy * yy) / 2.0)
 
 
 def phone_rgb(
@@ -199,12 +211,7 @@ def phone_rgb(
     """
     b, _, h, w = radiance.shape
     assert len(generators) == b, f"need one generator per sample, got {len(generators)} for batch {b}"
-    x = radiance.to(torch.float32)
-    if cfg.blur_sigma_px > 0:
-        k = 2 * math.ceil(3 * cfg.blur_sigma_px) + 1
-        x = kornia.filters.gaussian_blur2d(x, (k, k), (cfg.blur_sigma_px, cfg.blur_sigma_px), border_type="replicate")
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-    x = x * (1.0 - cfg.vignetting * (xx * xx + yy * yy) / 2.0)
+    x = optics(radiance.to(torch.float32), cfg.blur_sigma_px, cfg.vignetting)
     outs = []
     for i, g in enumerate(generators):
         gain = torch.exp(cfg.exposure_std * torch.randn((), generator=g) + cfg.wb_std * torch.randn(3, generator=g))
@@ -214,7 +221,7 @@ def phone_rgb(
         xi = xi + (cfg.shot_noise_gain * xi + cfg.read_noise_std**2).sqrt() * noise
         xi = xi.clamp(0, 1) ** gamma
         xi = torch.where(mask[i], xi, torch.zeros_like(xi))
-        xi = _jpeg(xi, cfg.jpeg_quality)
+        xi = jpeg_roundtrip(xi, cfg.jpeg_quality)
         outs.append(torch.where(mask[i], xi, torch.zeros_like(xi)))
     return torch.stack(outs)
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from volo_adapt.synth.camera import PinholeCamera
 from volo_adapt.synth.render import RenderBuffers
+from volo_adapt.synth.sensor_b import luminance  # noqa: F401  (the families import it from here)
 
 
 @dataclass
@@ -82,12 +83,6 @@ class DrawnSensor:
         """The manifest's ``sensor`` entry: name, kind, parameter seed, pinned keys and every parameter value."""
         return {"name": self.name, "kind": self.family.kind, "param_seed": self.seed,
                 "pinned": list(self.pinned), "params": asdict(self.params)}
-
-
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """``(B, 3, H, W)`` -> ``(B, 1, H, W)`` Rec. 709 luminance."""
-    w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=rgb.dtype).view(1, 3, 1, 1)
-    return (rgb * w).sum(1, keepdim=True)
 
 
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:

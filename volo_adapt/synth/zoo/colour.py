@@ -10,15 +10,11 @@ touches depth. Noise model: ``var = shot_noise_gain * x + read_noise_std^2`` (ph
 
 from __future__ import annotations
 
-import io
-import math
 from dataclasses import dataclass
 
-import kornia
-import numpy as np
 import torch
-from PIL import Image
 
+from volo_adapt.synth.sensor_b import jpeg_roundtrip, optics
 from volo_adapt.synth.zoo.params import param
 
 
@@ -49,26 +45,6 @@ class ColourParams:
     """JPEG quality, Pillow scale 1-95 (dimensionless); lower = more blocking and chroma loss."""
 
 
-def jpeg_roundtrip(rgb: torch.Tensor, quality: int) -> torch.Tensor:
-    """JPEG encode/decode of ``(3, H, W)`` in ``[0, 1]`` in memory (8-bit); returns float32 multiples of 1/255."""
-    arr = (rgb.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
-    buf = io.BytesIO()
-    Image.fromarray(arr, mode="RGB").save(buf, format="JPEG", quality=int(quality))
-    buf.seek(0)
-    dec = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(dec.copy()).permute(2, 0, 1)
-
-
-def _optics(x: torch.Tensor, p: ColourParams) -> torch.Tensor:
-    """Blur and vignetting of ``(B, 3, H, W)``."""
-    _, _, h, w = x.shape
-    if p.blur_sigma_px > 0:
-        k = 2 * math.ceil(3 * p.blur_sigma_px) + 1
-        x = kornia.filters.gaussian_blur2d(x, (k, k), (p.blur_sigma_px, p.blur_sigma_px), border_type="replicate")
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-    return x * (1.0 - p.vignetting * (xx * xx + yy * yy) / 2.0)
-
-
 def apply_colour(
     radiance: torch.Tensor, mask: torch.Tensor, generators: list[torch.Generator], p: ColourParams
 ) -> torch.Tensor:
@@ -84,7 +60,7 @@ def apply_colour(
         ``(B, 3, H, W)`` float32 in ``[0, 1]``, multiples of 1/255, ``0`` outside ``mask``.
     """
     assert len(generators) == radiance.shape[0], "need one generator per sample"
-    x = _optics(radiance.to(torch.float32), p)
+    x = optics(radiance.to(torch.float32), p.blur_sigma_px, p.vignetting)
     bias = torch.tensor([p.wb_red_gain, 1.0, p.wb_blue_gain]).view(3, 1, 1)
     outs = []
     for i, g in enumerate(generators):
