@@ -109,7 +109,7 @@ def _metric_names(metrics: str) -> list[str]:
 def _flag_names(flags: dict[str, str]) -> Iterator[None]:
     """Re-word the library's option errors with this command's flags (``paired folder X`` -> ``--paired X``)."""
     from volo_adapt.data.eval_sets import PairedFolderError
-    from volo_adapt.inference.option_errors import options_named
+    from volo_adapt.errors import options_named
 
     try:
         with options_named(flags):

@@ -45,8 +45,8 @@ def export(
                                "its model files."),
 ) -> None:
     """Write one generator as a standalone file, with its input/output normalisation in the file's metadata."""
+    from volo_adapt.errors import options_named
     from volo_adapt.inference import export_generator, load_generator
-    from volo_adapt.inference.option_errors import options_named
 
     hub = fmt == ExportFormat.hub
     if not hub and (eval_json is not None or force):

@@ -71,9 +71,9 @@ def translate(
                              "and its name."),
 ) -> None:
     """Translate every RGB-D sample of IN with a trained generator into OUT (same names, formats, sizes)."""
+    from volo_adapt.errors import options_named
     from volo_adapt.inference import TranslateOptions, load_generator, translate_source
     from volo_adapt.inference.engine import resolve_device
-    from volo_adapt.inference.option_errors import options_named
 
     console = make_console(stderr=True)
     flags = {**FLAGS, "device": "--device" if device is not None else "--accelerator/--devices"}

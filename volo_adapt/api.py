@@ -27,7 +27,7 @@ import torch
 
 from volo_adapt.data.sample import RGBDSample, from_network, to_network
 from volo_adapt.directions import Direction
-from volo_adapt.errors import VoloError
+from volo_adapt.errors import OptionError, VoloError
 from volo_adapt.inference.engine import (
     DEFAULT_DEPTH_TOLERANCE_MM,
     auto_candidates,
@@ -38,7 +38,6 @@ from volo_adapt.inference.engine import (
     translate_tensors,
 )
 from volo_adapt.inference.loading import LoadedGenerator, load_generator
-from volo_adapt.inference.option_errors import OptionError
 from volo_adapt.inference.options import DEFAULT_MAX_BATCH_PIXELS
 from volo_adapt.inference.runner import sample_seed
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from volo_adapt.errors import VoloError
+from volo_adapt.errors import OptionError
 
 
 class Domain(str, Enum):
@@ -59,8 +59,9 @@ DIRECTIONS: tuple[str, ...] = tuple(d.value for d in Direction)
 """``("a2b", "b2a")``: the accepted spellings, in order."""
 
 
-class DirectionError(VoloError):
-    """A direction that is neither ``a2b`` nor ``b2a``."""
+class DirectionError(OptionError):
+    """A direction that is neither ``a2b`` nor ``b2a`` (an :class:`~volo_adapt.errors.OptionError` of the option
+    ``direction``, so a front end re-words it with :func:`~volo_adapt.errors.options_named`)."""
 
 
 def parse_direction(value: str | Direction) -> Direction:
@@ -74,4 +75,4 @@ def parse_direction(value: str | Direction) -> Direction:
     try:
         return Direction(str(value).strip().lower())
     except ValueError:
-        raise DirectionError(f"direction {value!r}: must be one of {', '.join(DIRECTIONS)}") from None
+        raise DirectionError("direction", f"must be one of {', '.join(DIRECTIONS)}", value=repr(value)) from None

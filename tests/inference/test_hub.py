@@ -19,11 +19,10 @@ import pytest
 import torch
 
 from volo_adapt import Translator
-from volo_adapt.errors import CheckpointError, VoloError
+from volo_adapt.errors import CheckpointError, OptionError, VoloError
 from volo_adapt.inference import export_generator, load_generator, translate_tensors
 from volo_adapt.inference.hub import HUB_FORMAT, HUB_VERSION, load_hub_generator, write_hub_folder
 from volo_adapt.inference.model_card import read_eval_report
-from volo_adapt.inference.option_errors import OptionError
 from volo_adapt.metrics.evaluate import EvalReport
 from volo_adapt.metrics.registry import MetricResult
 from volo_adapt.metrics.report import write_json

@@ -1,12 +1,11 @@
-"""Tests for volo_adapt/inference/options.py and option_errors.py: one options object, errors in library terms,
+"""Tests for volo_adapt/inference/options.py and errors.OptionError: one options object, errors in library terms,
 re-worded with a front end's flags by options_named."""
 
 from __future__ import annotations
 
 import pytest
 
-from volo_adapt.errors import VoloError
-from volo_adapt.inference.option_errors import OptionError, options_named
+from volo_adapt.errors import OptionError, VoloError, options_named
 from volo_adapt.inference.options import TranslateOptions
 
 

@@ -135,7 +135,7 @@ def test_eval_sets_read_at_the_square_size_and_refuse_bad_paired_folders_in_libr
 def test_eval_sources_orient_by_direction_and_refuse_one_sided_data():
     from types import SimpleNamespace
 
-    from volo_adapt.inference.option_errors import OptionError
+    from volo_adapt.errors import OptionError
     from volo_adapt.metrics.evaluate import eval_sources
 
     b2a = SimpleNamespace(direction="b2a")

@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
+from volo_adapt.errors import OptionError
 from volo_adapt.inference.engine import PRECISIONS, translate_tensors
 from volo_adapt.inference.export import EXPORT_FORMATS, export_generator
 from volo_adapt.inference.loading import LoadedGenerator, load_generator
-from volo_adapt.inference.option_errors import OptionError
 from volo_adapt.inference.options import TranslateOptions
 from volo_adapt.inference.translate import ItemResult, TranslateReport, translate_source
 

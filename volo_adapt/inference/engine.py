@@ -23,8 +23,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from volo_adapt.errors import OptionError
 from volo_adapt.inference.loading import LoadedGenerator
-from volo_adapt.inference.option_errors import OptionError
 
 PRECISIONS = ("auto", "32", "tf32", "bf16", "16")
 """``auto``: the fastest mode of this device (:func:`auto_candidates`: ``bf16``, then ``tf32`` on CUDA) whose depth

@@ -32,10 +32,9 @@ import torch
 from volo_adapt.atomic import atomic_path, atomic_write_bytes, temp_path_for
 from volo_adapt.checkpoint import check_version, stored_config
 from volo_adapt.directions import parse_direction
-from volo_adapt.errors import CheckpointError, VoloError, first_line
+from volo_adapt.errors import CheckpointError, OptionError, VoloError, first_line
 from volo_adapt.inference.loading import LoadedGenerator, _build_and_load, _finish
 from volo_adapt.inference.metadata import normalisation_metadata
-from volo_adapt.inference.option_errors import OptionError
 
 HUB_FORMAT = "volo-generator-hub"
 """``format`` value of a Hub-layout ``config.json``."""

@@ -15,8 +15,7 @@ from typing import Any
 
 import yaml
 
-from volo_adapt.errors import first_line
-from volo_adapt.inference.option_errors import OptionError
+from volo_adapt.errors import OptionError, first_line
 from volo_adapt.metrics.headline import HEADLINE_ROWS
 
 _COLUMNS = ("model", "identity", "floor", "sensor")

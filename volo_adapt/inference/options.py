@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
+from volo_adapt.errors import OptionError
 from volo_adapt.inference.engine import DEFAULT_DEPTH_TOLERANCE_MM, normalise_precision
-from volo_adapt.inference.option_errors import OptionError
 from volo_adapt.inference.writers import RGB_FORMATS
 
 DEFAULT_MAX_BATCH_PIXELS = 4 * 512 * 512

@@ -303,7 +303,7 @@ def eval_sources(
     Raises:
         OptionError: only one of ``source_a`` / ``source_b`` given (or an empty one).
     """
-    from volo_adapt.inference.option_errors import OptionError
+    from volo_adapt.errors import OptionError
 
     if (source_a is None) != (source_b is None) or (source_a is not None and (not source_a or not source_b)):
         raise OptionError("source_a and source_b", "give both (or neither, for the built-in demo benchmark)")
