@@ -14,12 +14,13 @@ from cli.console import is_launched_worker, make_console
 from volo_adapt.config import RunConfig, load_config, preset_names
 from volo_adapt.directions import Domain
 from volo_adapt.errors import ConfigError
+from volo_adapt.training.loggers import LOGGERS, check_logger_installed
 
 FLAG_KEYS = {
     "--data-a": "data.data_a", "--data-b": "data.data_b", "--max-steps": "train.max_steps",
     "--max-epochs": "train.max_epochs", "--max-time": "train.max_time", "--devices": "train.devices",
     "--num-nodes": "train.num_nodes", "--strategy": "train.strategy", "--accelerator": "train.accelerator",
-    "--precision": "train.precision", "--skip-bad": "data.skip_bad",
+    "--precision": "train.precision", "--skip-bad": "data.skip_bad", "--logger": "train.logger",
 }
 """The options of `volo train` that set a config key: applied after the preset and --set, before the one validation."""
 
@@ -80,7 +81,9 @@ def _load(preset: str, set_: list[str], flags: dict[str, Any]) -> RunConfig:
     """
     given = {flag: value for flag, value in flags.items() if value is not None}
     try:
-        return load_config(preset, set_, values={FLAG_KEYS[flag]: value for flag, value in given.items()})
+        cfg = load_config(preset, set_, values={FLAG_KEYS[flag]: value for flag, value in given.items()})
+        check_logger_installed(cfg.train.logger)  # a missing wandb/mlflow: one line now, not after data checks
+        return cfg
     except ConfigError as e:
         msg = str(e)
         for flag in given:
@@ -143,6 +146,8 @@ def train_cmd(
     strategy: str = typer.Option(None, "--strategy", help="auto | ddp (fsdp is refused: see the README)."),
     accelerator: str = typer.Option(None, "--accelerator", help="cpu | gpu | auto."),
     precision: str = typer.Option(None, "--precision", help="32-true | bf16-mixed | 16-mixed."),
+    logger: str = typer.Option(None, "--logger", help=f"{' | '.join(LOGGERS)}: where losses, learning rates, "
+                               "samples and metrics go (RUN_DIR/logs/; see the README). Default: the config's."),
     resume: str = typer.Option(
         None, "--resume", help="'auto' (RUN_DIR/checkpoints/last.ckpt if present) or a checkpoint path."
     ),
@@ -158,7 +163,7 @@ def train_cmd(
         "--data-a": list(data_a) if data_a else None, "--data-b": list(data_b) if data_b else None,
         "--max-steps": max_steps, "--max-epochs": max_epochs, "--max-time": max_time, "--devices": devices,
         "--num-nodes": num_nodes, "--strategy": strategy, "--accelerator": accelerator, "--precision": precision,
-        "--skip-bad": True if skip_bad else None,
+        "--logger": logger, "--skip-bad": True if skip_bad else None,
     })
     run_dir = out if out is not None else Path("runs") / Path(preset).stem
     console = make_console()

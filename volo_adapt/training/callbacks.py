@@ -17,6 +17,7 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from volo_adapt.atomic import atomic_path
+from volo_adapt.training.logger_images import log_image
 from volo_adapt.training.samples import make_grid, save_png
 
 log = logging.getLogger(__name__)
@@ -174,9 +175,9 @@ class StopOnSignal(L.Callback):
 
 
 class SampleGrids(L.Callback):
-    """Every ``every_n`` batches, translate the current batch and write a grid (PNG + TensorBoard image).
+    """Every ``every_n`` batches, translate the current batch and write a grid (PNG + an image in each logger).
 
-    PNG: ``RUN_DIR/samples/step_NNNNNN.png`` (atomic write). TensorBoard: tag ``samples`` at step = batches.
+    PNG: ``RUN_DIR/samples/step_NNNNNN.png`` (atomic write). Loggers: image ``samples`` at step = batches.
     Uses the live generators in eval mode (no dropout), on rank 0 only.
 
     Args:
@@ -210,10 +211,7 @@ class SampleGrids(L.Callback):
         grid = make_grid({"real_A": real_a, "real_B": real_b, **out}, pl_module.codec, self.max_items)
         path = save_png(grid, self.out_dir / f"step_{step:06d}.png")
         self.written.append(path)
-        for logger in trainer.loggers:
-            exp = getattr(logger, "experiment", None)
-            if hasattr(exp, "add_image"):
-                exp.add_image("samples", grid, global_step=step, dataformats="CHW")
+        log_image(trainer.loggers, "samples", grid, step)  # TensorBoard, wandb, MLflow (logger_images.py)
         return path
 
 
