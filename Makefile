@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test wheel-check fuzz lint bench bench-parts bench-quality clean
+.PHONY: setup demo test wheel-check fuzz lint bench bench-parts bench-quality readme-grid clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,24 @@ bench-quality: setup
 		--out benchmarks/results/quality
 	$(BIN)/python benchmarks/bench_quality.py --variant sensor=demo --ablation --budget 7m --seeds 0 1 \
 		--parallel 2 --threads 1 --out benchmarks/results/ablation
+
+# The README's picture, docs/images/demo_grid.png: the first 4 paired test scenes of the demo benchmark (source A,
+# translated by the checkpoint's A->B generator, the true sensor-B rendering), depth on one colour bar in metres.
+# Checkpoint: CKPT=..., else the one `make demo` wrote (runs/demo/run/checkpoints/last.ckpt); with neither, the
+# demo preset is trained for README_GRID_TIME (2 minutes, not the demo's 7) into runs/readme-grid first. The grid's
+# title names the checkpoint and its step, so a picture from that short run says so.
+CKPT ?=
+README_GRID_TIME ?= 2m
+readme-grid: setup
+	@ckpt="$(CKPT)"; \
+	if [ -z "$$ckpt" ] && [ -f runs/demo/run/checkpoints/last.ckpt ]; then ckpt=runs/demo/run/checkpoints/last.ckpt; fi; \
+	if [ -z "$$ckpt" ]; then \
+		echo "no CKPT and no runs/demo: training the demo preset for $(README_GRID_TIME) into runs/readme-grid"; \
+		$(BIN)/volo train --config demo --out runs/readme-grid --max-time $(README_GRID_TIME) --resume auto || exit 1; \
+		ckpt=runs/readme-grid/checkpoints/last.ckpt; \
+	fi; \
+	echo "translating the demo's paired test scenes with $$ckpt"; \
+	$(BIN)/python -m volo_adapt.metrics.plots_grid "$$ckpt" docs/images/demo_grid.png
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

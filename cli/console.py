@@ -140,3 +140,42 @@ def make_status(console: Console, text: str) -> Iterator[Any]:
     status = _LineStatus(console)
     status.update(text)
     yield status
+
+
+class WorkBar:
+    """One progress bar over a whole job whose total is known once the work starts (``volo eval``).
+
+    ``progress(advance, total)`` is the library's callback (:mod:`volo_adapt.metrics.progress`); ``log(text)``
+    names the current step. On a terminal: a rich bar with elapsed and remaining time and the step. Off a terminal: a
+    :class:`LineProgress` line now and then (``evaluating: 120/400 (30 %), c2st_rgbd_acc [model], 61 s``), and the
+    steps before the total is known as plain lines (``evaluating: reading data at 96x96``).
+    """
+
+    def __init__(self, progress: Progress | LineProgress, description: str, console: Console) -> None:
+        self.bar, self.description, self.console = progress, description, console
+        self.task = progress.add_task(description, total=None, step="")
+        self.completed = 0
+        self.total: int | None = None
+
+    def progress(self, advance: int, total: int) -> None:
+        self.completed += advance
+        self.total = total
+        self.bar.update(self.task, total=total, completed=self.completed)
+
+    def log(self, text: str) -> None:
+        if self.total is None and not self.console.is_terminal:
+            self.console.print(f"{self.description}: {text}", highlight=False, markup=False, soft_wrap=True)
+        self.bar.update(self.task, step=text)
+
+
+@contextlib.contextmanager
+def make_work_bar(console: Console, description: str) -> Iterator[WorkBar]:
+    """A :class:`WorkBar` on ``console`` for the duration of the block (off a terminal, ``description`` first)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn(), TextColumn("{task.fields[step]}", markup=False))
+    if not console.is_terminal:
+        console.print(description, highlight=False, markup=False, soft_wrap=True)
+    with make_progress(*columns, console=console) as progress:
+        yield WorkBar(progress, description, console)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.app import app, examples
-from cli.console import make_console, make_status
+from cli.console import make_console, make_work_bar
 from cli.devices import accelerator_option, devices_option, inference_device, legacy_device_option
 from volo_adapt.directions import Direction
 from volo_adapt.errors import ConfigError, VoloError
@@ -23,6 +23,7 @@ FLAGS = {"source_a and source_b": "--data-a and --data-b", "device": "--device"}
 @app.command("eval", epilog=examples(
     "volo eval --ckpt runs/demo/checkpoints/last.ckpt          # on the built-in demo test split",
     "volo eval --ckpt last.ckpt --data-a renders_test/ --data-b phone_test/ --plots runs/v1/plots",
+    "volo eval --ckpt runs/demo/run/checkpoints/last.ckpt --no-plots   # table, JSON lines only",
     "volo eval --ckpt last.ckpt --paired pairs/ --out report.json",
     "volo eval --list-metrics",
 ))
@@ -39,8 +40,11 @@ def eval_cmd(
     list_metrics: bool = typer.Option(False, "--list-metrics", help="Print the registered metrics and exit."),
     direction: Direction = typer.Option(Direction.A2B, "--direction", help="a2b: translate A, judge against B."),
     out: Path = typer.Option(None, "--out", help="Write the full report (with noise curves) to this JSON file."),
-    plots: Path = typer.Option(None, "--plots", help="Write PNG plots (noise curves, histograms, PCA, samples) "
-                               "into this folder."),
+    plots: Path = typer.Option(None, "--plots", help="Folder of the PNG plots (noise curves, histograms, PCA, "
+                               "samples) and the self-contained eval_report.html (default: RUN/eval/ for a "
+                               "checkpoint in RUN/checkpoints/, else volo-eval/ next to --out or in the current "
+                               "folder)."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Write no plots and no HTML report."),
     max_samples: int = typer.Option(None, "--max-samples", min=2, help="At most this many images per set."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per generator call."),
     image_size: int = typer.Option(None, "--image-size", min=16, help="Evaluation side in pixels (default: the "
@@ -75,14 +79,13 @@ def eval_cmd(
     loaded = load_generator(ckpt, direction=direction.value, use_ema=not no_ema)
     console.print(f"[bold]{loaded.config.model.generator}[/] {loaded.direction} ({loaded.weights} weights) from "
                   f"{ckpt}", highlight=False)
-    with make_status(console, "evaluating") as status, _flag_names(flags):
+    with make_work_bar(console, "evaluating") as bar, _flag_names(flags):
         report = evaluate(
             loaded, data_a or None, data_b or None, paired=paired, metrics=names, max_samples=max_samples,
             batch_size=batch_size, image_size=image_size, inception_weights=inception_weights, seed=seed,
-            c2st_epochs=c2st_epochs, c2st_repeats=c2st_repeats, device=device,
-            log=lambda msg: status.update(f"evaluating: {msg}"),
+            c2st_epochs=c2st_epochs, c2st_repeats=c2st_repeats, device=device, log=bar.log, progress=bar.progress,
         )
-    _write_outputs(console, report, ckpt, out, plots)
+    _write_outputs(console, report, ckpt, out, None if no_plots else plots or default_plots_dir(ckpt, out))
 
 
 def _print_metrics() -> None:
@@ -118,10 +121,20 @@ def _flag_names(flags: dict[str, str]) -> Iterator[None]:
         raise VoloError(f"--paired {e.root}: {e.problem}") from e
 
 
+def default_plots_dir(ckpt: Path, out: Path | None) -> Path:
+    """Where plots and ``eval_report.html`` go without ``--plots``: ``RUN/eval`` for a checkpoint in
+    ``RUN/checkpoints/``; else ``volo-eval/`` in the folder of ``--out``, or in the current folder."""
+    resolved = Path(ckpt).resolve()
+    if resolved.parent.name == "checkpoints":
+        return resolved.parent.parent / "eval"
+    return (Path(out).parent if out is not None else Path(".")) / "volo-eval"
+
+
 def _write_outputs(console: Console, report, ckpt: Path, out: Path | None, plots: Path | None) -> None:
-    """The table (stdout), the notes, ``--out`` JSON, the run's ``metrics.jsonl`` line and ``--plots``."""
+    """The table (stdout), the notes, ``--out`` JSON, the run's ``metrics.jsonl`` line, plots and HTML report."""
     from volo_adapt.metrics.plots import write_plots
     from volo_adapt.metrics.report import append_jsonl, render_table, run_dir_for, skipped_lines, write_json
+    from volo_adapt.metrics.report_html import REPORT_NAME, write_report_html
 
     make_console().print(render_table(report))
     for line in skipped_lines(report):
@@ -132,3 +145,6 @@ def _write_outputs(console: Console, report, ckpt: Path, out: Path | None, plots
     if plots is not None:
         written = write_plots(report, plots)
         console.print(f"plots: {', '.join(str(p) for p in written)}", highlight=False)
+        console.print(f"html report: {write_report_html(report, plots / REPORT_NAME, written)}", highlight=False)
+    from volo_adapt.training.log_eval import log_eval_to_run  # a run's checkpoint: its tensorboard/wandb/mlflow too
+    log_eval_to_run(report, ckpt, written if plots is not None else ())

@@ -55,7 +55,7 @@ def test_eval_end_to_end_writes_table_json_jsonl_and_plots(run_dir, tiny_demo, t
     assert line["checkpoint"] == str(ckpt) and line["data"]["source"] == [str(tiny_demo / "A" / "test")]
     assert "timestamp" in line and "model_details" not in line["results"]["depth_noise_vs_range"]
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "histograms.png", "noise_vs_range.png", "pca.png", "samples.png"]
+        "eval_report.html", "histograms.png", "noise_vs_range.png", "pca.png", "samples.png"]
 
 
 def test_eval_defaults_to_the_demo_benchmark_and_appends_jsonl(run_dir, tiny_demo, monkeypatch, capsys):
@@ -129,3 +129,52 @@ def test_list_metrics(capsys):
 def test_missing_ckpt_is_a_one_line_error(capsys):
     code, _, stderr = _volo(["eval"], capsys)
     assert code == 2 and "--ckpt" in stderr and "Traceback" not in stderr
+
+
+def test_plots_and_html_report_go_to_the_run_by_default_with_a_progress_bar_and_no_plots_writes_none(
+        run_dir, tiny_demo, tmp_path, capsys):
+    ckpt = ["--ckpt", str(run_dir / "checkpoints" / "tiny.ckpt")]
+    data = ["--data-a", str(tiny_demo / "A" / "test"), "--data-b", str(tiny_demo / "B" / "test"),
+            "--metrics", "depth_tail_fraction,c2st_depth_acc", "--c2st-repeats", "2", "--batch-size", "4"]
+    code, _, stderr = _volo(["eval", *ckpt, *data, *FAST], capsys)
+    assert code in (0, None), stderr
+    html = run_dir / "eval" / "eval_report.html"
+    assert html.is_file() and (run_dir / "eval" / "samples.png").is_file()
+    assert f"html report: {html}" in stderr
+    # off a terminal the bar is plain lines; its total: 2 translation batches (6 images, batch 4), the tail
+    # fraction on 3 comparisons, the C2ST on 3 comparisons x 2 repeats x 2 epochs
+    assert "evaluating: reading data at 32x32" in stderr
+    assert "evaluating: 17/17 (100 %)" in stderr
+    loose = tmp_path / "loose.ckpt"
+    loose.write_bytes((run_dir / "checkpoints" / "tiny.ckpt").read_bytes())
+    code, _, stderr = _volo(["eval", "--ckpt", str(loose), *data, "--no-plots", "--out", str(tmp_path / "r.json"),
+                             *FAST], capsys)
+    assert code in (0, None), stderr
+    assert not (tmp_path / "volo-eval").exists() and "html report" not in stderr
+
+
+def test_default_plots_folder():
+    from cli.eval import default_plots_dir
+
+    assert default_plots_dir(Path("/r/run1/checkpoints/last.ckpt"), None) == Path("/r/run1/eval")
+    assert default_plots_dir(Path("/x/gen.pt"), Path("out/report.json")) == Path("out/volo-eval")
+    assert default_plots_dir(Path("/x/gen.pt"), None) == Path("volo-eval")
+
+
+def test_work_bar_on_a_terminal_is_a_rich_bar_reaching_its_total():
+    import io
+
+    from rich.console import Console
+
+    from cli.console import make_work_bar
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with make_work_bar(console, "evaluating") as bar:
+        bar.log("reading data")
+        bar.progress(0, 4)
+        for _ in range(4):
+            bar.progress(1, 4)
+        bar.log("c2st_rgbd_acc [model]")
+    text = console.file.getvalue()
+    assert bar.completed == 4 and "4/4" in text and "c2st_rgbd_acc [model]" in text
+    assert "evaluating: reading data" not in text  # on a terminal the step is on the bar, not a line

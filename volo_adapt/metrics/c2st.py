@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from volo_adapt.metrics import progress as _progress
 from volo_adapt.models.critic_view import highpass_residual
 
 CHANNEL_MASKS: dict[str, tuple[float, float, float, float]] = {
@@ -204,6 +205,7 @@ def _train_and_test(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+            _progress.advance(1)  # one epoch of a progress bar's total (no computation, no RNG)
         model.eval()
         with torch.no_grad():
             pred = torch.cat([model(x_test[i : i + 256]) for i in range(0, len(x_test), 256)]) > 0

@@ -14,6 +14,7 @@ judged against ``B/test``) and, because the demo has ground truth, its ``paired/
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,11 @@ from volo_adapt.data.eval_sets import EvalSet, EvalSources
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.directions import Direction, parse_direction
 from volo_adapt.errors import DataError
+from volo_adapt.metrics import progress as _progress
 from volo_adapt.metrics.apply import Log, make_val_metrics_fn, run_metrics, validation_metrics
 from volo_adapt.metrics.baselines import comparison_inputs
-from volo_adapt.metrics.registry import MetricOptions, MetricResult, resolve_metric_names
+from volo_adapt.metrics.progress import ProgressFn, WorkCounter
+from volo_adapt.metrics.registry import MetricInputs, MetricOptions, MetricResult, get_metric, resolve_metric_names
 
 __all__ = [
     "EvalReport",
@@ -40,6 +43,7 @@ __all__ = [
     "evaluate_generator",
     "evaluate_tensors",
     "make_val_metrics_fn",
+    "metric_units",
     "run_info",
     "run_metrics",
     "translate_all",
@@ -90,6 +94,7 @@ def translate_all(
         y = translate(x[i : i + batch_size])
         assert y.shape == x[i : i + batch_size].shape, f"translation changed the shape to {tuple(y.shape)}"
         out.append(y.detach().float().cpu().clamp(0, 1))
+        _progress.advance(1)
     return torch.cat(out) if out else x.new_zeros((0, *x.shape[1:]))
 
 
@@ -107,6 +112,7 @@ def evaluate_tensors(
     info: dict[str, Any] | None = None,
     log: Log | None = None,
     baselines: bool = True,
+    progress: ProgressFn | None = None,
 ) -> EvalReport:
     """Translate ``source`` (and ``paired_source``), then run the metrics for the model and both baselines.
 
@@ -124,6 +130,7 @@ def evaluate_tensors(
         log: progress callback (one short line per step).
         baselines: also compute the identity and target-halves comparisons (False: the model only, for a second
             generator judged on the same data, whose baselines would repeat the first report's exactly).
+        progress: ``progress(advance, total)`` (:mod:`volo_adapt.metrics.progress`); changes no number.
 
     Returns:
         :class:`EvalReport`.
@@ -131,21 +138,67 @@ def evaluate_tensors(
     names = resolve_metric_names(metrics if metrics is None or isinstance(metrics, str) else list(metrics))
     options = options or MetricOptions()
     check_sets(source, target)
-    translated, paired_translated = translate_sets(translate, source, paired_source, paired_target, options.seed,
-                                                   batch_size, log)
-    comparisons = comparison_inputs(
-        source, translated, target, codec, options,
-        paired_source=paired_source, paired_translated=paired_translated, paired_target=paired_target,
-    )
-    if not baselines:
-        comparisons = {"model": comparisons["model"]}
-    results, skipped = run_metrics(comparisons, names, log)
+    batches = math.ceil(len(source) / batch_size) + (0 if paired_source is None else
+                                                     math.ceil(len(paired_source) / batch_size))
+    # the plan needs only which inputs exist and how many images: 1x1-pixel views of the sets (no copies)
+    px = [None if t is None else t[..., :1, :1] for t in (source, target, paired_source, paired_target)]
+    units = metric_units(_comparisons(px[0], px[0], px[1], codec, options, px[2], px[2], px[3], baselines), names)
+    counter = WorkCounter(progress, batches + sum(units))
+    with _progress.counting(counter):
+        translated, paired_translated = translate_sets(translate, source, paired_source, paired_target,
+                                                       options.seed, batch_size, log)
+        counter.reach(batches)
+        comparisons = _comparisons(source, translated, target, codec, options, paired_source, paired_translated,
+                                   paired_target, baselines)
+        results, skipped = _run_counted(comparisons, names, units, log, counter)
     full_info = {**run_info(source, target, paired_source, "floor" in comparisons, names, options, codec),
                  **(info or {})}
     tensors = {"source": source, "translated": translated, "target": target}
     if paired_source is not None:
         tensors.update(paired_source=paired_source, paired_translated=paired_translated, paired_target=paired_target)
     return EvalReport(results, skipped, full_info, tensors, codec)
+
+
+def _comparisons(
+    source: torch.Tensor, translated: torch.Tensor, target: torch.Tensor, codec: DepthCodec, options: MetricOptions,
+    paired_source: torch.Tensor | None, paired_translated: torch.Tensor | None, paired_target: torch.Tensor | None,
+    baselines: bool,
+) -> dict[str, MetricInputs]:
+    """:func:`~volo_adapt.metrics.baselines.comparison_inputs`, only ``model`` without ``baselines``."""
+    comparisons = comparison_inputs(
+        source, translated, target, codec, options,
+        paired_source=paired_source, paired_translated=paired_translated, paired_target=paired_target,
+    )
+    return comparisons if baselines else {"model": comparisons["model"]}
+
+
+def metric_units(comparisons: dict[str, MetricInputs], names: Sequence[str]) -> list[int]:
+    """Units of work of each named metric for a progress bar: one per comparison it runs on, C2ST metrics (names
+    ``c2st_*``) ``c2st_repeats x c2st_epochs`` per comparison (one per training epoch); at least 1 per metric."""
+    options = next(iter(comparisons.values())).options
+    out = []
+    for name in names:
+        spec = get_metric(name)
+        runs = sum(1 for inp in comparisons.values() if all(inp.has(r) for r in spec.requires))
+        per_run = options.c2st_repeats * options.c2st_epochs if name.startswith("c2st_") else 1
+        out.append(max(1, runs * per_run))
+    return out
+
+
+def _run_counted(
+    comparisons: dict[str, MetricInputs], names: Sequence[str], units: Sequence[int], log: Log | None,
+    counter: WorkCounter,
+) -> tuple[dict[str, dict[str, MetricResult]], dict[str, str]]:
+    """:func:`run_metrics` one metric at a time (same results, same order), the counter at each metric's milestone."""
+    results: dict[str, dict[str, MetricResult]] = {}
+    skipped: dict[str, str] = {}
+    for name, n in zip(names, units, strict=True):
+        done = counter.done
+        r, s = run_metrics(comparisons, [name], log)
+        results.update(r)
+        skipped.update(s)
+        counter.reach(done + n)
+    return results, skipped
 
 
 def check_sets(source: torch.Tensor, target: torch.Tensor) -> None:
@@ -247,6 +300,7 @@ def evaluate(
     device: str = "auto",
     log: Log | None = None,
     baselines: bool = True,
+    progress: ProgressFn | None = None,
 ) -> EvalReport:
     """Evaluate one generator: translate the source domain and judge it against the target domain.
 
@@ -261,7 +315,7 @@ def evaluate(
         image_size: evaluation side ``S``; default the checkpoint's ``data.image_size``.
         inception_weights, seed, c2st_epochs, c2st_repeats: see :class:`~volo_adapt.metrics.registry.MetricOptions`.
         device: where the generator and metric networks run (``auto``, ``cpu``, ``cuda``, ...).
-        batch_size, log, baselines: see :func:`evaluate_tensors`.
+        batch_size, log, baselines, progress: see :func:`evaluate_tensors`.
 
     Returns:
         :class:`EvalReport` (``info`` names the checkpoint, its step, the sources and the sizes).
@@ -288,7 +342,7 @@ def evaluate(
         c2st_repeats=c2st_repeats,
     )
     return evaluate_generator(loaded, data, names, options, batch_size=batch_size, log=log, baselines=baselines,
-                              data_info=sources.info())
+                              data_info=sources.info(), progress=progress)
 
 
 def eval_sources(
@@ -330,13 +384,14 @@ def evaluate_generator(
     log: Log | None = None,
     baselines: bool = True,
     data_info: dict[str, Any] | None = None,
+    progress: ProgressFn | None = None,
 ) -> EvalReport:
     """Evaluate one generator on already-read tensors (see :func:`evaluate_tensors`).
 
     Args:
         loaded: a :class:`~volo_adapt.inference.loading.LoadedGenerator`; moved to ``options.device``.
         data: the tensors, oriented by ``loaded.direction`` (``data.source`` is what it translates).
-        metrics, options, batch_size, log, baselines: as in :func:`evaluate_tensors`.
+        metrics, options, batch_size, log, baselines, progress: as in :func:`evaluate_tensors`.
         data_info: provenance of ``data`` for the report's ``info["data"]`` (e.g. :meth:`EvalSources.info`).
 
     Returns:
@@ -364,4 +419,5 @@ def evaluate_generator(
         translate, data.source, data.target, loaded.codec,
         paired_source=data.paired_source, paired_target=data.paired_target,
         metrics=metrics, options=options, batch_size=batch_size, info=info, log=log, baselines=baselines,
+        progress=progress,
     )

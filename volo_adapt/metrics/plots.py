@@ -4,7 +4,11 @@
 * ``histograms.png``: distributions of valid depths and of depth-gradient magnitudes, three sets overlaid.
 * ``pca.png``: the original VoloGAN's own view: PCA (5 components, ``torch.pca_lowrank``) of flattened real
   target and translated images (subsampled to at most 64 px), components 1 and 2 shown.
-* ``samples.png``: source / translated (/ true target for paired data) RGB and colour-mapped depth.
+* ``samples.png``: source / translated / target RGB and colour-mapped depth with a colour bar in metres (the true
+  target of the same scenes for paired data).
+
+:mod:`volo_adapt.metrics.report_html` embeds these and the figures of ``plots_speckle.py`` and ``plots_cloud.py``
+in one HTML file.
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (no pyplot global state) and written
 atomically.
@@ -16,13 +20,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import torch
 from matplotlib.figure import Figure
 
-from volo_adapt.atomic import atomic_path
 from volo_adapt.data.sample import from_network
 from volo_adapt.metrics import depth_stats as ds
+from volo_adapt.metrics.plots_grid import sample_grid, save_png
 
 SET_STYLE = {
     "source": ("tab:blue", "source"),
@@ -32,9 +35,7 @@ SET_STYLE = {
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    return path
+    return save_png(fig, path)
 
 
 def _decoded(report: Any) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -126,32 +127,15 @@ def plot_pca(report: Any, path: Path) -> Path:
 
 
 def plot_samples(report: Any, path: Path, k: int = 4) -> Path:
-    """Grid: per column one sample; rows RGB and depth of source, translated (and true target when paired)."""
-    paired = "paired_source" in report.tensors
-    names = ["paired_source", "paired_translated", "paired_target"] if paired else ["source", "translated"]
-    k = min(k, len(report.tensors[names[0]]))
-    codec = report.codec
-    rows = []
-    for n in names:
-        rgb, d, v = from_network(report.tensors[n][:k], codec)
-        rows.append((f"{n} RGB", rgb, None))
-        rows.append((f"{n} depth", d, v))
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="black")
-    fig = Figure(figsize=(2.2 * k, 2.0 * len(rows)))
-    for r, (label, img, valid) in enumerate(rows):
-        for c in range(k):
-            ax = fig.add_subplot(len(rows), k, r * k + c + 1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if valid is None:
-                ax.imshow(img[c].permute(1, 2, 0).numpy())
-            else:
-                depth = torch.where(valid[c, 0], img[c, 0], torch.tensor(math.nan))
-                ax.imshow(depth.numpy(), cmap=cmap, vmin=codec.near, vmax=codec.far, interpolation="nearest")
-            if c == 0:
-                ax.set_ylabel(label, fontsize=8)
-    fig.suptitle(f"depth colour map {codec.near:g}-{codec.far:g} m, black = invalid", fontsize=9)
-    return _save(fig, path)
+    """Grid (:func:`~volo_adapt.metrics.plots_grid.sample_grid`): per column one sample; rows RGB and depth of
+    source, translated and the true target of the same scene (paired data) or target images of other scenes."""
+    t = report.tensors
+    if "paired_source" in t:
+        sets = [("source", t["paired_source"]), ("translated", t["paired_translated"]),
+                ("target (same scene)", t["paired_target"])]
+    else:
+        sets = [("source", t["source"]), ("translated", t["translated"]), ("target (other scenes)", t["target"])]
+    return _save(sample_grid(sets, report.codec, k), path)
 
 
 def write_plots(report: Any, out_dir: str | Path) -> list[Path]:
