@@ -34,3 +34,5 @@ def test_demo_trains_translates_and_evaluates_trained_and_untrained(tmp_path, mo
     # baselines depend only on the data: computed once, in the trained report
     assert res.reports["trained"].flat("identity") and res.reports["trained"].flat("floor")
     assert not res.reports["untrained"].flat("identity") and not res.reports["untrained"].flat("floor")
+    html = tmp_path / "out" / "plots" / "eval_report.html"
+    assert html in res.files and "<table" in html.read_text()  # the demo writes the report volo eval writes

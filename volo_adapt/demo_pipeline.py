@@ -7,7 +7,8 @@ Steps (each is the same library function the individual commands call):
 2. :func:`volo_adapt.inference.translate.translate_source` of the benchmark's A test split into ``OUT/translated``;
 3. :func:`volo_adapt.metrics.evaluate.evaluate` of the trained A->B generator **and** of the same architecture with
    freshly initialised (untrained) weights, written to ``OUT/eval_trained.json`` (with the identity and
-   target-vs-target baselines) and ``OUT/eval_untrained.json`` (model rows only), plus plots in ``OUT/plots``.
+   target-vs-target baselines) and ``OUT/eval_untrained.json`` (model rows only), plus plots and the
+   self-contained ``eval_report.html`` in ``OUT/plots``.
 
 The untrained comparison is there so the demo's numbers can be read honestly: a metric only says the model learned
 something when the trained value is closer to the target floor than both the untrained and the identity values.
@@ -80,6 +81,7 @@ def run_demo(
     from volo_adapt.metrics.evaluate import default_demo_sources, evaluate
     from volo_adapt.metrics.plots import write_plots
     from volo_adapt.metrics.report import append_jsonl, write_json
+    from volo_adapt.metrics.report_html import REPORT_NAME, write_report_html
     from volo_adapt.training.run import train
 
     out = Path(out_dir)
@@ -115,7 +117,8 @@ def run_demo(
         res.files.append(write_json(rep, out / f"eval_{name}.json"))
         if name == "trained":
             append_jsonl(rep, run_dir)
-            res.files.extend(write_plots(rep, out / "plots"))
+            pngs = write_plots(rep, out / "plots")
+            res.files.extend([*pngs, write_report_html(rep, out / "plots" / REPORT_NAME, pngs)])
     return res
 
 
