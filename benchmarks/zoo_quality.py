@@ -48,6 +48,8 @@ def add_zoo_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default="demo", help="the quality preset of the 'preset' row")
     g.add_argument("--preset-overrides", default="", help="key=value;key=value on top of the 'preset' row")
     g.add_argument("--cyclegan-overrides", default="", help="key=value;key=value on top of the 'cyclegan' row")
+    g.add_argument("--rows", default=",".join(ROWS), help="comma-separated trained rows (default: all); "
+                   "exploring designs with --rows preset skips the CycleGAN runs")
     g.add_argument("--zoo-size", type=int, default=64, help="image side of the zoo data sets, px")
     g.add_argument("--zoo-train", type=int, default=300, help="training images per domain")
     g.add_argument("--zoo-test", type=int, default=60, help="test images per domain (and paired scenes)")
@@ -105,10 +107,14 @@ def split_sets(text: str) -> list[str]:
 def row_presets(args: argparse.Namespace) -> dict[str, tuple[str, list[str]]]:
     """``{row: (preset, overrides)}`` of the trained rows at the zoo's image size."""
     size = [f"data.image_size={args.zoo_size}"]
-    return {
+    rows = {
         "preset": (args.preset, [*size, *split_sets(args.preset_overrides)]),
         "cyclegan": ("cyclegan", [*size, *CYCLEGAN_SETS, *split_sets(args.cyclegan_overrides)]),
     }
+    wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
+    if unknown := [r for r in wanted if r not in rows]:
+        raise SystemExit(f"--rows {args.rows}: unknown row(s) {', '.join(unknown)} (rows: {', '.join(ROWS)})")
+    return {row: rows[row] for row in wanted}
 
 
 def zoo_runs(sensors: list[str], out: Path, args: argparse.Namespace) -> list[Run]:

@@ -52,7 +52,8 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         validity_prior=sensor.validity_prior,
         reach=sensor.reach,
         lowpass_scales=sensor.lowpass_scales,
-        sensing_grids=sensor.sensing_grids,
+        resample_factors=sensor.resample_factors,
+        colour=sensor.colour,
     )
 
 

@@ -122,16 +122,21 @@ class SensorHeadConfig:
     lowpass_scales: list[int] = field(default_factory=list)
     """Low-resolution sensing: factors s (>= 2) of bases "the input at 1/s resolution" that the head blends towards
     per pixel and channel (depth ramps and mixed pixels at edges, colour blur); empty = off."""
-    sensing_grids: list[float] = field(default_factory=list)
-    """Coarse depth sensing: grid fractions f in (0, 1) of bases "the depth point-sampled on an f-times coarser grid
-    and bilinearly upsampled" that the head blends the depth towards per pixel (phone LiDAR/ToF: depth resolution
-    over colour resolution after your resizing, e.g. ARKit 256x192 over 640x480 = 0.4); empty = off."""
+    resample_factors: list[int] = field(default_factory=list)
+    """Learned resampling: factors s (>= 2) of bases "the input through a learned s-times down- and up-sampling"
+    (per-channel kernels fitted to the target data; models/resampling.py) that the head blends towards per pixel
+    and channel (lattice-bound textures of sensors that measure coarser and resample); empty = off."""
+
+    colour: str = "free"
+    """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
+    colour matrix, offset, tone curve, vignetting, plus the bases' blends and sampled noise; see
+    models/camera_colour.py)."""
 
     @property
     def enabled(self) -> bool:
         """True when any switch is on (the generator is then wrapped)."""
         return (self.residual or self.validity != "none" or self.noise or self.coords or bool(self.lowpass_scales)
-                or bool(self.sensing_grids))
+                or bool(self.resample_factors) or self.colour != "free")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     from volo_adapt.hardware import TRAIN_PRECISIONS
     from volo_adapt.losses import ADVERSARIAL_KINDS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
-    from volo_adapt.models.sensor_head import VALIDITY_MODES
+    from volo_adapt.models.sensor_head import COLOUR_MODES, VALIDITY_MODES
     from volo_adapt.training.loggers import LOGGERS
     from volo_adapt.training.schedules import SCHEDULES
     from volo_adapt.training.step_mechanics import (
@@ -46,6 +46,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.generator": tuple(list_generators()),
         "model.critic": tuple(list_critics()),
         "model.sensor.validity": VALIDITY_MODES,
+        "model.sensor.colour": COLOUR_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
@@ -99,8 +100,8 @@ def _check_model(m: ModelConfig) -> None:
     _need(s.features >= 1, "model.sensor.features", f"must be >= 1, got {s.features}")
     _need(all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in s.lowpass_scales),
           "model.sensor.lowpass_scales", f"must be a list of integers >= 2, got {s.lowpass_scales}")
-    _need(all(isinstance(f, int | float) and not isinstance(f, bool) and 0 < f < 1 for f in s.sensing_grids),
-          "model.sensor.sensing_grids", f"must be a list of fractions in (0, 1), got {s.sensing_grids}")
+    _need(all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in s.resample_factors),
+          "model.sensor.resample_factors", f"must be a list of integers >= 2, got {s.resample_factors}")
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
 
 

@@ -78,6 +78,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise AssertionError(f"unsupported config type {getattr(tp, '__name__', tp)} at {key}")
 
 
+REMOVED_KEYS = {
+    "model.sensor.sensing_grids": "removed: it replicated one built-in sensor's resampling (issue 21); use "
+                                  "model.sensor.resample_factors (learned resampling); a checkpoint trained with "
+                                  "it needs volo-adapt at commit 588276a or earlier",
+}
+"""Keys older configs (and the configs saved in older checkpoints) may hold, with why they went. An empty/false
+value of a removed key is dropped silently (every older checkpoint saves the default ``[]``); any other value is an
+error with this text."""
+
+
 def build_dataclass(cls: type, d: Any, prefix: str = "") -> Any:
     """An instance of the config dataclass ``cls`` from the mapping ``d`` (None = all defaults), every value
     type-checked (nested sections recursively); keys absent from ``d`` keep their defaults.
@@ -92,6 +102,10 @@ def build_dataclass(cls: type, d: Any, prefix: str = "") -> Any:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(d).__name__}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    for k in [k for k in d if f"{prefix}{k}" in REMOVED_KEYS and k not in names]:
+        if d[k]:
+            raise ConfigError(f"{prefix}{k}: {REMOVED_KEYS[f'{prefix}{k}']}")
+        d = {key: v for key, v in d.items() if key != k}
     for k in d:
         if k not in names:
             close = [n for n in names if n.startswith(str(k)[:3])]

@@ -14,7 +14,6 @@ from volo_adapt.models.sensor_head import (
     SensorAwareGenerator,
     coordinate_channels,
     lowpass_basis,
-    sensing_grid_basis,
     straight_through_mask,
 )
 
@@ -51,7 +50,7 @@ ALL_ON = {"residual": True, "validity": "sampled", "noise": True, "coords": True
 @pytest.mark.parametrize("validity", ["none", "depth", "threshold", "sampled"])
 def test_untrained_residual_generator_returns_its_input(backbone: str, validity: str) -> None:
     g = make(backbone, residual=True, validity=validity, noise=True, coords=True, lowpass_scales=[2, 4],
-             sensing_grids=[0.4, 0.6])
+             resample_factors=[2, 3])
     x = codec_batch()
     y = g(x)
     assert (y - x).abs().max() < 1e-3
@@ -157,8 +156,9 @@ def test_plain_config_builds_the_plain_generator() -> None:
 
 @pytest.mark.parametrize("bad", ["model.sensor.validity=maybe", "model.sensor.features=0",
                                  "model.sensor.validity_prior=0", "model.sensor.lowpass_scales=[1]",
-                                 "model.sensor.lowpass_scales=[2.5]", "model.sensor.sensing_grids=[0]",
-                                 "model.sensor.sensing_grids=[1.0]", "model.sensor.sensing_grids=[0.4, 1.5]"])
+                                 "model.sensor.lowpass_scales=[2.5]", "model.sensor.resample_factors=[1]",
+                                 "model.sensor.resample_factors=[2.5]", "model.sensor.resample_factors=[2, 0]",
+                                 "model.sensor.sensing_grids=[0.4]"])
 def test_bad_switch_values_name_the_key(bad: str) -> None:
     from volo_adapt.errors import ConfigError
 
@@ -249,43 +249,50 @@ def test_gradients_reach_the_low_resolution_blend() -> None:
     assert w.shape[0] == 8 and torch.all(w[4:8] > 0)
 
 
-def test_sensing_grid_basis_is_the_builtin_lidar_without_noise_and_holes() -> None:
-    """In metres, the basis at the sensor's grid fraction is exactly what sensor T's LiDAR returns when its noise and
-    holes are switched off (up to its 1 mm quantisation): point samples on the coarse grid, upsampled bilinearly with
-    the background's zeros."""
-    from volo_adapt.synth.sensor_b import SensorBConfig, lidar_depth
-
-    g = torch.Generator().manual_seed(0)
-    depth = 0.5 + 3.0 * torch.rand(2, 1, 40, 40, generator=g)
-    depth[:, :, :, :13] = 0.0  # background on the left
-    cfg = SensorBConfig(lidar_res=0.4, noise_a_m=0.0, noise_b_per_m=0.0, grazing_cos_min=0.0, dark_dropout_prob=0.0)
-    lid = lidar_depth(depth, torch.ones_like(depth), torch.ones(2, 3, 40, 40),
-                      [torch.Generator().manual_seed(i) for i in range(2)], cfg)
-    assert torch.allclose(sensing_grid_basis(depth, 0.4), lid.depth, atol=0.5e-3 + 1e-6)
-    assert not torch.allclose(sensing_grid_basis(depth, 0.5), lid.depth, atol=0.05)  # another grid is not it
+def test_the_removed_sensing_grid_key_is_dropped_when_empty() -> None:
+    """Every checkpoint written before its removal saves ``sensing_grids: []``: such configs still load."""
+    cfg = load_config("smoke", ["model.sensor.sensing_grids=[]"])
+    assert not hasattr(cfg.model.sensor, "sensing_grids")
 
 
-def test_sensing_grid_basis_keeps_constants_and_is_piecewise_linear_between_grid_points() -> None:
-    flat = torch.full((1, 1, 20, 20), 0.7)
-    assert torch.allclose(sensing_grid_basis(flat, 0.3), flat)
-    row = sensing_grid_basis(torch.rand(1, 1, 1, 40, generator=torch.Generator().manual_seed(1)).expand(1, 1, 2, 40),
-                             0.25)[0, 0, 0]
-    kinks = ((row[2:] - 2 * row[1:-1] + row[:-2]).abs() > 1e-5).sum().item()
-    assert kinks <= 2 * 10  # 10 grid points: slope changes only next to them, not at every pixel
-
-
-def test_a_grid_blend_coefficient_of_one_gives_the_grid_sampled_depth_and_keeps_colour() -> None:
-    g = make("resnet9", residual=True, validity="none", sensing_grids=[0.5])
+def test_a_resample_blend_coefficient_of_one_gives_the_learned_resampling() -> None:
+    g = make("resnet9", residual=True, validity="none", resample_factors=[2])
     with torch.no_grad():
-        g.head.bias[4] = 1.0  # output channels: 4 correction, 1 depth grid blend
+        g.head.bias[4:8] = 1.0  # output channels: 4 correction, 4 blends towards the factor-2 resampling
+        g.resampling.up[0].weight.mul_(1.5)  # kernels are parameters: a changed kernel changes the basis
     x = codec_batch(s=32)
-    y = g(x)
-    assert torch.equal(y[:, :3], x[:, :3])
-    assert torch.allclose(y[:, 3:], sensing_grid_basis(x[:, 3:], 0.5).clamp(0, 1), atol=1e-6)
+    assert torch.allclose(g(x), g.resampling(x)[0].clamp(0, 1), atol=1e-6)
 
 
-def test_gradients_reach_the_sensing_grid_blend() -> None:
-    g = make("vologan", residual=True, validity="depth", sensing_grids=[0.4])
+def test_gradients_reach_the_resampling_kernels_once_the_head_blends() -> None:
+    g = make("vologan", residual=True, validity="depth", resample_factors=[2, 3])
+    with torch.no_grad():
+        g.head.bias[4:12] = 0.5
     x = codec_batch(s=32)
-    (g(x)[:, 3:] - sensing_grid_basis(x[:, 3:], 0.4)).abs().mean().backward()
-    assert g.head.weight.grad[4].abs().sum() > 0
+    (g(x) - x.roll(1, dims=-1)).abs().mean().backward()
+    for conv in [*g.resampling.down, *g.resampling.up]:
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+    assert g.head.weight.grad[4:12].abs().sum() > 0
+
+
+def test_camera_colour_starts_as_the_identity_and_changes_colour_only_globally() -> None:
+    g = make("resnet9", residual=True, validity="depth", colour="camera")
+    x = codec_batch(s=16)
+    assert torch.equal(g(x, stochastic=False), x)
+    with torch.no_grad():
+        g.camera.predict.bias[9:12] = 0.1  # an RGB offset of 0.1
+        g.head.bias[:3] = 0.3  # the per-pixel colour residual is not used in camera mode
+    y = g(x, stochastic=False)
+    valid = x[:, 3:] > 0
+    assert torch.allclose((y[:, :3] - x[:, :3].clamp(max=0.9))[valid.expand(-1, 3, -1, -1)], torch.tensor(0.1),
+                          atol=1e-5) or torch.allclose(y[:, :3][valid.expand(-1, 3, -1, -1)],
+                                                       (x[:, :3] + 0.1).clamp(0, 1)[valid.expand(-1, 3, -1, -1)],
+                                                       atol=1e-5)
+    assert torch.equal(y[:, 3:], x[:, 3:])
+
+
+def test_gradients_reach_the_camera_model() -> None:
+    g = make("vologan", residual=True, validity="depth", colour="camera")
+    x = codec_batch(s=32)
+    (g(x)[:, :3] - 0.5).abs().mean().backward()
+    assert g.camera.predict.weight.grad.abs().sum() > 0 or g.camera.predict.bias.grad.abs().sum() > 0

@@ -47,17 +47,15 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   depth towards 0, and with ``validity="depth"`` the ramp's far end becomes "no return". The blend applies to
   every pixel within ``reach`` (also to holes, which it can fill: restricting it to pixels where the input returns
   measured worse, see ``docs/sensor-aware.md``).
-* **sensing grid** (``sensing_grids=(0.4,)``): for each fraction ``f`` the input's *depth* point-sampled on a
-  ``round(f H) x round(f W)`` grid and bilinearly interpolated back (holes and background included), offered as a
-  basis the head may blend the depth towards, per pixel (zero-initialised). Phone LiDAR and ToF cameras measure
-  depth on a coarse grid and the device or app upsamples it bilinearly (ARKit: 256x192 depth for a 640x480 or
-  1920x1440 colour frame, fractions 0.4 or 0.133); the result is piecewise linear between the grid points, with
-  kinks at fixed positions. That texture is what a classifier sees first (on the built-in benchmark, removing
-  holes, noise or every colour effect from the sensor model left a C2ST at chance; sensing at full resolution
-  took it to 0.97 on depth), and neither a low-pass (``lowpass_scales``, which averages) nor a convolutional
-  backbone (translation-equivariant, so it cannot place kinks on a grid) can produce it. Set the fractions from
-  the sensor's depth resolution over the colour resolution *after* your data's resizing; several may be given
-  and the head learns which to use. Colour is not grid-sampled.
+* **learned resampling** (``resample_factors=(2, 3, 4)``): for each integer factor ``s`` the input seen through a
+  learned ``s``-times down-sampling and a learned up-sampling (:class:`~volo_adapt.models.resampling.
+  LearnedResampling`, per-channel kernels that start as a box average and bilinear interpolation), offered as a
+  basis the head blends towards per pixel and channel (zero-initialised). Sensors that measure at a lower
+  resolution and resample leave lattice-bound textures (piecewise-linear or blocky depth between sample points,
+  demosaicking and compression blocks in colour) that a translation-equivariant backbone cannot place; the kernels
+  are fitted to the target data by the adversarial loss, not taken from any sensor's pipeline. An earlier
+  ``sensing_grids`` basis (point-sampling on a given grid, bilinear back up) was removed: it was one built-in
+  sensor's own resampling code (issue 21).
 * **pixel coordinates** (``coords=True``): x, y in [-1, 1] and r^2 as extra input channels, for effects that depend
   on the position in the frame (vignetting, lens shading, projector fall-off) and that a translation-equivariant
   backbone cannot otherwise place.
@@ -74,13 +72,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
+from volo_adapt.models.resampling import LearnedResampling
 
 VALIDITY_MODES = ("none", "depth", "threshold", "sampled")
 """``none``: validity only through the depth value (the codec's ``gap / 2`` threshold), colour left as produced;
 ``depth``: the same decision, but an invalid pixel comes out as exactly 0 in every channel (straight-through:
 gradients pass as if nothing were zeroed); ``threshold``: a separate validity logit and a straight-through hard
 mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
+
+COLOUR_MODES = ("free", "camera")
+"""``free``: the head's per-pixel residual changes colour anywhere; ``camera``: colour changes only through a
+per-image camera model (:class:`~volo_adapt.models.camera_colour.GlobalColourModel`: colour matrix, offset, tone
+curve, vignetting) plus the bases' blends and the sampled noise (blur, resampling, pixel noise)."""
 
 LOG_SCALE_BOUND = 4.0
 """The per-pixel noise log-scale is squashed into ``[-4, 4]`` (scale factor ``e^-4 .. e^4`` around the strength)."""
@@ -112,29 +117,6 @@ def lowpass_basis(x: torch.Tensor, factor: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     small = F.adaptive_avg_pool2d(x, (max(1, -(-h // factor)), max(1, -(-w // factor))))
     return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
-
-
-def sensing_grid_basis(x: torch.Tensor, fraction: float) -> torch.Tensor:
-    """``x`` as a sensor with a coarser sampling grid sees it: point-sampled on the grid, bilinearly upsampled back.
-
-    Args:
-        x: ``(B, C, H, W)`` float; invalid pixels (0) are sampled and interpolated like any other value (a grid
-            point on the background pulls the interpolated edge towards 0, as in a device's upsampled depth map).
-        fraction: grid side over image side, in ``(0, 1]``; the grid is ``round(fraction * H) x
-            round(fraction * W)`` points (at least 2 x 2), sampled at the nearest pixel (``nearest-exact``).
-
-    Returns:
-        ``(B, C, H, W)``, same dtype; a constant image is returned unchanged, and with ``fraction = 1`` the input.
-
-    Example:
-        >>> x = torch.rand(1, 1, 10, 10)
-        >>> bool(torch.allclose(sensing_grid_basis(x, 1.0), x))
-        True
-    """
-    h, w = x.shape[-2:]
-    grid = (max(2, round(fraction * h)), max(2, round(fraction * w)))
-    points = F.interpolate(x, size=grid, mode="nearest-exact")
-    return F.interpolate(points, size=(h, w), mode="bilinear", align_corners=False)
 
 
 STE_SLOPE = 4.0
@@ -181,7 +163,8 @@ class SensorAwareGenerator(nn.Module):
             (flying pixels, mixed edges), not in empty background. Every channel of a pixel out of reach is 0.
         lowpass_scales: integer factors (each >= 2) of the low-resolution bases the head may blend towards
             (see the module docstring); empty = off.
-        sensing_grids: grid fractions in ``(0, 1)`` of the depth sensing-grid bases (module docstring); empty = off.
+        resample_factors: integer factors (each >= 2) of the learned-resampling bases (module docstring); empty = off.
+        colour: one of :data:`COLOUR_MODES`.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -211,11 +194,14 @@ class SensorAwareGenerator(nn.Module):
         validity_prior: float = 3.0,
         reach: float = -1.0,
         lowpass_scales: Sequence[int] = (),
-        sensing_grids: Sequence[float] = (),
+        resample_factors: Sequence[int] = (),
+        colour: str = "free",
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
             raise ValueError(f"validity must be one of {', '.join(VALIDITY_MODES)}, got {validity!r}")
+        if colour not in COLOUR_MODES:
+            raise ValueError(f"colour must be one of {', '.join(COLOUR_MODES)}, got {colour!r}")
         if validity_prior <= 0:
             raise ValueError(f"validity_prior must be > 0, got {validity_prior}")
         self.backbone = backbone
@@ -230,8 +216,8 @@ class SensorAwareGenerator(nn.Module):
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
-        self.sensing_grids = tuple(float(f) for f in sensing_grids)
-        assert all(0.0 < f < 1.0 for f in self.sensing_grids), f"sensing_grids {list(sensing_grids)}: (0, 1) only"
+        self.resampling = LearnedResampling(channels, resample_factors) if resample_factors else None
+        self.camera = GlobalColourModel(features) if colour == "camera" else None
         self.sample_by_default = True
         """What ``forward(x)`` does without ``stochastic``: sample (True) or the deterministic output (exports)."""
         self.size_multiple = getattr(backbone, "size_multiple", 1)
@@ -239,9 +225,8 @@ class SensorAwareGenerator(nn.Module):
         self.requires_square = getattr(backbone, "requires_square", False)
         n_valid = 1 if validity in ("threshold", "sampled") else 0
         n_noise = channels if noise else 0
-        n_lowpass = channels * len(self.lowpass_scales)
-        n_grid = len(self.sensing_grids)  # depth only
-        self.head = nn.Conv2d(features, channels + n_lowpass + n_grid + n_valid + n_noise, 1)
+        n_bases = channels * (len(self.lowpass_scales) + len(tuple(resample_factors)))
+        self.head = nn.Conv2d(features, channels + n_bases + n_valid + n_noise, 1)
         if residual:  # the untrained wrapper returns its input: no correction, no validity change, unit noise scale
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -264,6 +249,11 @@ class SensorAwareGenerator(nn.Module):
         r = round(self.reach * max(x.shape[-2:]))
         valid = self.input_valid(x).to(x.dtype)
         return F.max_pool2d(valid, 2 * r + 1, 1, r) if r > 0 else valid
+
+    def bases(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The ``(B, C, H, W)`` bases the head blends towards: the low-pass ones, then the learned resamplings."""
+        out = [lowpass_basis(x, factor) for factor in self.lowpass_scales]
+        return out + (fp32_call(self.resampling, x) if self.resampling is not None else [])
 
     def input_valid(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, H, W)`` bool: the pixels of ``x`` the codec decodes as valid (encoded depth >= gap / 2, > 0)."""
@@ -325,19 +315,15 @@ class SensorAwareGenerator(nn.Module):
             inputs.append(coordinate_channels(x))
         feats = self.backbone(torch.cat(inputs, dim=1) if len(inputs) > 1 else x)
         out = fp32_call(self.head, F.leaky_relu(feats, 0.2))  # the correction is not rounded to bf16's grid
-        n_lowpass = c * len(self.lowpass_scales)
-        n_grid = len(self.sensing_grids)
-        delta, blend = out[:, :c], out[:, c : c + n_lowpass]
-        grid_blend, rest = out[:, c + n_lowpass : c + n_lowpass + n_grid], out[:, c + n_lowpass + n_grid :]
-
+        bases = self.bases(x)
+        delta, blend, rest = out[:, :c], out[:, c : c * (1 + len(bases))], out[:, c * (1 + len(bases)) :]
         y = x + delta if self.residual else hard_sigmoid_tf(delta)
-        for i, factor in enumerate(self.lowpass_scales):
-            y = y + blend[:, i * c : (i + 1) * c] * (lowpass_basis(x, factor) - x)
-        if n_grid:
-            depth = x[:, -1:]
-            moves = sum(grid_blend[:, i : i + 1] * (sensing_grid_basis(depth, f) - depth)
-                        for i, f in enumerate(self.sensing_grids))
-            y = torch.cat([y[:, :-1], y[:, -1:] + moves], dim=1)
+        if self.camera is not None:  # colour through the camera model, not the per-pixel residual
+            r2 = coordinate_channels(x)[:, 2:3]
+            rgb = fp32_call(lambda f: self.camera(x[:, :-1].float(), f, r2.float()), feats)
+            y = torch.cat([rgb.to(y.dtype), y[:, -1:]], dim=1)
+        for i, basis in enumerate(bases):
+            y = y + blend[:, i * c : (i + 1) * c] * (basis - x)
         if self.noise:
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
