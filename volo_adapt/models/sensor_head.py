@@ -328,6 +328,13 @@ class SensorAwareGenerator(nn.Module):
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
+        return self.apply_validity(x, y, rest, rand)
+
+    def apply_validity(self, x: torch.Tensor, y: torch.Tensor, rest: torch.Tensor,
+                       rand: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """The last stage of :meth:`forward`: ``y`` (``(B, C, H, W)``, unclamped) clamped to [0, 1] with its
+        "no return" pixels set to exactly 0 in every channel (:attr:`validity`) and pixels out of :attr:`reach` of
+        ``x``'s surfaces removed; ``rest`` holds the head's validity logit first; ``rand`` the draws or None."""
         reachable = self.within_reach(x)
         if self.validity == "none":
             y = y.clamp(0.0, 1.0)
