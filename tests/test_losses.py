@@ -226,3 +226,19 @@ def test_patch_sliced_wasserstein_is_zero_for_equal_sets_and_grows_with_the_diff
     assert far.grad is not None and far.grad.abs().sum() > 0
     # unpaired: a permuted set of the same images is the same distribution
     assert float(patch_sliced_wasserstein(real.flip(0), real)) < 1e-5
+
+
+def test_colour_anchor_measures_colour_moved_on_pixels_valid_in_both():
+    from volo_adapt.losses import colour_anchor_loss
+
+    x = torch.zeros(2, 4, 8, 8)
+    x[:, 3] = 0.5
+    x[:, :3] = 0.3
+    assert float(colour_anchor_loss(x, x.clone(), 0.05)) == 0.0
+    y = x.clone()
+    y[:, :3, :, :4] += 0.2  # left half: every channel 0.2 brighter
+    assert float(colour_anchor_loss(x, y, 0.05)) == pytest.approx(0.1, abs=1e-6)
+    y[:, :, :, :4] = 0.0  # the changed half made invalid: a validity change, not compared
+    assert float(colour_anchor_loss(x, y, 0.05)) == 0.0
+    with pytest.raises(ValueError, match="one shape"):
+        colour_anchor_loss(x, y[:, :, :4], 0.05)

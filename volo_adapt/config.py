@@ -188,6 +188,9 @@ class LossConfig:
     """Lambda of the geometry term: depth of each translation vs its own source, in metres, after a 5x5 low-pass,
     on pixels valid in both (a sensor adds noise and drops returns but does not move surfaces; see
     volo_adapt.losses.depth_geometry_loss). 0 = off (the original)."""
+    colour_anchor_weight: float = 0.0
+    """Lambda of the colour anchor: mean absolute RGB change of each translation against its own source on pixels
+    valid in both (SimGAN's self-regularisation; volo_adapt.losses.colour_anchor_loss). 0 = off (the original)."""
     swd_weight: float = 0.0
     """Lambda of the critic-free patch sliced-Wasserstein term between each domain's translations and its real
     images (4x4 patches at scales 1, 2, 4; volo_adapt.losses.patch_sliced_wasserstein). 0 = off (the original)."""

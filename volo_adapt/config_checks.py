@@ -106,7 +106,8 @@ def _check_model(m: ModelConfig) -> None:
 
 
 def _check_loss(lo: LossConfig, channels: int) -> None:
-    for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight"):
+    for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight",
+              "colour_anchor_weight"):
         _need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
     # names both keys: the user may have changed either (--set model.channels=1 or loss.channel_weights=[1])
     _need(len(lo.channel_weights) == channels, "loss.channel_weights",

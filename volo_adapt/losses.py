@@ -365,6 +365,42 @@ def depth_geometry_loss(
     return ((d_out - d_src).abs() * both).sum() / both.sum().clamp_min(1.0)
 
 
+def colour_anchor_loss(source: torch.Tensor, translated: torch.Tensor, gap: float) -> torch.Tensor:
+    """How far a translation moved its source's colour: mean absolute RGB difference on the pixels valid in both.
+
+    A self-regularisation term in the sense of SimGAN (Shrivastava et al., CVPR 2017: an L1 between the refined and
+    the synthetic image keeps the annotation-relevant content): a sensor's colour camera changes colour through
+    gains, a tone curve, blur and noise, mostly by small amounts, and the adversarial term alone drifted colour far
+    more than the sensors do in short runs (docs/sensor-aware.md). Pixels either side made invalid or valid are not
+    compared (validity changes are judged by the adversarial term).
+
+    Args:
+        source: ``(B, C, H, W)`` network tensor in [0, 1], RGB first, encoded depth last (invalid = 0).
+        translated: same shape, the translation of ``source``.
+        gap: codec invalid band ``[0, gap)`` (depth values below ``gap / 2`` are invalid).
+
+    Returns:
+        Scalar fp32 tensor in [0, 1] (0 when no pixel is valid in both).
+
+    Example:
+        >>> x = torch.zeros(1, 4, 4, 4); x[:, 3] = 0.5; x[:, :3] = 0.2
+        >>> y = x.clone(); y[:, 0] = 0.5
+        >>> round(float(colour_anchor_loss(x, y, 0.05)), 4)
+        0.1
+    """
+    if source.shape != translated.shape or source.dim() != 4:
+        raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(source.shape)} and "
+                         f"{tuple(translated.shape)}")
+
+    def valid(t: torch.Tensor) -> torch.Tensor:
+        e = t[:, -1:].float()
+        return ((e >= gap / 2) & (e > 0)).float()
+
+    both = (valid(source) * valid(translated)).detach()
+    diff = (translated[:, :-1].float() - source[:, :-1].float()).abs().mean(dim=1, keepdim=True)
+    return (diff * both).sum() / both.sum().clamp_min(1.0)
+
+
 def _sliced_w2_at_scale(fake: torch.Tensor, real: torch.Tensor, scale: int, patch: int, projections: int,
                         max_patches: int, highpass: bool) -> torch.Tensor | None:
     """Mean squared sorted-projection difference of the two sets' patches at one scale (see

@@ -61,13 +61,13 @@ class Zeros(nn.Module):
 
 
 def test_identity_generators_give_zero_cycle_identity_and_geometry_losses():
-    cfg = _cfg("loss.geometry_weight=1.0")
+    cfg = _cfg("loss.geometry_weight=1.0", "loss.colour_anchor_weight=3.0")
     critics = _nets(cfg)
     obj = _objective(cfg, Networks(nn.Identity(), nn.Identity(), critics.critic_a, critics.critic_b))
     a, b = _batch(cfg)
     terms, images = obj.generator_losses(a, b)
     assert torch.equal(images["fake_B"], a) and torch.equal(images["cyc_A"], a)
-    for name in ("cycle_A", "cycle_B", "id_A", "id_B", "geo_A", "geo_B", "swd_A", "swd_B"):
+    for name in ("cycle_A", "cycle_B", "id_A", "id_B", "geo_A", "geo_B", "swd_A", "swd_B", "col_A", "col_B"):
         assert float(terms[name]) == 0.0, name
     for name in ("ssim_A", "ssim_B"):
         assert float(terms[name]) == pytest.approx(0.0, abs=1e-5), name
@@ -75,14 +75,17 @@ def test_identity_generators_give_zero_cycle_identity_and_geometry_losses():
 
 
 def test_each_weight_is_applied_once_and_totals_add_up():
-    cfg = _cfg("loss.geometry_weight=2.0", "loss.swd_weight=0.5", "loss.identity_weight=0.25")
+    cfg = _cfg("loss.geometry_weight=2.0", "loss.swd_weight=0.5", "loss.identity_weight=0.25",
+               "loss.colour_anchor_weight=4.0")
     obj = _objective(cfg)
     one = torch.tensor(1.0)
-    names = ("adv_B", "cycle_A", "id_A", "ssim_A", "geo_B", "swd_B")
-    assert float(obj.weighted(dict.fromkeys(names, one))) == pytest.approx(1.0 + 10.0 + 0.25 + 1.0 + 2.0 + 0.5)
+    names = ("adv_B", "cycle_A", "id_A", "ssim_A", "geo_B", "swd_B", "col_B")
+    assert float(obj.weighted(dict.fromkeys(names, one))) == pytest.approx(1.0 + 10.0 + 0.25 + 1.0 + 2.0 + 0.5 + 4.0)
     terms, _ = obj.generator_losses(*_batch(cfg))
+    assert float(terms["col_B"]) > 0  # an untrained generator moves colour
+    every = ("adv", "cycle", "id", "ssim", "geo", "swd", "col")
     for d in ("A", "B"):
-        want = obj.weighted({f"{n}_{d}": terms[f"{n}_{d}"] for n in ("adv", "cycle", "id", "ssim", "geo", "swd")})
+        want = obj.weighted({f"{n}_{d}": terms[f"{n}_{d}"] for n in every})
         torch.testing.assert_close(terms[f"total_{d}"], want)
     torch.testing.assert_close(terms["total"], terms["total_A"] + terms["total_B"])
 
@@ -90,7 +93,7 @@ def test_each_weight_is_applied_once_and_totals_add_up():
 def test_disabled_terms_are_zero():
     cfg = _cfg("loss.identity_weight=0", "loss.ssim_weight=0")
     terms, _ = _objective(cfg).generator_losses(*_batch(cfg))
-    for name in ("id_A", "id_B", "ssim_A", "ssim_B", "geo_A", "geo_B", "swd_A", "swd_B"):
+    for name in ("id_A", "id_B", "ssim_A", "ssim_B", "geo_A", "geo_B", "swd_A", "swd_B", "col_A", "col_B"):
         assert float(terms[name]) == 0.0 and terms[name].dtype == torch.float32, name
     torch.testing.assert_close(terms["total_B"], terms["adv_B"] + 10.0 * terms["cycle_B"])
 

@@ -12,7 +12,8 @@ Gradient routing (``loss.routing``):
                 + l_id * id(B, gen_a2b(B)) + l_ssim * (1 - SSIM(B, gen_a2b(gen_b2a(B))))
       total_A = the same with A and B (and the two generators) swapped
 
-  plus, when enabled, ``l_geo * geometry(A, gen_a2b(A))`` (depth moved against the source, metres) and
+  plus, when enabled, ``l_geo * geometry(A, gen_a2b(A))`` (depth moved against the source, metres),
+  ``l_col * colour_anchor(A, gen_a2b(A))`` (colour moved against the source) and
   ``l_swd * SWD(gen_a2b(A), B)`` (patch sliced Wasserstein); reconstructions run deterministically
   (:func:`deterministic`) and may be masked to the pixels kept (``loss.reconstruction_mask``).
   ``gen_a2b`` is updated by the gradient of ``total_B`` only, ``gen_b2a`` by ``total_A`` only (the original took
@@ -55,6 +56,7 @@ from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import (
     adversarial_d_loss,
     adversarial_g_loss,
+    colour_anchor_loss,
     depth_geometry_loss,
     patch_sliced_wasserstein,
     ssim_loss,
@@ -63,7 +65,7 @@ from volo_adapt.losses import (
 from volo_adapt.models.sensor_head import SensorAwareGenerator
 from volo_adapt.training import step_mechanics as mechanics
 
-LOSS_TERMS = ("adv", "cycle", "id", "ssim", "geo", "swd")
+LOSS_TERMS = ("adv", "cycle", "id", "ssim", "geo", "swd", "col")
 """The generator loss terms of one domain, in the order its total sums them (weights: ``loss.*_weight``; adv 1)."""
 
 Backward = Callable[[torch.Tensor], None]
@@ -200,7 +202,7 @@ class CycleObjective:
             terms, images = self._in_parts(real_a, real_b, mask_a, mask_b, rec_kind, backward)
         zero = real_a.new_zeros((), dtype=torch.float32)
         for d in ("A", "B"):
-            for name in ("id", "ssim", "geo", "swd"):
+            for name in ("id", "ssim", "geo", "swd", "col"):
                 terms.setdefault(f"{name}_{d}", zero)
             terms[f"total_{d}"] = self.weighted({f"{n}_{d}": terms[f"{n}_{d}"] for n in LOSS_TERMS})
         terms["total"] = terms["total_A"] + terms["total_B"]
@@ -211,7 +213,7 @@ class CycleObjective:
         :data:`LOSS_TERMS`), in the order given: the one place the ``loss.*_weight`` values are applied."""
         lc = self.loss
         weight = {"adv": 1.0, "cycle": lc.cycle_weight, "id": lc.identity_weight, "ssim": lc.ssim_weight,
-                  "geo": lc.geometry_weight, "swd": lc.swd_weight}
+                  "geo": lc.geometry_weight, "swd": lc.swd_weight, "col": lc.colour_anchor_weight}
         parts = [weight[name.split("_")[0]] * value for name, value in terms.items()]
         return functools.reduce(operator.add, parts)  # left to right, as the one-graph total always summed
 
@@ -300,6 +302,8 @@ class CycleObjective:
         if lc.geometry_weight > 0:
             c = self.codec
             terms[f"geo_{dst}"] = depth_geometry_loss(real, fake, c.near, c.far, c.gap)
+        if lc.colour_anchor_weight > 0:
+            terms[f"col_{dst}"] = colour_anchor_loss(real, fake, self.codec.gap)
         if lc.swd_weight > 0:
             terms[f"swd_{dst}"] = patch_sliced_wasserstein(fake, real_dst, channel_weights=w, max_patches=4096,
                                                            highpass=lc.swd_highpass)
