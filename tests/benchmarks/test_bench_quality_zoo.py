@@ -68,16 +68,23 @@ def test_sensor_names_and_row_presets():
         zoo_quality.sensor_names("tof,nope")
     with pytest.raises(SystemExit, match="--zoo trains the rows preset and cyclegan"):
         bench_quality.main(["--zoo", "--variant", "x=demo", "--out", "unused"])
-    args = bench_quality.argparse.Namespace(zoo_size=64, preset="demo", preset_overrides="a=1", cyclegan_overrides="")
+    args = bench_quality.argparse.Namespace(zoo_size=64, preset="demo", preset_overrides="a=1", cyclegan_overrides="",
+                                            rows="preset,cyclegan")
     rows = zoo_quality.row_presets(args)
     assert rows["preset"] == ("demo", ["data.image_size=64", "a=1"])
     assert rows["cyclegan"][0] == "cyclegan" and "data.image_size=64" in rows["cyclegan"][1]
+    args.rows = "preset"  # --rows preset: exploring designs without the CycleGAN runs
+    assert list(zoo_quality.row_presets(args)) == ["preset"]
+    args.rows = "preset,nope"
+    with pytest.raises(SystemExit, match="--rows preset,nope: unknown row"):
+        zoo_quality.row_presets(args)
 
 
 def test_cyclegan_row_is_a_valid_config_at_64_px():
     from volo_adapt.config import load_config
 
-    args = bench_quality.argparse.Namespace(zoo_size=64, preset="demo", preset_overrides="", cyclegan_overrides="")
+    args = bench_quality.argparse.Namespace(zoo_size=64, preset="demo", preset_overrides="", cyclegan_overrides="",
+                                            rows="cyclegan")
     preset, sets = zoo_quality.row_presets(args)["cyclegan"]
     cfg = load_config(preset, sets)
     assert cfg.data.image_size == 64 and cfg.model.generator == "resnet9"
