@@ -6,7 +6,8 @@ A run folder ``RUN_DIR`` holds::
     checkpoints/last.ckpt       always the newest state (periodic, end of training, interrupt, divergence)
     checkpoints/step_NNNNNNN.ckpt  every train.checkpoint_every_n_steps batches
     samples/step_NNNNNN.png     sample grids every train.sample_every_n_steps batches
-    logs/tensorboard/, logs/csv/version_N/metrics.csv (one version per start or resume)
+    logs/tensorboard/, logs/csv/version_N/metrics.csv (one version per start or resume), or per train.logger
+                                logs/wandb/ + wandb_run.json, logs/mlruns/ + mlflow_run.json (training/loggers.py)
 
 Step counts (``max_steps``, checkpoint and sample intervals) are in **batches**; Lightning's
 ``trainer.global_step`` counts optimiser steps (two per batch here) and is not used for them.
