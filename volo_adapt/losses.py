@@ -312,6 +312,13 @@ def reconstruction_kind_at(progress: float, switch_at: float) -> str:
     return "l2"
 
 
+def _returns(t: torch.Tensor, gap: float) -> torch.Tensor:
+    """``(B, 1, H, W)`` float32 0/1: the pixels of network tensor ``t`` whose encoded depth (last channel) decodes as
+    a return (``>= gap / 2`` and ``> 0``), as the geometry and colour-anchor terms compare them."""
+    e = t[:, -1:].float()
+    return ((e >= gap / 2) & (e > 0)).float()
+
+
 def depth_geometry_loss(
     source: torch.Tensor,
     translated: torch.Tensor,
@@ -353,7 +360,7 @@ def depth_geometry_loss(
 
     def lowpassed(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e = t[:, -1:].float()
-        valid = ((e >= gap / 2) & (e > 0)).float()
+        valid = _returns(t, gap)
         metres = (near + (e - gap) * scale) * valid
         num = F.avg_pool2d(metres, window, 1, window // 2, count_include_pad=False)
         den = F.avg_pool2d(valid, window, 1, window // 2, count_include_pad=False)
@@ -392,11 +399,7 @@ def colour_anchor_loss(source: torch.Tensor, translated: torch.Tensor, gap: floa
         raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(source.shape)} and "
                          f"{tuple(translated.shape)}")
 
-    def valid(t: torch.Tensor) -> torch.Tensor:
-        e = t[:, -1:].float()
-        return ((e >= gap / 2) & (e > 0)).float()
-
-    both = (valid(source) * valid(translated)).detach()
+    both = (_returns(source, gap) * _returns(translated, gap)).detach()
     diff = (translated[:, :-1].float() - source[:, :-1].float()).abs().mean(dim=1, keepdim=True)
     return (diff * both).sum() / both.sum().clamp_min(1.0)
 
