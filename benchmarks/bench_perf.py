@@ -70,23 +70,32 @@ from benchkit import (  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 TRAIN_VARIANTS: dict[str, list[str]] = {
+    "default": [],  # the preset as shipped: every `auto` switch resolved as `volo train` resolves it
     "eager_fp32": ["train.precision=32-true", "optim.implementation=for_loop", "train.cache_weights=false",
                    "train.batch_calls=false", "train.split_backward=false", "train.memory_format=contiguous",
                    "train.activation_checkpointing=false", "train.compile=false"],
     "tuned": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
-              "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
+              "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false",
+              "train.split_backward=true", "train.batch_calls=true"],
     "one_backward": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
                      "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false",
-                     "train.split_backward=false"],
+                     "train.split_backward=false", "train.batch_calls=true"],
+    "one_backward_unbatched": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
+                               "train.memory_format=auto", "train.activation_checkpointing=false",
+                               "train.compile=false", "train.split_backward=false", "train.batch_calls=false"],
     "tuned_ckpt": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
-                   "train.memory_format=auto", "train.activation_checkpointing=true", "train.compile=false"],
+                   "train.memory_format=auto", "train.activation_checkpointing=true", "train.compile=false",
+                   "train.split_backward=true", "train.batch_calls=true"],
     "channels_last": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
                       "train.memory_format=channels_last", "train.activation_checkpointing=false",
-                      "train.compile=false"],
+                      "train.compile=false",
+                      "train.split_backward=true", "train.batch_calls=true"],
     "bf16": ["train.precision=bf16-mixed", "optim.implementation=auto", "train.cache_weights=true",
-             "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false"],
+             "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=false",
+             "train.split_backward=true", "train.batch_calls=true"],
     "compiled": ["train.precision=auto", "optim.implementation=auto", "train.cache_weights=true",
-                 "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=true"],
+                 "train.memory_format=auto", "train.activation_checkpointing=false", "train.compile=true",
+                 "train.split_backward=true", "train.batch_calls=true"],
 }
 """Training variants: ``--set`` overrides on top of the preset (the preset's own losses, networks, optimisers)."""
 
@@ -104,7 +113,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batches", nargs="+", type=int, help="batch sizes (default 1 2 on CPU, 1 8 on CUDA)")
     p.add_argument("--steps", type=int, help="timed steps per variant (default 3; --quick: 2)")
     p.add_argument("--variants", nargs="+", choices=list(TRAIN_VARIANTS),
-                   help="training variants (default eager_fp32 tuned one_backward tuned_ckpt; --quick: eager_fp32 "
+                   help="training variants (default eager_fp32 default tuned one_backward tuned_ckpt; --quick: "
+                   "eager_fp32 "
                    "tuned)")
     p.add_argument("--no-classic", action="store_true", help="leave out the classic CycleGAN step")
     p.add_argument("--no-train", action="store_true", help="translate only")
@@ -112,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compile", action="store_true", help="also time a torch.compile'd translate (minutes on CPU)")
     p.add_argument("--profile", action="store_true", help="after the timed steps, one more step of each training "
                    "variant under torch.profiler: OUT/profile/PRESET_SIZE_bBATCH_VARIANT.txt (top ops by self time)")
+    p.add_argument("--precision", help="train.precision of every variant but eager_fp32 and bf16 (e.g. 32-true: the "
+                   "fp32 table on a machine whose auto precision is bf16-mixed; default: each variant's own)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "perf")
@@ -122,19 +134,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a.sizes = a.sizes or ([64] if a.quick else [128, 512])
     a.batches = a.batches or ([1, 2] if a.quick or not cuda else [1, 8])
     a.steps = a.steps or (2 if a.quick else 3)
-    full = ["eager_fp32", "tuned", "one_backward", "tuned_ckpt"]
+    full = ["eager_fp32", "default", "tuned", "one_backward", "tuned_ckpt"]
     a.variants = a.variants or (["eager_fp32", "tuned"] if a.quick else full)
     return a
 
 
 # ---------------------------------------------------------------------------------------------- training steps
 
-def make_variant(preset: str, name: str, size: int, batch: int, device: str):
+def make_variant(preset: str, name: str, size: int, batch: int, device: str, precision: str | None = None):
     from step_harness import ClassicVariant, ModuleVariant
 
     if name == "classic":
         return ClassicVariant(size, batch, device)
-    return ModuleVariant(preset, TRAIN_VARIANTS[name], size, batch, device)
+    return ModuleVariant(preset, TRAIN_VARIANTS[name] + precision_sets(name, precision), size, batch, device)
+
+
+def precision_sets(variant: str, precision: str | None) -> list[str]:
+    """``--precision``'s override for ``variant``: every variant but ``eager_fp32`` (the fp32 reference) and
+    ``bf16`` (bf16 by definition) runs at ``precision`` when one is given."""
+    return [f"train.precision={precision}"] if precision and variant not in ("eager_fp32", "bf16") else []
 
 
 def predicted_peak(history: dict, key: tuple[str, str], size: int, batch: int) -> float | None:
@@ -198,7 +216,7 @@ def train_group(preset: str, size: int, batch: int, args, peak_probe: dict, base
                          "skipped": f"predicted {pred / GIB:.1f} GiB (+ {kept / GIB:.1f} GiB of the other variants) "
                                     f"> 90 % of {avail / GIB:.1f} GiB available"})
             continue
-        variants[name] = make_variant(preset, name, size, batch, args.device)
+        variants[name] = make_variant(preset, name, size, batch, args.device, args.precision)
         kept += max((r[2] for r in history.get((preset, name), [])), default=0.0)
     if not variants:
         return rows
@@ -212,9 +230,12 @@ def train_group(preset: str, size: int, batch: int, args, peak_probe: dict, base
             flops[n] = flops.get("tuned", float("nan"))
         else:
             flops[n] = v.run(batches[:1], count_flops=True)[0].get("flops", float("nan"))
+    order = list(variants)
     for i in range(args.steps):
-        for n, v in variants.items():
-            records[n] += v.run(batches[1 + i: 2 + i])
+        # rotate who goes first, so that whatever slows the start of a round (the previous variant's memory given
+        # back, another process waking up) does not always hit the same variant
+        for n in order[i % len(order):] + order[:i % len(order)]:
+            records[n] += variants[n].run(batches[1 + i: 2 + i])
     for n, v in variants.items():
         s = statistics.median(r["wall_s"] for r in records[n])
         growth = max(r["growth_bytes"] for r in records[n])
@@ -341,23 +362,27 @@ def tables(result: dict[str, Any]) -> str:
     if train:
         out += ["## Training step (the module's own training_step, both optimisers)", "",
                 "`peak GiB`: process baseline + persistent tensors + largest growth in one step (see "
-                "benchmarks/bench_perf.py). `vs eager`: eager_fp32's s/step over this row's. `depth mm`: bf16 "
-                "variants only, gen_a2b's encoded depth against fp32, p99.9 / max.", ""]
+                "benchmarks/bench_perf.py). `vs eager`: eager_fp32's s/step over this row's; `vs classic` "
+                "(cyclegan): the classic CycleGAN step's s/step over this row's (above 1.00x: faster than "
+                "classic). `depth mm`: bf16 variants only, gen_a2b's encoded depth against fp32, p99.9 / max.", ""]
         rows = []
         for r in train:
             if "skipped" in r:
                 rows.append([r["preset"], r["size"], r["batch"], r["variant"], "skipped: " + r["skipped"],
-                             "", "", "", "", "", ""])
+                             "", "", "", "", "", "", ""])
                 continue
             eager = next((e for e in train if e.get("variant") == "eager_fp32" and "skipped" not in e
                           and (e["preset"], e["size"], e["batch"]) == (r["preset"], r["size"], r["batch"])), None)
+            classic = next((e for e in train if e.get("variant") == "classic" and "skipped" not in e
+                            and (e["preset"], e["size"], e["batch"]) == (r["preset"], r["size"], r["batch"])), None)
             d = r["depth_bf16_mm"]
             rows.append([r["preset"], r["size"], r["batch"], r["variant"], r["precision"], fmt(r["s_per_step"]),
-                         f"{eager['s_per_step'] / r['s_per_step']:.2f}x" if eager else "-", gib(r["peak_bytes"]),
+                         f"{eager['s_per_step'] / r['s_per_step']:.2f}x" if eager else "-",
+                         f"{classic['s_per_step'] / r['s_per_step']:.2f}x" if classic else "-", gib(r["peak_bytes"]),
                          fmt(r["flops_per_step"] / 1e9), f"{100 * r['peak_fraction']:.1f}%",
                          "-" if d is None else f"{d['p999_mm']:.2f} / {d['max_mm']:.2f}"])
         out += [markdown_table(["preset", "px", "batch", "variant", "precision", "s / step", "vs eager",
-                                "peak GiB", "GFLOP / step", "of peak", "depth mm"], rows), ""]
+                                "vs classic", "peak GiB", "GFLOP / step", "of peak", "depth mm"], rows), ""]
     tr = result["translate"]
     if tr:
         out += ["## Translate (random-weight generators, volo translate's engine)", "",

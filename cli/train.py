@@ -42,6 +42,8 @@ def _summary_table(info: dict) -> Table:
     )
     table.add_row("device", info["device"])
     table.add_row("precision", info["precision"])
+    if "step" in info:
+        table.add_row("step", info["step"])
     table.add_row(
         "schedule",
         f"{info['batches_per_epoch']} batches/epoch, {info['planned_batches']} planned"

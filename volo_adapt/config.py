@@ -269,21 +269,22 @@ class TrainConfig:
     activation_checkpointing: bool = False
     """Recompute the generators' activations in the backward pass instead of keeping them: much less memory for
     about one extra forward of compute (large images on small GPUs or CPUs). Needs cache_weights."""
-    split_backward: bool = True
-    """Back-propagate the generators' loss in three independent parts as soon as each is computed (the cycle from
-    A with the adversarial term on its fake, the cycle from B, the identity terms) instead of one backward of the
-    total: the same gradients, but only one part's activations are held at a time (about a third of the
-    generator step's activation memory, at no extra compute). One process only (under DDP: one backward).
-    Its generator calls cannot be batched (cycle and identity images are in different parts). Measured on 2 CPU
-    cores (benchmarks/results/perf-512): the cyclegan step at 512 px took 0.83x the time and half the peak memory
-    of one backward; at 64-128 px it was as fast or up to ~15 % slower (small unbatched calls), so the 64 px demo
-    presets turn it off. Not used with activation_checkpointing on spectrally normalised networks (retain_graph
+    split_backward: bool | str = "auto"
+    """auto | true | false. Back-propagate the generators' loss in three independent parts as soon as each is
+    computed (the cycle from A with the adversarial term on its fake, the cycle from B, the identity terms) instead
+    of one backward of the total: the same gradients, but only one part's activations are held at a time (about a
+    third of the generator step's activation memory, at no extra compute); its generator calls cannot be batched.
+    auto: the step (split, one backward with or without batch_calls) the performance runner measured fastest at
+    the nearest image size and batch on this device type and compute dtype (volo_adapt/training/auto_mechanics.py,
+    benchmarks/results/perf-auto); `volo train`'s summary says which it took and why. One process only (under
+    DDP: one backward). Not used with activation_checkpointing on spectrally normalised networks (retain_graph
     would keep the recomputed activations; the vologan step at 512 px peaked higher split than in one backward)."""
-    batch_calls: bool = True
-    """Call a network once on several inputs stacked along the batch (each critic on real and pooled fake images;
-    without split_backward also each generator's cycle reconstruction and identity image) instead of once per
-    input: the same results (every normalisation in our networks is per sample), fewer and larger kernels.
-    false: one call per input."""
+    batch_calls: bool | str = "auto"
+    """auto | true | false. Call a network once on several inputs stacked along the batch (each critic on real and
+    pooled fake images; without split_backward also each generator's cycle reconstruction and identity image)
+    instead of once per input: the same results (every normalisation in our networks is per sample), fewer
+    and larger kernels, not always faster. auto: chosen with split_backward from the measured table
+    (volo_adapt/training/auto_mechanics.py)."""
     compile: bool = False
     """torch.compile the four networks (in place; checkpoints unchanged). Compiling takes minutes on a CPU."""
     accelerator: str = "auto"

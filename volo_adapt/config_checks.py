@@ -143,6 +143,10 @@ def _check_train(t: TrainConfig) -> None:
         _need(getattr(t, k) >= 0, f"train.{k}", f"must be >= 0, got {getattr(t, k)}")
     _need(t.val_batches >= 1, "train.val_batches", f"must be >= 1, got {t.val_batches}")
     _need(t.max_bad_steps >= 1, "train.max_bad_steps", f"must be >= 1, got {t.max_bad_steps}")
+    for key in ("split_backward", "batch_calls"):
+        value = getattr(t, key)
+        _need(not isinstance(value, str) or value == "auto", f"train.{key}",
+              f"must be auto, true or false; got {value!r}")
     _need(t.cache_weights or not t.activation_checkpointing, "train.activation_checkpointing",
           "needs train.cache_weights=true (recomputing a spectrally normalised layer would rerun its power iteration)")
 

@@ -46,6 +46,7 @@ def test_tiny_run_from_the_command_line(tiny_data, tmp_path, capsys):
     assert code == 0
     assert "domain A" in out and "4 train / 1 val" in out and "starting fresh" in out
     assert "done: 2 batches" in out
+    assert "nearest measured step cpu fp32" in out  # the summary's `step` row: what auto took and why
     assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
 
 

@@ -164,9 +164,11 @@ def test_training_step_with_split_backward_trains_like_one_backward(tiny_data, t
 
 
 def test_split_backward_is_off_where_it_would_keep_recomputed_activations():
-    spectral = _module("train.activation_checkpointing=true")  # the smoke generator is spectrally normalised
+    split = "train.split_backward=true"
+    spectral = _module(split, "train.activation_checkpointing=true")  # the smoke generator is spectrally normalised
     assert spectral.parts_share_graph and not spectral.splits_backward
-    assert _module().splits_backward and not _module("train.split_backward=false").splits_backward
+    assert _module(split).splits_backward and not _module("train.split_backward=false").splits_backward
     torch.manual_seed(0)
-    resnet = VoloGANModule(load_config("cyclegan", ["data.image_size=32", "train.activation_checkpointing=true"]))
+    resnet = VoloGANModule(load_config("cyclegan", ["data.image_size=32", split,
+                                                    "train.activation_checkpointing=true"]))
     assert not resnet.parts_share_graph and resnet.splits_backward  # nothing shared: no retain_graph needed

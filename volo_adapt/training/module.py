@@ -39,6 +39,7 @@ from volo_adapt.checkpoint import TRAIN_STATE_KEY, VOLO_KEY, volo_block
 from volo_adapt.config import RunConfig
 from volo_adapt.losses import reconstruction_kind_at
 from volo_adapt.training import step_mechanics as mechanics
+from volo_adapt.training.auto_mechanics import resolve_step
 from volo_adapt.training.checkpoint import collect_rng_state, restore_rng_state
 from volo_adapt.training.ema import init_ema, update_ema
 from volo_adapt.training.image_pool import ImagePool
@@ -95,6 +96,10 @@ class VoloGANModule(L.LightningModule):
             self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_a2b)
             self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_b2a)
         self.codec = build_codec(cfg.data)
+        self.step_choice = resolve_step(cfg)
+        """``train.split_backward`` and ``train.batch_calls`` resolved (``auto`` from the measured table,
+        training/auto_mechanics.py) and why; :attr:`splits_backward` adds the conditions that rule the split out
+        (DDP, checkpointing)."""
         self.memory_format = mechanics.prepare(self, cfg.train)
         """Memory format of the networks and of every batch (``train.memory_format``, training/step_mechanics.py);
         :meth:`training_step` and :meth:`validation_step` bring their batch into it (the DataModule is the one owner
@@ -153,10 +158,11 @@ class VoloGANModule(L.LightningModule):
 
     @property
     def splits_backward(self) -> bool:
-        """Whether the generator step back-propagates its three parts one by one (``train.split_backward``;
-        :func:`~volo_adapt.training.objective.splits_backward`, on this trainer's number of processes)."""
+        """Whether the generator step back-propagates its three parts one by one (``train.split_backward``, resolved
+        in :attr:`step_choice`; :func:`~volo_adapt.training.objective.splits_backward`, on this trainer's number of
+        processes)."""
         world = self.trainer.world_size if self._trainer is not None else 1
-        return splits_backward(self.networks, self.cfg.train, world)
+        return splits_backward(self.networks, self.cfg.train, world, self.step_choice.split_backward)
 
     def _uses_grad_scaler(self) -> bool:
         plugin = getattr(self.trainer, "precision_plugin", None)
@@ -187,7 +193,7 @@ class VoloGANModule(L.LightningModule):
     @property
     def objective(self) -> CycleObjective:
         """The objective on this module's networks and config (a plain object without state, built on each use)."""
-        return CycleObjective(self.networks, self.cfg.loss, self.codec, batch_calls=self.cfg.train.batch_calls)
+        return CycleObjective(self.networks, self.cfg.loss, self.codec, batch_calls=self.step_choice.batch_calls)
 
     def generator_losses(
         self,

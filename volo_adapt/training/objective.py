@@ -136,13 +136,14 @@ def parts_share_graph(nets: Networks, train: TrainConfig) -> bool:
     return bool(train.cache_weights) and bool(mechanics.parametrized_modules(*nets.all()))
 
 
-def splits_backward(nets: Networks, train: TrainConfig, world_size: int) -> bool:
-    """Whether the generator step back-propagates its three parts one by one (``train.split_backward``): on one
+def splits_backward(nets: Networks, train: TrainConfig, world_size: int, wanted: bool) -> bool:
+    """Whether the generator step back-propagates its three parts one by one: where ``wanted`` (``train.
+    split_backward`` resolved, :func:`volo_adapt.training.auto_mechanics.resolve_step`), on one
     process only (``world_size`` 1; under DDP each backward would all-reduce the gradients; there it is one
     backward), and not with activation checkpointing when the parts share graph nodes: ``retain_graph`` also keeps
     a checkpointed segment's recomputed activations until the part's graph is freed (the vologan step at 512 px
     peaked at 7.6 GiB split against 6.2 GiB in one backward)."""
-    if not train.split_backward or world_size != 1:
+    if not wanted or world_size != 1:
         return False
     return not (train.activation_checkpointing and parts_share_graph(nets, train))
 

@@ -149,6 +149,8 @@ def describe_run(trainer: L.Trainer, module: VoloGANModule, run_dir: Path, data:
         "ema": module.ema_enabled,
         "device": f"{trainer.strategy.root_device} x{trainer.world_size} ({type(trainer.strategy).__name__})",
         "precision": str(trainer.precision),
+        "step": module.step_choice.reason if module.splits_backward or not module.step_choice.split_backward
+        else "one backward: the split needs one process and no checkpointing of shared weights",
         "batches_per_epoch": trainer.num_training_batches,
         "planned_batches": module.planned_batches,
         "resumed_at_batch": module.batches_done,
