@@ -177,10 +177,15 @@ def _has_taskset() -> bool:
 
 def do_run(run: Run, args: argparse.Namespace, cpu: int | None) -> str:
     """Train (or continue) and evaluate one run; returns a one-line status."""
-    if run.eval_path.is_file():
-        return f"{run.variant} seed {run.seed}: done before"
     log = run.run_dir / "bench.log"
     t0 = time.time()
+    if run.eval_path.is_file():
+        if not getattr(args, "reevaluate", False):
+            return f"{run.variant} seed {run.seed}: done before"
+        rc = run_subprocess(eval_command(run.run_dir, run.eval_path, False, args.max_samples, run.data), args.threads,
+                            log, cpu)  # the report is written atomically: a failed evaluation keeps the old one
+        verdict = "re-evaluated" if rc == 0 else f"re-evaluation failed (exit {rc}), see {log}"
+        return f"{run.variant} seed {run.seed}: {verdict} in {time.time() - t0:.0f} s"
     rc = run_subprocess(train_command(run, args.budget, args.steps), args.threads, log, cpu)
     if rc != 0:
         return f"{run.variant} seed {run.seed}: training failed (exit {rc}), see {log}"
@@ -325,6 +330,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads per run")
     p.add_argument("--parallel", type=int, default=1, help="runs at a time (each pinned to its own core)")
     p.add_argument("--max-samples", type=int, default=64, help="test images per evaluated set")
+    p.add_argument("--reevaluate", action="store_true", help="evaluate finished runs again (their checkpoints, with "
+                   "today's metrics) instead of keeping their reports; unfinished runs train as usual")
     p.add_argument("--out", default=None, help="output folder (default benchmarks/results/quality, with --zoo "
                    "benchmarks/results/quality-zoo)")
     p.add_argument("--_data", type=Path, help=argparse.SUPPRESS)

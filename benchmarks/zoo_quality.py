@@ -50,6 +50,8 @@ def add_zoo_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cyclegan-overrides", default="", help="key=value;key=value on top of the 'cyclegan' row")
     g.add_argument("--rows", default=",".join(ROWS), help="comma-separated trained rows (default: all); "
                    "exploring designs with --rows preset skips the CycleGAN runs")
+    g.add_argument("--summarise-only", action="store_true", help="generate and train nothing: the tables from the "
+                   "runs already finished under --out (a row's seeds column says how many it has)")
     g.add_argument("--zoo-size", type=int, default=64, help="image side of the zoo data sets, px")
     g.add_argument("--zoo-train", type=int, default=300, help="training images per domain")
     g.add_argument("--zoo-test", type=int, default=60, help="test images per domain (and paired scenes)")
@@ -146,29 +148,94 @@ def row_values(summary: dict, row: str) -> dict[str, float]:
     return {h.key: summary["references"][row].get(h.key, math.nan) for h in HEADLINE_ROWS}
 
 
+ZOO_TARGETS = {
+    "c2st_rgbd_acc/acc": "< identity",
+    "c2st_depth_acc/acc": "< identity",
+    "paired_depth_mae_mm/mae_mm": "<= 1.5 x identity",
+}
+"""Issue 21's targets where they differ from the headline rows' (``volo eval``'s, set for the built-in demo):
+C2ST below the identity's on every sensor (and <= 0.70 on at least four: :data:`C2ST_BAR`, counted across
+sensors), raw paired MAE up to 1.5x the identity's (independently drawn noise cannot match the truth's own draw;
+the 5x5-median MAE row holds the systematic part to the identity's)."""
+
+DEPTH_STATISTICS = ("depth_invalid_fraction_subject/abs_diff", "depth_tail_fraction/abs_diff",
+                    "depth_noise_vs_range/curve_dist_mm", "depth_gradient_w1/w1_mm_per_px",
+                    "depth_histogram_w1/w1_mm")
+"""The five depth statistics: issue 21 asks for at least :data:`DEPTH_STATISTICS_NEEDED` closer to the target than
+the identity, judged as one target ``depth statistics 4 of 5``."""
+DEPTH_STATISTICS_NEEDED = 4
+C2ST_BAR, C2ST_BAR_SENSORS = 0.70, 4
+"""C2ST RGB-D (and depth-only) at most 0.70 on at least four sensors (the summary counts them)."""
+
+
+def target_of(key: str, default: str) -> str:
+    """The zoo's rule for headline ``key`` (:data:`ZOO_TARGETS`, else the headline row's)."""
+    return ZOO_TARGETS.get(key, default)
+
+
 def judge(summary: dict, row: str) -> dict:
-    """``{"met": [...], "missed": [...], "undecided": [...]}`` (headline keys) of ``row`` against the targets."""
+    """``{"met": [...], "missed": [...], "undecided": [...]}`` (headline keys) of ``row`` against issue 21's
+    targets: the headline rules with :data:`ZOO_TARGETS` instead where given, the five
+    :data:`DEPTH_STATISTICS` as one target ``depth statistics 4 of 5``."""
     refs = summary["references"]
     values = row_values(summary, row)
     out: dict[str, list[str]] = {"met": [], "missed": [], "undecided": []}
+    stats_met = 0
     for h in HEADLINE_ROWS:
-        if not h.target:
+        rule = target_of(h.key, h.target)
+        if not rule:
             continue
-        ok = meets_target(h.target, values.get(h.key, math.nan), refs["identity"].get(h.key, math.nan),
+        ok = meets_target(rule, values.get(h.key, math.nan), refs["identity"].get(h.key, math.nan),
                           refs["sensor"].get(h.key, math.nan))
+        if h.key in DEPTH_STATISTICS:
+            stats_met += bool(ok)
+            continue
         out["undecided" if ok is None else "met" if ok else "missed"].append(h.key)
+    stats = f"depth statistics {DEPTH_STATISTICS_NEEDED} of {len(DEPTH_STATISTICS)} ({stats_met} closer)"
+    out["met" if stats_met >= DEPTH_STATISTICS_NEEDED else "missed"].append(stats)
     return out
 
 
+def worse_than_cyclegan(summary: dict) -> list[str]:
+    """Headline keys with a target where the preset's mean is not better than the classic CycleGAN's (issue 21:
+    better on every row); empty without both rows."""
+    variants = summary["variants"]
+    if "preset" not in variants or "cyclegan" not in variants:
+        return []
+    mine, theirs = row_values(summary, "preset"), row_values(summary, "cyclegan")
+    out = []
+    for h in HEADLINE_ROWS:
+        a, b = mine.get(h.key, math.nan), theirs.get(h.key, math.nan)
+        if target_of(h.key, h.target) and math.isfinite(a) and math.isfinite(b):
+            if not (a < b if h.better == "lower" else a > b):
+                out.append(h.key)
+    return out
+
+
+def seeds_of(summary: dict, row: str) -> int:
+    """How many seeds a trained row's means are over (0 for reference rows)."""
+    return len(summary["variants"][row]["batches_per_seed"]) if row in summary["variants"] else 0
+
+
 def summary_rows(summaries: dict[str, dict]) -> list[dict]:
-    """One row per (sensor, row): the first headline value and the targets met / missed."""
-    first = HEADLINE_ROWS[0].key
+    """One row per (sensor, row): the first headline value, C2ST depth, the targets met / missed, seeds, and for
+    the preset the rows not better than the classic CycleGAN."""
+    first, depth = HEADLINE_ROWS[0].key, "c2st_depth_acc/acc"
     rows = []
     for sensor, summary in summaries.items():
         for row in [r for r in ROWS if r in summary["variants"]] + list(REFERENCE_ROWS):
-            rows.append({"sensor": sensor, "row": row, first: row_values(summary, row).get(first, math.nan),
-                         **judge(summary, row)})
+            values = row_values(summary, row)
+            rows.append({"sensor": sensor, "row": row, first: values.get(first, math.nan),
+                         depth: values.get(depth, math.nan), "seeds": seeds_of(summary, row), **judge(summary, row),
+                         "not_better_than_cyclegan": worse_than_cyclegan(summary) if row == "preset" else []})
     return rows
+
+
+def c2st_bar_count(rows: list[dict], row: str = "preset") -> dict[str, int]:
+    """Sensors where ``row``'s C2ST RGB-D and depth-only are both at most :data:`C2ST_BAR`, and the total."""
+    mine = [r for r in rows if r["row"] == row]
+    ok = [r for r in mine if r["c2st_rgbd_acc/acc"] <= C2ST_BAR and r["c2st_depth_acc/acc"] <= C2ST_BAR]
+    return {"met": len(ok), "of": len(mine)}
 
 
 def zoo_markdown(summaries: dict[str, dict], rows: list[dict], args: argparse.Namespace) -> str:
@@ -181,14 +248,23 @@ def zoo_markdown(summaries: dict[str, dict], rows: list[dict], args: argparse.Na
         f"{budget} per run; seeds {', '.join(map(str, args.seeds))}; data: `volo data synth --sensor NAME` "
         f"({args.zoo_train} train / {args.zoo_test} test images, seed {args.zoo_data_seed}).", "",
         "## Summary", "",
-        "Targets of the headline rows (`volo_adapt/metrics/headline.py`); the reference rows are judged by the same "
-        "rules (identity cannot meet `< identity`).", "",
-        f"| sensor | row | {first.label} | targets met | missed | missed targets |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
+        "Issue 21's targets: the headline rows' (`volo_adapt/metrics/headline.py`) with C2ST RGB-D and depth "
+        "`< identity` and raw paired MAE `<= 1.5 x identity` (`zoo_quality.ZOO_TARGETS`), the five depth statistics "
+        f"as one target ({DEPTH_STATISTICS_NEEDED} of 5 closer than the identity); the reference rows are judged by "
+        "the same rules (identity cannot meet `< identity`). `seeds`: trained runs behind a row's means. "
+        "`not better than cyclegan`: target rows where the preset's mean is not better than the classic CycleGAN's.",
+        "",
+        f"| sensor | row | {first.label} | C2ST depth | seeds | targets met | missed | missed targets "
+        "| not better than cyclegan |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for r in rows:
-        lines.append(f"| {r['sensor']} | {r['row']} | {_fmt(r[first.key])} | {len(r['met'])} | {len(r['missed'])} "
-                     f"| {', '.join(r['missed'])} |")
+        lines.append(f"| {r['sensor']} | {r['row']} | {_fmt(r[first.key])} | {_fmt(r['c2st_depth_acc/acc'])} "
+                     f"| {r['seeds'] or '-'} | {len(r['met'])} | {len(r['missed'])} | {', '.join(r['missed'])} "
+                     f"| {', '.join(r['not_better_than_cyclegan'])} |")
+    bar = c2st_bar_count(rows)
+    lines += ["", f"C2ST RGB-D and depth-only both <= {C2ST_BAR:.2f} for the preset on {bar['met']} of {bar['of']} "
+              f"sensors (target: at least {C2ST_BAR_SENSORS})."]
     for sensor, summary in summaries.items():
         lines += ["", f"## {sensor}", "", markdown(summary, list(summary["variants"]), untrained_column=False).rstrip()]
     return "\n".join(lines) + "\n"
@@ -204,12 +280,13 @@ def run_zoo(args: argparse.Namespace) -> None:
     console = Console()
     sensors = sensor_names(args.sensors)
     out = Path(args.out)
-    for sensor in sensors:
+    for sensor in [] if args.summarise_only else sensors:
         with console.status(f"data set of {sensor}"):
             made = ensure_data(sensor, out / "data" / sensor, args)
         console.print(f"data {sensor}: {'generated' if made else 'kept'} ({out / 'data' / sensor})", highlight=False)
     runs = zoo_runs(sensors, out, args)
-    train_all(runs, args)
+    if not args.summarise_only:
+        train_all(runs, args)
     summaries = {s: summary for s in sensors if (summary := sensor_summary(s, runs, args)) is not None}
     if not summaries:
         raise SystemExit("no finished runs to summarise")

@@ -60,6 +60,16 @@ def test_zoo_benchmark_end_to_end_and_resumes(tmp_path):
     assert _snapshot(out) == before
     assert (out / "quality.md").read_text() == md
 
+    # --summarise-only: the same tables, nothing generated; --reevaluate: the reports again, no training
+    bench_quality.main([*_argv(out), "--summarise-only"])
+    assert _snapshot(out) == before and (out / "quality.md").read_text() == md
+    ckpts = {str(p): p.stat().st_mtime_ns for p in out.glob("runs/*/*/checkpoints/last.ckpt")}
+    bench_quality.main([*_argv(out), "--reevaluate"])
+    assert {str(p): p.stat().st_mtime_ns for p in out.glob("runs/*/*/checkpoints/last.ckpt")} == ckpts
+    evals = [f for f in _snapshot(out) if f.endswith("eval.json")]
+    assert all(_snapshot(out)[f] != before[f] for f in evals)
+    assert (out / "quality.md").read_text() == md  # the same checkpoints and seeds: the same figures
+
 
 def test_sensor_names_and_row_presets():
     assert zoo_quality.sensor_names(None)[0] == "builtin_lidar"
@@ -88,3 +98,36 @@ def test_cyclegan_row_is_a_valid_config_at_64_px():
     preset, sets = zoo_quality.row_presets(args)["cyclegan"]
     cfg = load_config(preset, sets)
     assert cfg.data.image_size == 64 and cfg.model.generator == "resnet9"
+
+
+def _summary(preset: dict[str, float], cyclegan: dict[str, float] | None, identity: dict[str, float]) -> dict:
+    variants = {"preset": {"stats": {k: {"mean": v} for k, v in preset.items()}, "batches_per_seed": {"0": 1, "1": 1}}}
+    if cyclegan is not None:
+        variants["cyclegan"] = {"stats": {k: {"mean": v} for k, v in cyclegan.items()}, "batches_per_seed": {"0": 1}}
+    return {"variants": variants, "references": {"identity": identity, "floor": {}, "sensor": {}}}
+
+
+def test_issue_21_targets_depth_statistics_cyclegan_and_the_c2st_bar():
+    stats = zoo_quality.DEPTH_STATISTICS
+    identity = {"c2st_rgbd_acc/acc": 0.9, "c2st_depth_acc/acc": 0.9, "paired_depth_mae_mm/mae_mm": 100.0,
+                **{k: 1.0 for k in stats}}
+    preset = {"c2st_rgbd_acc/acc": 0.65, "c2st_depth_acc/acc": 0.95, "paired_depth_mae_mm/mae_mm": 140.0,
+              **{k: 0.5 for k in stats[:4]}, stats[4]: 2.0}
+    verdict = zoo_quality.judge(_summary(preset, None, identity), "preset")
+    assert "c2st_rgbd_acc/acc" in verdict["met"] and "c2st_depth_acc/acc" in verdict["missed"]
+    assert "paired_depth_mae_mm/mae_mm" in verdict["met"]  # 140 <= 1.5 x 100 (the headline's own rule: +10 %)
+    assert "depth statistics 4 of 5 (4 closer)" in verdict["met"] and not set(stats) & set(sum(verdict.values(), []))
+    preset[stats[0]] = 3.0
+    missed = zoo_quality.judge(_summary(preset, None, identity), "preset")["missed"]
+    assert "depth statistics 4 of 5 (3 closer)" in missed
+
+    cyclegan = {"c2st_rgbd_acc/acc": 1.0, "c2st_depth_acc/acc": 0.9, "paired_depth_mae_mm/mae_mm": 200.0}
+    summary = _summary(preset, cyclegan, identity)
+    assert zoo_quality.worse_than_cyclegan(summary) == ["c2st_depth_acc/acc"]  # 0.95 is not better than 0.9
+    assert zoo_quality.worse_than_cyclegan(_summary(preset, None, identity)) == []
+    assert (zoo_quality.seeds_of(summary, "preset"), zoo_quality.seeds_of(summary, "identity")) == (2, 0)
+
+    other = _summary({**preset, "c2st_depth_acc/acc": 0.6}, None, identity)
+    rows = zoo_quality.summary_rows({"a": summary, "b": other})
+    assert [(r["sensor"], r["row"]) for r in rows][:3] == [("a", "preset"), ("a", "cyclegan"), ("a", "identity")]
+    assert zoo_quality.c2st_bar_count(rows) == {"met": 1, "of": 2}  # a: depth 0.95 > 0.70; b: both <= 0.70

@@ -23,7 +23,7 @@ import torch
 from volo_adapt.metrics import depth_stats as ds
 from volo_adapt.metrics.c2st import c2st
 from volo_adapt.metrics.fid import frechet_distance, inception_feature, inception_unavailable_reason, kernel_distance
-from volo_adapt.metrics.geometry import geometry_errors
+from volo_adapt.metrics.geometry import geometry_errors, masked_median
 from volo_adapt.metrics.registry import MetricInputs, MetricOptions, MetricResult, register_metric
 
 
@@ -189,18 +189,28 @@ def kid_rgb_inception(inp: MetricInputs) -> MetricResult:
 
 @register_metric(
     "paired_depth_mae_mm",
-    description="Per-pixel depth MAE of judged vs the true target rendering of the same scene; valid-mask IoU",
+    description="Per-pixel depth MAE of judged vs the true target rendering of the same scene (raw, and after a "
+    "5x5 masked median of both: the systematic part); valid-mask IoU",
     requires=("paired",),
     cheap=True,
 )
 def paired_depth_mae(inp: MetricInputs) -> MetricResult:
+    """``mae_mm``: over pixels valid in both. ``mae_median5_mm``: both maps through a 5x5 masked median first
+    (:func:`~volo_adapt.metrics.geometry.masked_median`: valid pixels only, steps kept), over pixels valid in both
+    filtered maps: noise drawn independently of the truth's own draw cannot match it pixel for pixel (a perfect
+    translator of a noisy sensor reads about 1.4x the identity's raw MAE), the filtered MAE keeps only what the
+    translation moved systematically. ``valid_iou``: IoU of the raw valid masks."""
     _, dc, vc = inp.decoded("paired_candidate")
     _, dt, vt = inp.decoded("paired_target")
     both = vc & vt
     union = int((vc | vt).sum())
     mae = float((dc[both] - dt[both]).abs().double().mean() * 1000) if bool(both.any()) else math.nan
+    fc, okc = masked_median(dc, vc, 5)
+    ft, okt = masked_median(dt, vt, 5)
+    both5 = okc & okt
+    mae5 = float((fc[both5] - ft[both5]).abs().double().mean() * 1000) if bool(both5.any()) else math.nan
     iou = float(both.sum()) / union if union else math.nan
-    return MetricResult({"mae_mm": mae, "valid_iou": iou})
+    return MetricResult({"mae_mm": mae, "mae_median5_mm": mae5, "valid_iou": iou})
 
 
 @register_metric(
