@@ -112,6 +112,21 @@ MEASURED: tuple[MeasuredStep, ...] = (
 ``benchmarks/auto_table.py``; a test checks the transcription)."""
 
 
+def _open_steps(split: bool | None, batch_calls: bool | None) -> list[tuple[str, bool, bool]]:
+    """The :data:`STEPS` a config leaves open, in order, as (name, split_backward, batch_calls): a fixed ``split``
+    keeps only the steps that agree; a fixed ``batch_calls`` keeps the one-backward step that matches it and is
+    taken over by the split step (its critic calls were measured batched, but any value is valid there)."""
+    out = []
+    for name, s, b in STEPS:
+        if split is not None and s != split:
+            continue
+        if s:
+            out.append((name, s, b if batch_calls is None else batch_calls))
+        elif batch_calls is None or b == batch_calls:
+            out.append((name, s, b))
+    return out
+
+
 def _times(row: MeasuredStep) -> dict[str, float | None]:
     return {"split": row.split_s, "one backward": row.one_s, "one backward unbatched": row.unbatched_s}
 
@@ -140,9 +155,7 @@ def choose_step(device: str, dtype: str, size: int, batch: int, split: bool | No
     rows = MEASURED if table is None else table
     dtype = "bf16" if dtype == "fp16" else dtype
     pixels = size * size * batch
-    open_steps = [(name, s, b if s is False else (b if batch_calls is None else batch_calls))
-                  for name, s, b in STEPS if split is None or s == split]
-    open_steps = [(n, s, b) for n, s, b in open_steps if batch_calls is None or s or b == batch_calls]
+    open_steps = _open_steps(split, batch_calls)
     mine = [r for r in rows if r.device == device and r.dtype == dtype] or [r for r in rows if r.device == device]
     if not mine:
         want_split = pixels >= UNMEASURED_SPLIT_FROM_PIXELS if split is None else split
@@ -177,7 +190,7 @@ def resolve_step(cfg: RunConfig) -> StepChoice:
     split = t.split_backward if isinstance(t.split_backward, bool) else None
     batch_calls = t.batch_calls if isinstance(t.batch_calls, bool) else None
     if split is not None and batch_calls is not None:
-        name = "split" if split else "one backward" + ("" if batch_calls else " unbatched")
+        (name, _, _), = _open_steps(split, batch_calls)
         return StepChoice(split, batch_calls, f"{name}: train.split_backward={str(split).lower()}, "
                                               f"train.batch_calls={str(batch_calls).lower()}")
     dtype = compute_dtype(resolve_train_precision(t.precision, t.accelerator))
