@@ -54,6 +54,8 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         lowpass_scales=sensor.lowpass_scales,
         resample_factors=sensor.resample_factors,
         colour=sensor.colour,
+        fill_radii=sensor.fill_radii,
+        new_returns=sensor.new_returns,
     )
 
 

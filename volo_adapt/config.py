@@ -126,6 +126,15 @@ class SensorHeadConfig:
     """Learned resampling: factors s (>= 2) of bases "the input through a learned s-times down- and up-sampling"
     (per-channel kernels fitted to the target data; models/resampling.py) that the head blends towards per pixel
     and channel (lattice-bound textures of sensors that measure coarser and resample); empty = off."""
+    fill_radii: list[int] = field(default_factory=list)
+    """Valid-only neighbourhood averages: radii r (>= 1, pixels) of bases "the mean of the valid input pixels in a
+    (2r+1)-sided box" (normalised convolution) that the head blends towards per pixel and channel (hole filling,
+    smoothing within surfaces without mixing in the background's 0); empty = off."""
+
+    new_returns: str = "ramp"
+    """How a pixel without a return in the input gets one: ramp (its depth, starting from the codec's 0 = the near
+    end of the range, crosses the validity threshold) | anchored (a learned logit decides; its depth starts from the
+    valid-only mean of the input within reach; needs validity depth, residual and reach >= 0)."""
 
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
@@ -136,7 +145,8 @@ class SensorHeadConfig:
     def enabled(self) -> bool:
         """True when any switch is on (the generator is then wrapped)."""
         return (self.residual or self.validity != "none" or self.noise or self.coords or bool(self.lowpass_scales)
-                or bool(self.resample_factors) or self.colour != "free")
+                or bool(self.resample_factors) or bool(self.fill_radii) or self.colour != "free"
+                or self.new_returns != "ramp")
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,12 @@ def _check_model(m: ModelConfig) -> None:
           "model.sensor.lowpass_scales", f"must be a list of integers >= 2, got {s.lowpass_scales}")
     _need(all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in s.resample_factors),
           "model.sensor.resample_factors", f"must be a list of integers >= 2, got {s.resample_factors}")
+    _need(all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in s.fill_radii),
+          "model.sensor.fill_radii", f"must be a list of integers >= 1 (pixels), got {s.fill_radii}")
+    _need(s.new_returns in ("ramp", "anchored"), "model.sensor.new_returns",
+          f"must be ramp or anchored, got {s.new_returns!r}")
+    _need(s.new_returns == "ramp" or (s.validity == "depth" and s.residual and s.reach >= 0),
+          "model.sensor.new_returns", "anchored needs model.sensor.validity=depth, residual=true and reach >= 0")
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
 
 

@@ -15,6 +15,7 @@ from volo_adapt.models.sensor_head import (
     coordinate_channels,
     lowpass_basis,
     straight_through_mask,
+    valid_mean_basis,
 )
 
 GAP = 0.05
@@ -50,7 +51,7 @@ ALL_ON = {"residual": True, "validity": "sampled", "noise": True, "coords": True
 @pytest.mark.parametrize("validity", ["none", "depth", "threshold", "sampled"])
 def test_untrained_residual_generator_returns_its_input(backbone: str, validity: str) -> None:
     g = make(backbone, residual=True, validity=validity, noise=True, coords=True, lowpass_scales=[2, 4],
-             resample_factors=[2, 3])
+             resample_factors=[2, 3], fill_radii=[1, 2])
     x = codec_batch()
     y = g(x)
     assert (y - x).abs().max() < 1e-3
@@ -158,6 +159,7 @@ def test_plain_config_builds_the_plain_generator() -> None:
                                  "model.sensor.validity_prior=0", "model.sensor.lowpass_scales=[1]",
                                  "model.sensor.lowpass_scales=[2.5]", "model.sensor.resample_factors=[1]",
                                  "model.sensor.resample_factors=[2.5]", "model.sensor.resample_factors=[2, 0]",
+                                 "model.sensor.fill_radii=[0]", "model.sensor.fill_radii=[1.5]",
                                  "model.sensor.sensing_grids=[0.4]"])
 def test_bad_switch_values_name_the_key(bad: str) -> None:
     from volo_adapt.errors import ConfigError
@@ -296,3 +298,56 @@ def test_gradients_reach_the_camera_model() -> None:
     x = codec_batch(s=32)
     (g(x)[:, :3] - 0.5).abs().mean().backward()
     assert g.camera.predict.weight.grad.abs().sum() > 0 or g.camera.predict.bias.grad.abs().sum() > 0
+
+
+def test_valid_mean_basis_averages_valid_pixels_only_and_fills_holes_next_to_surfaces() -> None:
+    x = torch.zeros(1, 2, 1, 9)
+    x[..., 3:6] = torch.tensor([[0.2, 0.4, 0.6], [0.3, 0.3, 0.3]]).view(2, 1, 3)  # a surface between holes
+    valid = x[:, -1:] > 0
+    out = valid_mean_basis(x, valid, 1)[0, :, 0]
+    # inside the surface: the mean of its own valid pixels, never pulled towards the holes' 0
+    assert torch.allclose(out[0, 3:6], torch.tensor([0.3, 0.4, 0.5]))
+    assert torch.allclose(out[1, 2:7], torch.full((5,), 0.3))  # one pixel either side: filled with the surface's value
+    assert torch.all(out[:, :2] == 0) and torch.all(out[:, 7:] == 0)  # farther than the radius: still invalid
+    flat = torch.full((1, 4, 8, 8), 0.7)
+    assert torch.allclose(valid_mean_basis(flat, flat[:, -1:] > 0, 3), flat)
+    wide = valid_mean_basis(x, valid, 2)[0, 1, 0]
+    assert torch.all(wide[1:8] == 0.3) and wide[0] == 0 and wide[8] == 0
+
+
+def test_a_fill_blend_coefficient_of_one_gives_the_valid_only_average() -> None:
+    g = make("resnet9", residual=True, validity="none", fill_radii=[2])
+    with torch.no_grad():
+        g.head.bias[4:8] = 1.0  # output channels: 4 correction, 4 blends towards the radius-2 valid-only average
+    x = codec_batch(s=32)
+    expected = valid_mean_basis(x, g.input_valid(x), 2).clamp(0, 1)
+    assert torch.allclose(g(x), expected, atol=1e-6)
+    assert (expected[:, -1] > 0).sum() > (x[:, -1] > 0).sum()  # holes next to surfaces came back filled
+
+
+def test_anchored_new_returns_start_at_the_neighbouring_surface_and_appear_only_when_the_logit_says() -> None:
+    g = make("resnet9", residual=True, validity="depth", noise=True, reach=0.1, new_returns="anchored",
+             lowpass_scales=[2], fill_radii=[1])
+    x = codec_batch(s=32)
+    assert torch.equal(g(x), x)  # untrained: no new returns, the input exactly
+    with torch.no_grad():
+        g.head.bias[-5] = 2 * g.validity_prior  # birth logit (before the 4 noise channels): all ring pixels return
+    y = g(x, stochastic=False)
+    start, ring = g.anchored(x)
+    assert ring.any() and not (ring & g.input_valid(x)).any()
+    born = ring & g.within_reach(x).bool()
+    assert torch.allclose(y[:, -1:][born], start[:, -1:][born])  # depth of the surfaces around, not a ramp from 0
+    assert torch.all(y[:, -1:][born] >= GAP)
+    assert torch.equal(y[:, -1:][~ring & ~g.input_valid(x)], torch.zeros_like(y[:, -1:][~ring & ~g.input_valid(x)]))
+
+
+@pytest.mark.parametrize("sets", [["model.sensor.new_returns=sometimes"],
+                                  ["model.sensor.new_returns=anchored", "model.sensor.validity=threshold",
+                                   "model.sensor.residual=true", "model.sensor.reach=0.1"],
+                                  ["model.sensor.new_returns=anchored", "model.sensor.validity=depth",
+                                   "model.sensor.residual=true", "model.sensor.reach=-1"]])
+def test_bad_new_returns_settings_name_the_key(sets: list[str]) -> None:
+    from volo_adapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model\.sensor\.new_returns"):
+        load_config("smoke", sets)

@@ -36,6 +36,15 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   Passing ``stochastic=False`` to :meth:`SensorAwareGenerator.forward` switches all randomness off (zero noise
   inputs, no output noise, the deterministic validity threshold): the training module uses it for the cycle and
   identity reconstructions so that those terms cannot punish the sampled noise (see ``docs/sensor-aware.md``).
+* **anchored new returns** (``new_returns="anchored"``, with ``validity="depth"`` and a ``reach``): a pixel where
+  the input has no return but a surface lies within ``reach`` starts from the *valid-only* mean of the input around
+  it (:func:`valid_mean_basis` over the reach box) instead of the codec's "no return" 0, and a learned logit
+  (straight-through, starting at ``-validity_prior``: no new returns at initialisation) decides whether it returns.
+  With ``"ramp"`` (the default, and every run before it) a new return is born when the residual and the bases lift
+  the 0 above the codec's threshold: its depth is then a ramp between the surface and the code 0, which decodes as
+  the *near* end of the range (``near`` metres), so invented returns along silhouettes sit in front of the
+  subject. Anchored, a new return starts at the neighbouring surface's depth and the same residual and bases move
+  it (towards a low-pass ramp too, where the target data has one); presence and depth are learned separately.
 * **low-resolution sensing** (``lowpass_scales=(2, 4)``): for each scale ``s`` the input seen at ``1/s`` of its
   resolution (area-averaged down, bilinear back up) is offered as a basis; the head predicts, per pixel and per
   channel, how far to move towards it (a zero-initialised coefficient, so the untrained wrapper is still the
@@ -47,6 +56,15 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   depth towards 0, and with ``validity="depth"`` the ramp's far end becomes "no return". The blend applies to
   every pixel within ``reach`` (also to holes, which it can fill: restricting it to pixels where the input returns
   measured worse, see ``docs/sensor-aware.md``).
+* **valid-only neighbourhood averages** (``fill_radii=(1, 2, 4)``): for each radius ``r`` the normalised
+  convolution (Knutsson and Westin 1993) of the input over a ``(2r+1) x (2r+1)`` box: the mean of the *valid*
+  pixels around each pixel, every channel, and 0 where the box holds no valid pixel. Offered as a basis the head
+  blends towards per pixel and channel (zero-initialised). On a surface it is a smoothing that never mixes in the
+  background's 0 (so unlike the low-pass it does not ramp edges towards "no return"); in a hole or just outside a
+  silhouette it is a fill with the neighbouring surface's value. Many depth pipelines fill holes and smooth within
+  surfaces (driver hole filling, densification of sparse returns, guided upsampling), and a fill cannot be
+  produced by the residual or the low-pass (both start from the hole's own 0). Generic: no window shape, weighting
+  or fill rule of any sensor; the head learns where and how much from the target data.
 * **learned resampling** (``resample_factors=(2, 3, 4)``): for each integer factor ``s`` the input seen through a
   learned ``s``-times down-sampling and a learned up-sampling (:class:`~volo_adapt.models.resampling.
   LearnedResampling`, per-channel kernels that start as a box average and bilinear interpolation), offered as a
@@ -82,6 +100,11 @@ VALIDITY_MODES = ("none", "depth", "threshold", "sampled")
 gradients pass as if nothing were zeroed); ``threshold``: a separate validity logit and a straight-through hard
 mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
 
+NEW_RETURN_MODES = ("ramp", "anchored")
+"""How a pixel without a return in the input gets one: ``ramp`` (its depth, starting from the codec's 0, crosses the
+validity threshold) or ``anchored`` (a learned logit decides; its depth starts from the valid-only mean of the
+input within ``reach``); see the module docstring."""
+
 COLOUR_MODES = ("free", "camera")
 """``free``: the head's per-pixel residual changes colour anywhere; ``camera``: colour changes only through a
 per-image camera model (:class:`~volo_adapt.models.camera_colour.GlobalColourModel`: colour matrix, offset, tone
@@ -97,6 +120,37 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
     xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
     return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
+
+
+def valid_mean_basis(x: torch.Tensor, valid: torch.Tensor, radius: int) -> torch.Tensor:
+    """The mean of the valid pixels in each pixel's ``(2 radius + 1)``-sided box (normalised convolution).
+
+    Hand-written because no library offers it: kornia's filters average invalid pixels (0) like any other value.
+
+    Args:
+        x: ``(B, C, H, W)`` float, invalid pixels 0.
+        valid: ``(B, 1, H, W)`` bool or 0/1 float, the pixels of ``x`` that count.
+        radius: integer >= 1, pixels.
+
+    Returns:
+        ``(B, C, H, W)``, same dtype as ``x``: per channel, the mean of ``x`` over the valid pixels of the box
+        (computed in float32); exactly 0 where the box holds no valid pixel. Boxes are cut at the image border.
+
+    Example:
+        >>> x = torch.zeros(1, 1, 1, 5); x[..., 2] = 0.5
+        >>> valid_mean_basis(x, x > 0, 1)
+        tensor([[[[0.0000, 0.5000, 0.5000, 0.5000, 0.0000]]]])
+    """
+    k = 2 * radius + 1
+
+    def box_mean(t: torch.Tensor) -> torch.Tensor:  # separable (O(k) per pixel); the border-cut box is a rectangle
+        t = F.avg_pool2d(t, (k, 1), 1, (radius, 0), count_include_pad=False)
+        return F.avg_pool2d(t, (1, k), 1, (0, radius), count_include_pad=False)
+
+    v = valid.to(torch.float32)
+    num, den = box_mean(x.float() * v), box_mean(v)
+    out = torch.where(den > 0, num / den.clamp_min(1e-12), torch.zeros_like(num))
+    return out.to(x.dtype)
 
 
 def lowpass_basis(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -164,6 +218,10 @@ class SensorAwareGenerator(nn.Module):
         lowpass_scales: integer factors (each >= 2) of the low-resolution bases the head may blend towards
             (see the module docstring); empty = off.
         resample_factors: integer factors (each >= 2) of the learned-resampling bases (module docstring); empty = off.
+        fill_radii: integer radii (each >= 1, pixels) of the valid-only neighbourhood-average bases (module
+            docstring); empty = off.
+        new_returns: one of :data:`NEW_RETURN_MODES`; ``anchored`` needs ``validity="depth"``, ``residual`` and a
+            ``reach >= 0``.
         colour: one of :data:`COLOUR_MODES`.
 
     Shapes:
@@ -196,12 +254,18 @@ class SensorAwareGenerator(nn.Module):
         lowpass_scales: Sequence[int] = (),
         resample_factors: Sequence[int] = (),
         colour: str = "free",
+        fill_radii: Sequence[int] = (),
+        new_returns: str = "ramp",
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
             raise ValueError(f"validity must be one of {', '.join(VALIDITY_MODES)}, got {validity!r}")
         if colour not in COLOUR_MODES:
             raise ValueError(f"colour must be one of {', '.join(COLOUR_MODES)}, got {colour!r}")
+        if new_returns not in NEW_RETURN_MODES:
+            raise ValueError(f"new_returns must be one of {', '.join(NEW_RETURN_MODES)}, got {new_returns!r}")
+        if new_returns == "anchored" and not (validity == "depth" and residual and reach >= 0):
+            raise ValueError("new_returns='anchored' needs validity='depth', residual=True and reach >= 0")
         if validity_prior <= 0:
             raise ValueError(f"validity_prior must be > 0, got {validity_prior}")
         self.backbone = backbone
@@ -213,9 +277,13 @@ class SensorAwareGenerator(nn.Module):
         self.coords = coords
         self.validity_prior = float(validity_prior)
         self.reach = float(reach)
+        self.new_returns = new_returns
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
+        self.fill_radii = tuple(int(r) for r in fill_radii)
+        if any(r < 1 for r in self.fill_radii):
+            raise ValueError(f"fill_radii must be integers >= 1, got {list(fill_radii)}")
         self.resampling = LearnedResampling(channels, resample_factors) if resample_factors else None
         self.camera = GlobalColourModel(features) if colour == "camera" else None
         self.sample_by_default = True
@@ -223,9 +291,9 @@ class SensorAwareGenerator(nn.Module):
         self.size_multiple = getattr(backbone, "size_multiple", 1)
         self.min_size = getattr(backbone, "min_size", 1)
         self.requires_square = getattr(backbone, "requires_square", False)
-        n_valid = 1 if validity in ("threshold", "sampled") else 0
+        n_valid = 1 if validity in ("threshold", "sampled") or new_returns == "anchored" else 0
         n_noise = channels if noise else 0
-        n_bases = channels * (len(self.lowpass_scales) + len(tuple(resample_factors)))
+        n_bases = channels * (len(self.lowpass_scales) + len(tuple(resample_factors)) + len(self.fill_radii))
         self.head = nn.Conv2d(features, channels + n_bases + n_valid + n_noise, 1)
         if residual:  # the untrained wrapper returns its input: no correction, no validity change, unit noise scale
             nn.init.zeros_(self.head.weight)
@@ -246,14 +314,35 @@ class SensorAwareGenerator(nn.Module):
         """``(B, 1, H, W)`` float 0/1: pixels within :attr:`reach` of the input's valid pixels (None: no limit)."""
         if self.reach < 0:
             return None
-        r = round(self.reach * max(x.shape[-2:]))
+        r = self.reach_px(x)
         valid = self.input_valid(x).to(x.dtype)
         return F.max_pool2d(valid, 2 * r + 1, 1, r) if r > 0 else valid
 
+    def reach_px(self, x: torch.Tensor) -> int:
+        """:attr:`reach` in whole pixels of ``x`` (``(B, C, H, W)``); only for ``reach >= 0``."""
+        return round(self.reach * max(x.shape[-2:]))
+
+    def anchored(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``x`` with the depth of every pixel that has no return but a valid pixel within :attr:`reach` replaced
+        by the valid-only mean depth of the reach box (the anchor of a possible new return), and the ``(B, 1, H, W)``
+        bool mask of those pixels; ``(x, None)`` unless ``new_returns == "anchored"``."""
+        if self.new_returns != "anchored":
+            return x, None
+        valid = self.input_valid(x)
+        fill = valid_mean_basis(x[:, -1:], valid, max(1, self.reach_px(x)))
+        ring = ~valid & (fill >= self.depth_gap / 2)
+        depth = torch.where(ring, fill, x[:, -1:])
+        return torch.cat([x[:, :-1], depth], dim=1), ring
+
     def bases(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The ``(B, C, H, W)`` bases the head blends towards: the low-pass ones, then the learned resamplings."""
+        """The ``(B, C, H, W)`` bases the head blends towards: the low-pass ones, the learned resamplings, then the
+        valid-only neighbourhood averages."""
         out = [lowpass_basis(x, factor) for factor in self.lowpass_scales]
-        return out + (fp32_call(self.resampling, x) if self.resampling is not None else [])
+        out += fp32_call(self.resampling, x) if self.resampling is not None else []
+        if self.fill_radii:
+            valid = self.input_valid(x)
+            out += [valid_mean_basis(x, valid, r) for r in self.fill_radii]
+        return out
 
     def input_valid(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, H, W)`` bool: the pixels of ``x`` the codec decodes as valid (encoded depth >= gap / 2, > 0)."""
@@ -317,17 +406,21 @@ class SensorAwareGenerator(nn.Module):
         out = fp32_call(self.head, F.leaky_relu(feats, 0.2))  # the correction is not rounded to bf16's grid
         bases = self.bases(x)
         delta, blend, rest = out[:, :c], out[:, c : c * (1 + len(bases))], out[:, c * (1 + len(bases)) :]
-        y = x + delta if self.residual else hard_sigmoid_tf(delta)
+        start, ring = self.anchored(x)  # the residual's and the blends' starting point (x unless anchored)
+        y = start + delta if self.residual else hard_sigmoid_tf(delta)
         if self.camera is not None:  # colour through the camera model, not the per-pixel residual
             r2 = coordinate_channels(x)[:, 2:3]
             rgb = fp32_call(lambda f: self.camera(x[:, :-1].float(), f, r2.float()), feats)
             y = torch.cat([rgb.to(y.dtype), y[:, -1:]], dim=1)
         for i, basis in enumerate(bases):
-            y = y + blend[:, i * c : (i + 1) * c] * (basis - x)
+            y = y + blend[:, i * c : (i + 1) * c] * (basis - start)
         if self.noise:
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
+        if ring is not None:  # a new return only where the learned logit says so (none at initialisation)
+            born = straight_through_mask(rest[:, :1] - self.validity_prior)
+            y = y * torch.where(ring, born, torch.ones_like(born))
         return self.apply_validity(x, y, rest, rand)
 
     def apply_validity(self, x: torch.Tensor, y: torch.Tensor, rest: torch.Tensor,
