@@ -51,9 +51,11 @@ DEFAULT_VARIANTS = {
 """``name: (preset, overrides)``: the new sensor-aware preset at demo size and the paper's model at demo size."""
 
 ABLATION_SWITCHES = {
-    "no-residual": ["model.sensor.residual=false"],
-    "validity-none": ["model.sensor.validity=none"],
-    "no-reach": ["model.sensor.reach=-1"],
+    "no-residual": ["model.sensor.residual=false", "model.sensor.new_returns=ramp"],
+    "validity-none": ["model.sensor.validity=none", "model.sensor.new_returns=ramp"],
+    "no-reach": ["model.sensor.reach=-1", "model.sensor.new_returns=ramp"],
+    "ramp-returns": ["model.sensor.new_returns=ramp"],
+    "no-fill": ["model.sensor.fill_radii=[]"],
     "no-noise": ["model.sensor.noise=false"],
     "no-coords": ["model.sensor.coords=false"],
     "no-lowpass": ["model.sensor.lowpass_scales=[]"],
