@@ -56,6 +56,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         colour=sensor.colour,
         fill_radii=sensor.fill_radii,
         new_returns=sensor.new_returns,
+        birth_prior=sensor.birth_prior,
     )
 
 

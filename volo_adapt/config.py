@@ -135,6 +135,9 @@ class SensorHeadConfig:
     """How a pixel without a return in the input gets one: ramp (its depth, starting from the codec's 0 = the near
     end of the range, crosses the validity threshold) | anchored (a learned logit decides; its depth starts from the
     valid-only mean of the input within reach; needs validity depth, residual and reach >= 0)."""
+    birth_prior: float = 3.0
+    """With anchored new returns: the new-return logit starts at -birth_prior (>= 0; 0 = on the decision boundary,
+    still no new returns at initialisation, steepest straight-through gradient)."""
 
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:

@@ -108,6 +108,7 @@ def _check_model(m: ModelConfig) -> None:
           f"must be ramp or anchored, got {s.new_returns!r}")
     _need(s.new_returns == "ramp" or (s.validity == "depth" and s.residual and s.reach >= 0),
           "model.sensor.new_returns", "anchored needs model.sensor.validity=depth, residual=true and reach >= 0")
+    _need(s.birth_prior >= 0, "model.sensor.birth_prior", f"must be >= 0, got {s.birth_prior}")
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
 
 

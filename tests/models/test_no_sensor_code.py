@@ -46,7 +46,7 @@ REVIEWED_FLOATS = {
     0.5: "a half (pixel centres, codec thresholds at gap / 2)",
     1.0: "one (clamps, unit scales)",
     2.0: "two (validity logit 2 * valid - 1)",
-    3.0: "SensorAwareGenerator's default validity_prior (a logit offset, not a sensor value)",
+    3.0: "SensorAwareGenerator's default validity_prior and birth_prior (logit offsets, not sensor values)",
     4.0: "LOG_SCALE_BOUND / STE_SLOPE (numerical shaping of the head's outputs)",
     0.2: "LeakyReLU slope of pix2pix/CycleGAN (Isola et al. 2017)",
     0.3: "LeakyReLU slope of the original VoloGAN networks (docs/paper-differences.md)",

@@ -331,7 +331,7 @@ def test_anchored_new_returns_start_at_the_neighbouring_surface_and_appear_only_
     x = codec_batch(s=32)
     assert torch.equal(g(x), x)  # untrained: no new returns, the input exactly
     with torch.no_grad():
-        g.head.bias[-5] = 2 * g.validity_prior  # birth logit (before the 4 noise channels): all ring pixels return
+        g.head.bias[-5] = 2 * g.birth_prior  # birth logit (before the 4 noise channels): all ring pixels return
     y = g(x, stochastic=False)
     start, ring = g.anchored(x)
     assert ring.any() and not (ring & g.input_valid(x)).any()
@@ -351,3 +351,16 @@ def test_bad_new_returns_settings_name_the_key(sets: list[str]) -> None:
 
     with pytest.raises(ConfigError, match=r"model\.sensor\.new_returns"):
         load_config("smoke", sets)
+
+
+def test_a_zero_birth_prior_still_starts_without_new_returns_and_births_on_any_push() -> None:
+    g = make("resnet9", residual=True, validity="depth", reach=0.1, new_returns="anchored", birth_prior=0.0)
+    x = codec_batch(s=32)
+    assert torch.equal(g(x), x)  # logit exactly 0: the mask is logit > 0, so nothing is born yet
+    with torch.no_grad():
+        g.head.bias[-1] = 1e-3  # the birth logit is the last channel here (no noise)
+    _, ring = g.anchored(x)
+    born = ring & g.within_reach(x).bool()
+    assert born.any() and torch.all(g(x)[:, -1:][born] >= GAP)
+    with pytest.raises(Exception, match=r"model\.sensor\.birth_prior"):
+        load_config("smoke", ["model.sensor.birth_prior=-1"])

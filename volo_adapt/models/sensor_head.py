@@ -39,7 +39,7 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
 * **anchored new returns** (``new_returns="anchored"``, with ``validity="depth"`` and a ``reach``): a pixel where
   the input has no return but a surface lies within ``reach`` starts from the *valid-only* mean of the input around
   it (:func:`valid_mean_basis` over the reach box) instead of the codec's "no return" 0, and a learned logit
-  (straight-through, starting at ``-validity_prior``: no new returns at initialisation) decides whether it returns.
+  (straight-through, starting at ``-birth_prior``: no new returns at initialisation) decides whether it returns.
   With ``"ramp"`` (the default, and every run before it) a new return is born when the residual and the bases lift
   the 0 above the codec's threshold: its depth is then a ramp between the surface and the code 0, which decodes as
   the *near* end of the range (``near`` metres), so invented returns along silhouettes sit in front of the
@@ -222,6 +222,9 @@ class SensorAwareGenerator(nn.Module):
             docstring); empty = off.
         new_returns: one of :data:`NEW_RETURN_MODES`; ``anchored`` needs ``validity="depth"``, ``residual`` and a
             ``reach >= 0``.
+        birth_prior: with ``anchored``, the offset ``-birth_prior`` of the new-return logit (>= 0); 0 puts it on the
+            decision boundary (still no new returns at initialisation: the mask is ``logit > 0``), where the
+            straight-through gradient is steepest.
         colour: one of :data:`COLOUR_MODES`.
 
     Shapes:
@@ -256,6 +259,7 @@ class SensorAwareGenerator(nn.Module):
         colour: str = "free",
         fill_radii: Sequence[int] = (),
         new_returns: str = "ramp",
+        birth_prior: float = 3.0,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -268,6 +272,8 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError("new_returns='anchored' needs validity='depth', residual=True and reach >= 0")
         if validity_prior <= 0:
             raise ValueError(f"validity_prior must be > 0, got {validity_prior}")
+        if birth_prior < 0:
+            raise ValueError(f"birth_prior must be >= 0, got {birth_prior}")
         self.backbone = backbone
         self.channels = channels
         self.depth_gap = float(depth_gap)
@@ -278,6 +284,7 @@ class SensorAwareGenerator(nn.Module):
         self.validity_prior = float(validity_prior)
         self.reach = float(reach)
         self.new_returns = new_returns
+        self.birth_prior = float(birth_prior)
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
@@ -419,7 +426,7 @@ class SensorAwareGenerator(nn.Module):
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
         if ring is not None:  # a new return only where the learned logit says so (none at initialisation)
-            born = straight_through_mask(rest[:, :1] - self.validity_prior)
+            born = straight_through_mask(rest[:, :1] - self.birth_prior)
             y = y * torch.where(ring, born, torch.ones_like(born))
         return self.apply_validity(x, y, rest, rand)
 
