@@ -63,7 +63,7 @@ bench-quality: setup
 
 # The sensor zoo (issue 21's protocol): the demo preset and the classic CycleGAN on every zoo sensor at the 7-minute
 # budget, one core per run, beside identity and floor; ZOO_SEEDS="0 1 2" is the full protocol (about 5 hours on
-# 2 cores; the README's table used seed 0, about 1.5 hours). Resumable. Results: benchmarks/results/quality-zoo/.
+# 2 cores; the README's table uses all three). Resumable. Results: benchmarks/results/quality-zoo/.
 ZOO_SEEDS ?= 0
 bench-zoo: setup
 	$(BIN)/python benchmarks/bench_quality.py --zoo --budget 7m --seeds $(ZOO_SEEDS) --parallel 2 --threads 1 \
