@@ -32,7 +32,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     from volo_adapt.hardware import TRAIN_PRECISIONS
     from volo_adapt.losses import ADVERSARIAL_KINDS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
-    from volo_adapt.models.sensor_head import COLOUR_MODES, VALIDITY_MODES
+    from volo_adapt.models.sensor_head import COLOUR_MODES, NEW_RETURN_MODES, VALIDITY_MODES
     from volo_adapt.training.loggers import LOGGERS
     from volo_adapt.training.schedules import SCHEDULES
     from volo_adapt.training.step_mechanics import (
@@ -47,6 +47,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.critic": tuple(list_critics()),
         "model.sensor.validity": VALIDITY_MODES,
         "model.sensor.colour": COLOUR_MODES,
+        "model.sensor.new_returns": NEW_RETURN_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
@@ -64,6 +65,11 @@ def choices() -> dict[str, tuple[str, ...]]:
 def _need(ok: bool, key: str, msg: str) -> None:
     if not ok:
         raise ConfigError(f"{key}: {msg}")
+
+
+def _need_int_list(key: str, values: list[Any], minimum: int, unit: str = "") -> None:
+    _need(all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in values), key,
+          f"must be a list of integers >= {minimum}{unit}, got {values}")
 
 
 def _check_choices(cfg: RunConfig) -> None:
@@ -98,14 +104,9 @@ def _check_model(m: ModelConfig) -> None:
     _need(m.critic_highpass >= 0, "model.critic_highpass", f"must be >= 0, got {m.critic_highpass}")
     s = m.sensor
     _need(s.features >= 1, "model.sensor.features", f"must be >= 1, got {s.features}")
-    _need(all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in s.lowpass_scales),
-          "model.sensor.lowpass_scales", f"must be a list of integers >= 2, got {s.lowpass_scales}")
-    _need(all(isinstance(f, int) and not isinstance(f, bool) and f >= 2 for f in s.resample_factors),
-          "model.sensor.resample_factors", f"must be a list of integers >= 2, got {s.resample_factors}")
-    _need(all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in s.fill_radii),
-          "model.sensor.fill_radii", f"must be a list of integers >= 1 (pixels), got {s.fill_radii}")
-    _need(s.new_returns in ("ramp", "anchored"), "model.sensor.new_returns",
-          f"must be ramp or anchored, got {s.new_returns!r}")
+    _need_int_list("model.sensor.lowpass_scales", s.lowpass_scales, 2)
+    _need_int_list("model.sensor.resample_factors", s.resample_factors, 2)
+    _need_int_list("model.sensor.fill_radii", s.fill_radii, 1, " (pixels)")
     _need(s.new_returns == "ramp" or (s.validity == "depth" and s.residual and s.reach >= 0),
           "model.sensor.new_returns", "anchored needs model.sensor.validity=depth, residual=true and reach >= 0")
     _need(s.birth_prior >= 0, "model.sensor.birth_prior", f"must be >= 0, got {s.birth_prior}")
