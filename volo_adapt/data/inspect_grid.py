@@ -44,7 +44,6 @@ PHASE_TOLERANCE = 0.1
 nodes at the same phase along x and y; the scene's spurious peaks have unrelated phases."""
 CLIP_QUANTILE = 0.9
 """Per-image quantile of the activity at which it is clipped (robust to the scene's sharpest curvature)."""
-"""Lowest grid frequency searched, cells per image side (lower ones mix with the scene's own shape)."""
 
 
 @dataclass(frozen=True)
