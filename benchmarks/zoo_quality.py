@@ -242,9 +242,11 @@ def zoo_markdown(summaries: dict[str, dict], rows: list[dict], args: argparse.Na
     """The summary table, then one :func:`bench_quality.markdown` section per sensor."""
     budget = f"{args.steps} training batches" if args.steps else f"{args.budget} of training"
     first = HEADLINE_ROWS[0]
+    preset_sets = split_sets(args.preset_overrides)  # the candidate tables differ only here: say so in the header
+    preset = f"`{args.preset}`" + (f" with `{'; '.join(preset_sets)}`" if preset_sets else "")
     lines = [
         "# Sensor zoo quality", "",
-        f"Rows: `preset` = `{args.preset}`, `cyclegan` = the classic CycleGAN preset, both at {args.zoo_size} px; "
+        f"Rows: `preset` = {preset}, `cyclegan` = the classic CycleGAN preset, both at {args.zoo_size} px; "
         f"{budget} per run; seeds {', '.join(map(str, args.seeds))}; data: `volo data synth --sensor NAME` "
         f"({args.zoo_train} train / {args.zoo_test} test images, seed {args.zoo_data_seed}).", "",
         "## Summary", "",

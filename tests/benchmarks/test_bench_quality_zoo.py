@@ -45,6 +45,7 @@ def test_zoo_benchmark_end_to_end_and_resumes(tmp_path):
         assert (out / "data" / sensor / "paired" / "B").is_dir()
     md = (out / "quality.md").read_text()
     assert "## Summary" in md and all(f"## {s}\n" in md for s in SENSORS)
+    assert "Rows: `preset` = `demo` with `model.gen_base=4; model.critic_base=4;" in md  # the overrides are named
     assert md.count("| metric | preset | cyclegan | identity | floor |") == len(SENSORS)
 
     # the sensors differ: other target images, other identity references
