@@ -62,16 +62,17 @@ def load_candidate(spec: str) -> Candidate:
     path = Path(path_text)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        zoo, summary = doc["zoo"], doc["summary"]
+        zoo = doc["zoo"]
+        rows = {r["sensor"]: SensorRow(len(r["met"]), len(r["missed"]), float(r["c2st_rgbd_acc/acc"]))
+                for r in doc["summary"] if r.get("row") == "preset"}
+        preset, sets = zoo.get("rows", {}).get("preset", [zoo.get("preset", "?"), []])
     except FileNotFoundError:
         raise SelectionError(f"{path}: no such file (run bench_quality.py --zoo --summarise-only first)") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        # the whole read is guarded: a truncated or hand-edited table gives this one line, not a traceback
         raise SelectionError(f"{path}: not a bench_quality.py --zoo quality.json ({type(e).__name__}: {e})") from None
-    rows = {r["sensor"]: SensorRow(len(r["met"]), len(r["missed"]), float(r["c2st_rgbd_acc/acc"]))
-            for r in summary if r.get("row") == "preset"}
     if not rows:
         raise SelectionError(f"{path}: no preset rows")
-    preset, sets = zoo.get("rows", {}).get("preset", [zoo.get("preset", "?"), []])
     settings = f"{preset} {' '.join(sets)} (budget {zoo.get('budget') or zoo.get('steps')}, seeds {zoo.get('seeds')})"
     return Candidate(name, settings, rows)
 

@@ -55,8 +55,10 @@ def test_bad_candidates_give_one_line_errors(tmp_path: Path, capsys: pytest.Capt
     a = _table(tmp_path, "a", {"s1": (7, 0.7), "s2": (7, 0.7)})
     odd = _table(tmp_path, "odd", {"s1": (7, 0.7), "s9": (7, 0.7)})
     (tmp_path / "junk.json").write_text("{not json")
+    (tmp_path / "short.json").write_text(json.dumps({"zoo": {}, "summary": [{"sensor": "s1", "row": "preset"}]}))
     cases = {f"x={tmp_path / 'none.json'}": "no such file", "nothing": "expected NAME=PATH",
-             f"j={tmp_path / 'junk.json'}": "not a bench_quality.py --zoo quality.json"}
+             f"j={tmp_path / 'junk.json'}": "not a bench_quality.py --zoo quality.json",
+             f"s={tmp_path / 'short.json'}": "not a bench_quality.py --zoo quality.json (KeyError"}
     for spec, message in cases.items():
         assert loso_select.main([a, spec]) == 2
         err = capsys.readouterr().err
