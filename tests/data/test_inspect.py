@@ -58,6 +58,23 @@ def test_phone_lidar_grid_fraction(seed, upsample):
         assert abs(frac - p.grid_res) <= 1.5 / SIZE, (frac, p.grid_res)
 
 
+@pytest.mark.parametrize(("zones", "upsample"), [(4, "bilinear"), (4, "nearest"), (5, "bilinear"), (5, "nearest"),
+                                                  (8, "bilinear")])
+def test_zone_tof_coarse_grid(zones, upsample):
+    """A multizone ToF's few zones per side (below MIN_CELLS: the clean-comb test) and a finer one."""
+    rgb, depth, _ = _render("zone_tof", 0, [f"zones={zones}", f"upsample={upsample}"])
+    g = _in_memory(rgb, depth).grid
+    assert g.detected and (g.cells_x, g.cells_y) == (zones, zones), g
+
+
+@pytest.mark.parametrize("sensor", ["tof", "active_stereo", "filtered_depth"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_native_resolution_sensors_have_no_grid(sensor, seed):
+    """Sensors that measure every pixel: no grid, coarse or fine (the clean-comb test must not fire on scenes)."""
+    rgb, depth, _ = _render(sensor, seed)
+    assert not _in_memory(rgb, torch.round(depth * 1000) / 1000).grid.detected
+
+
 def test_builtin_lidar_grid_from_png_folder_and_json(tmp_path):
     rgb, depth, _ = _render("builtin_lidar", 0)
     report = inspect_source(_folder(tmp_path, rgb, depth), max_samples=N)
