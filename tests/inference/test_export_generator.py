@@ -82,3 +82,26 @@ def test_exception_unknown_format_and_directory_target(gen, tmp_path):
         export_generator(gen, tmp_path / "g.tflite", "tflite")
     with pytest.raises(VoloError, match="is a directory"):
         export_generator(gen, tmp_path, "pt")
+
+
+def test_native_grid_generator_exports_work_at_other_sizes(tmp_path):
+    """The grid-resampling basis builds its lattice from the input size: torchscript and ONNX graphs must keep
+    that dynamic (the dynamo exporter's silent fixed-size fallback is refused for the TorchScript-based one)."""
+    from tests.inference import ckpt_factory as factory
+
+    cfg = factory.tiny_config("resnet9").replace(model={"sensor": {"residual": True, "native_cell_px": 5.5}})
+    g = load_generator(factory.make_checkpoint(tmp_path / "grid.ckpt", cfg))
+    assert g.module.native_grid is not None
+    ts = torch.jit.load(str(export_generator(g, tmp_path / "g.torchscript", "torchscript")))
+    shapes = ((1, 4, 16, 16), (2, 4, 12, 20))
+    for shape in shapes:
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(2))
+        assert (ts(x) - translate_tensors(g, x)).abs().max() < 1e-4
+    ort = pytest.importorskip("onnxruntime", reason="the optional 'onnx' extra is not installed")
+    pytest.importorskip("onnx", reason="the optional 'onnx' extra is not installed")
+    sess = ort.InferenceSession(str(export_generator(g, tmp_path / "g.onnx", "onnx")),
+                                providers=["CPUExecutionProvider"])
+    for shape in shapes:
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(3))
+        y = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
+        assert (y - translate_tensors(g, x)).abs().max() < 1e-4

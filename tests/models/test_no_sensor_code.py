@@ -52,6 +52,9 @@ REVIEWED_FLOATS = {
     0.3: "LeakyReLU slope of the original VoloGAN networks (docs/paper-differences.md)",
     0.01: "SSIM K1 (Wang et al. 2004)",
     0.03: "SSIM K2 (Wang et al. 2004)",
+    0.125: "GridResampling.TAP_STEP: spacing of the learned kernel taps, cells (the kernels' resolution)",
+    1.5: "GridResampling: MIN_CELL_PX (finer is the image's own resolution) and 1.5 cells of border padding",
+    1e-4: "numerical epsilon",
     1e-6: "numerical epsilon",
     1e-12: "numerical epsilon",
 }

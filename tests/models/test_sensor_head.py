@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -275,6 +276,43 @@ def test_gradients_reach_the_resampling_kernels_once_the_head_blends() -> None:
     for conv in [*g.resampling.down, *g.resampling.up]:
         assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
     assert g.head.weight.grad[4:12].abs().sum() > 0
+
+
+def test_native_grid_basis_starts_as_the_identity_and_blends_to_the_grid_resampling() -> None:
+    """``native_cell_px`` adds one basis (after every other) that the head blends towards like the others."""
+    g = make("resnet9", residual=True, validity="none", fill_radii=[1], native_cell_px=5.5)
+    assert g.native_grid is not None and g.native_grid.cell_px == 5.5
+    x = codec_batch(s=32)
+    assert torch.equal(g(x), x)  # zero head: the untrained wrapper is still the identity
+    with torch.no_grad():
+        g.head.bias[8:12] = 1.0  # output channels: 4 correction, 4 fill blends, 4 native-grid blends
+        g.native_grid.phase.fill_(0.3)  # the phase is a parameter: a moved lattice changes the basis
+    assert torch.allclose(g(x), g.native_grid(x).clamp(0, 1), atol=1e-6)
+    (g(x) - x.roll(1, dims=-1)).abs().mean().backward()
+    assert g.native_grid.up_taps.grad.abs().sum() > 0 and g.native_grid.phase.grad.abs().sum() > 0
+
+
+def test_a_traced_native_grid_generator_works_at_other_sizes() -> None:
+    """Exports trace the generator once (torchscript); the grid basis's lattice follows the input size."""
+    g = make("resnet9", residual=True, validity="depth", native_cell_px=5.5).eval()
+    with torch.no_grad():
+        g.head.bias[4:8] = 0.7
+
+    class Deterministic(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.g = g
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.g(x, stochastic=False)
+
+    m = Deterministic()
+    with warnings.catch_warnings():  # torch warns about every traced size computation
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(m, codec_batch(s=16), check_trace=False)
+    for side in (16, 40):
+        x = codec_batch(s=side, seed=side)
+        torch.testing.assert_close(traced(x), m(x), rtol=0, atol=1e-6)
 
 
 def test_camera_colour_starts_as_the_identity_and_changes_colour_only_globally() -> None:

@@ -178,7 +178,11 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
                 external_data=False,
                 dynamic_shapes=dynamic_shapes,
             )
-        return
+        fixed = _fixed_input_dims(path)
+        if not fixed:
+            return
+        # the dynamo exporter may fall back on its own to a graph traced at the example's size: not an export
+        errors.append(f"dynamo exporter: input dimensions {fixed} came out fixed")
     except Exception as e:  # noqa: BLE001 - try the other exporter, report both if it fails too
         errors.append(f"dynamo exporter: {first_line(e)}")
     try:
@@ -196,6 +200,14 @@ def _onnx_export(module: nn.Module, example: torch.Tensor, path: Path, loaded: L
     except Exception as e:  # noqa: BLE001
         errors.append(f"torchscript exporter: {first_line(e)}")
         raise VoloError(f"ONNX export of {loaded.config.model.generator} failed ({'; '.join(errors)})") from e
+
+
+def _fixed_input_dims(path: Path) -> list[int]:
+    """The batch / height / width axes (0, 2, 3) of the ONNX file's first input that have a fixed size."""
+    import onnx
+
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    return [i for i in (0, 2, 3) if i < len(dims) and not dims[i].dim_param]
 
 
 @contextlib.contextmanager

@@ -74,6 +74,11 @@ from the registry (``vologan``, ``resnet9``) and adds, each behind its own switc
   are fitted to the target data by the adversarial loss, not taken from any sensor's pipeline. An earlier
   ``sensing_grids`` basis (point-sampling on a given grid, bilinear back up) was removed: it was one built-in
   sensor's own resampling code (issue 21).
+* **native-grid resampling** (``native_cell_px``, set by ``model.sensor.native_grid: auto`` from ``volo data
+  inspect``'s grid estimate of the target set): one more basis, the input through a learned down- and up-sampling
+  on a lattice of that (fractional) cell size with continuous learned kernels and phase
+  (:class:`~volo_adapt.models.grid_resampling.GridResampling`), for sensors whose native grid is coarse or falls
+  between the integer factors. The cell size is the only number that comes from the data.
 * **pixel coordinates** (``coords=True``): x, y in [-1, 1] and r^2 as extra input channels, for effects that depend
   on the position in the frame (vignetting, lens shading, projector fall-off) and that a translation-equivariant
   backbone cannot otherwise place.
@@ -91,6 +96,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from volo_adapt.models.camera_colour import GlobalColourModel
+from volo_adapt.models.grid_resampling import GridResampling
 from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
 from volo_adapt.models.resampling import LearnedResampling
 
@@ -226,6 +232,8 @@ class SensorAwareGenerator(nn.Module):
             decision boundary (still no new returns at initialisation: the mask is ``logit > 0``), where the
             straight-through gradient is steepest.
         colour: one of :data:`COLOUR_MODES`.
+        native_cell_px: cell side of the target's estimated native grid, pixels (``>= 1.5``) for a
+            :class:`~volo_adapt.models.grid_resampling.GridResampling` basis; 0 = none.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -260,6 +268,7 @@ class SensorAwareGenerator(nn.Module):
         fill_radii: Sequence[int] = (),
         new_returns: str = "ramp",
         birth_prior: float = 3.0,
+        native_cell_px: float = 0.0,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -292,6 +301,7 @@ class SensorAwareGenerator(nn.Module):
         if any(r < 1 for r in self.fill_radii):
             raise ValueError(f"fill_radii must be integers >= 1, got {list(fill_radii)}")
         self.resampling = LearnedResampling(channels, resample_factors) if resample_factors else None
+        self.native_grid = GridResampling(channels, native_cell_px) if native_cell_px > 0 else None
         self.camera = GlobalColourModel(features) if colour == "camera" else None
         self.sample_by_default = True
         """What ``forward(x)`` does without ``stochastic``: sample (True) or the deterministic output (exports)."""
@@ -300,7 +310,8 @@ class SensorAwareGenerator(nn.Module):
         self.requires_square = getattr(backbone, "requires_square", False)
         n_valid = 1 if validity in ("threshold", "sampled") or new_returns == "anchored" else 0
         n_noise = channels if noise else 0
-        n_bases = channels * (len(self.lowpass_scales) + len(tuple(resample_factors)) + len(self.fill_radii))
+        n_bases = channels * (len(self.lowpass_scales) + len(tuple(resample_factors)) + len(self.fill_radii)
+                              + (self.native_grid is not None))
         self.head = nn.Conv2d(features, channels + n_bases + n_valid + n_noise, 1)
         if residual:  # the untrained wrapper returns its input: no correction, no validity change, unit noise scale
             nn.init.zeros_(self.head.weight)
@@ -342,13 +353,15 @@ class SensorAwareGenerator(nn.Module):
         return torch.cat([x[:, :-1], depth], dim=1), ring
 
     def bases(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The ``(B, C, H, W)`` bases the head blends towards: the low-pass ones, the learned resamplings, then the
-        valid-only neighbourhood averages."""
+        """The ``(B, C, H, W)`` bases the head blends towards: the low-pass ones, the learned resamplings, the
+        valid-only neighbourhood averages, then the resampling on the estimated native grid."""
         out = [lowpass_basis(x, factor) for factor in self.lowpass_scales]
         out += fp32_call(self.resampling, x) if self.resampling is not None else []
         if self.fill_radii:
             valid = self.input_valid(x)
             out += [valid_mean_basis(x, valid, r) for r in self.fill_radii]
+        if self.native_grid is not None:
+            out.append(fp32_call(self.native_grid, x))
         return out
 
     def input_valid(self, x: torch.Tensor) -> torch.Tensor:
