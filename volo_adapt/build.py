@@ -16,12 +16,13 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
     """The generator described by ``model`` (same architecture for both directions).
 
     With any ``model.sensor`` switch on, the registry's backbone is built with raw feature outputs and wrapped in
-    :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator` (which needs the codec's ``data.depth_gap``;
-    ``data`` defaults to :class:`DataConfig`'s defaults).
+    :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator` (which needs the codec's ``data.depth_gap`` and,
+    for an estimated native grid, ``data.image_size``; ``data`` defaults to :class:`DataConfig`'s defaults).
     """
     from volo_adapt.models import create_generator
 
     sensor = model.sensor
+    data = data or DataConfig()
     if not sensor.enabled:
         return create_generator(
             model.generator,
@@ -44,15 +45,16 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         backbone,
         channels=model.channels,
         features=sensor.features,
-        depth_gap=(data or DataConfig()).depth_gap,
+        depth_gap=data.depth_gap,
         residual=sensor.residual,
         validity=sensor.validity,
         noise=sensor.noise,
         coords=sensor.coords,
         validity_prior=sensor.validity_prior,
-        reach=sensor.reach,
+        reach=sensor.effective_reach(data.image_size),
         lowpass_scales=sensor.lowpass_scales,
         resample_factors=sensor.resample_factors,
+        native_cell_px=sensor.native_cell_px,
         colour=sensor.colour,
         fill_radii=sensor.fill_radii,
         new_returns=sensor.new_returns,

@@ -139,17 +139,49 @@ class SensorHeadConfig:
     """With anchored new returns: the new-return logit starts at -birth_prior (>= 0; 0 = on the decision boundary,
     still no new returns at initialisation, steepest straight-through gradient)."""
 
+    native_grid: str = "off"
+    """off | auto: at the start of training, estimate the target domain's native depth grid from its training images
+    (``volo data inspect``'s estimate, volo_adapt/training/target_grid.py) and, when one is found, adapt to it: a
+    learned resampling basis on that grid (models/grid_resampling.py), ``reach`` of at least one cell (a sensor
+    that measures on a coarser grid spreads each return over its cell) and, for cells larger than the geometry
+    term's window, a relaxed geometry term (:attr:`geometry_scale`)."""
+    native_cell_px: float = 0.0
+    """The target's native grid cell at the training image size, pixels (``>= 1.5``; 0 = none): set by
+    ``native_grid: auto`` at the start of training (overwriting any value given), or by hand with ``native_grid:
+    off`` for a sensor whose grid is known. Stored with the run so that resume, translate and export rebuild the
+    same networks."""
+
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
     colour matrix, offset, tone curve, vignetting, plus the bases' blends and sampled noise; see
     models/camera_colour.py)."""
+
+    def effective_reach(self, image_side: int) -> float:
+        """``reach``, raised to one native grid cell of an ``image_side``-pixel training image when a grid was
+        estimated (negative ``reach`` = no limit stays unlimited)."""
+        if self.reach < 0 or not self.native_cell_px:
+            return self.reach
+        return max(self.reach, self.native_cell_px / image_side)
+
+    @property
+    def geometry_scale(self) -> float:
+        """Factor on ``loss.geometry_weight`` for an estimated native grid: ``(w / native_cell_px)^2`` capped at 1,
+        ``w`` the geometry term's low-pass window (losses.GEOMETRY_WINDOW, 5 px). The term assumes a sensor does
+        not move surfaces at the scale of that window; a sensor reporting one value per larger cell does, so the
+        term is relaxed to the share of a cell's area the window sees (1 = unchanged for cells up to the window;
+        chosen on multizone design sensors, docs/sensor-aware.md "Native grid")."""
+        from volo_adapt.losses import GEOMETRY_WINDOW
+
+        if self.native_cell_px <= GEOMETRY_WINDOW:
+            return 1.0
+        return (GEOMETRY_WINDOW / self.native_cell_px) ** 2
 
     @property
     def enabled(self) -> bool:
         """True when any switch is on (the generator is then wrapped)."""
         return (self.residual or self.validity != "none" or self.noise or self.coords or bool(self.lowpass_scales)
                 or bool(self.resample_factors) or bool(self.fill_radii) or self.colour != "free"
-                or self.new_returns != "ramp")
+                or self.new_returns != "ramp" or self.native_cell_px > 0)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         MEMORY_FORMATS,
         OPTIMIZER_IMPLEMENTATIONS,
     )
+    from volo_adapt.training.target_grid import NATIVE_GRID_MODES
 
     return {
         "model.generator": tuple(list_generators()),
@@ -48,6 +49,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.validity": VALIDITY_MODES,
         "model.sensor.colour": COLOUR_MODES,
         "model.sensor.new_returns": NEW_RETURN_MODES,
+        "model.sensor.native_grid": NATIVE_GRID_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
@@ -111,6 +113,8 @@ def _check_model(m: ModelConfig) -> None:
           "model.sensor.new_returns", "anchored needs model.sensor.validity=depth, residual=true and reach >= 0")
     _need(s.birth_prior >= 0, "model.sensor.birth_prior", f"must be >= 0, got {s.birth_prior}")
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
+    _need(s.native_cell_px == 0 or s.native_cell_px >= 1.5, "model.sensor.native_cell_px",
+          f"must be 0 (none) or >= 1.5 pixels, got {s.native_cell_px}")
 
 
 def _check_loss(lo: LossConfig, channels: int) -> None:

@@ -319,13 +319,17 @@ def _returns(t: torch.Tensor, gap: float) -> torch.Tensor:
     return ((e >= gap / 2) & (e > 0)).float()
 
 
+GEOMETRY_WINDOW = 5
+"""Side of the geometry term's box low-pass, pixels (zero-mean sensor noise averages out inside it)."""
+
+
 def depth_geometry_loss(
     source: torch.Tensor,
     translated: torch.Tensor,
     near: float,
     far: float,
     gap: float,
-    window: int = 5,
+    window: int = GEOMETRY_WINDOW,
 ) -> torch.Tensor:
     """How far a translation moved the surfaces of its source, in metres (a depth sensor measures the scene it
     sees: it adds noise, drops returns and mixes depth across edges, but it does not move surfaces).

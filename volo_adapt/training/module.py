@@ -193,7 +193,8 @@ class VoloGANModule(L.LightningModule):
     @property
     def objective(self) -> CycleObjective:
         """The objective on this module's networks and config (a plain object without state, built on each use)."""
-        return CycleObjective(self.networks, self.cfg.loss, self.codec, batch_calls=self.step_choice.batch_calls)
+        return CycleObjective(self.networks, self.cfg.loss, self.codec, batch_calls=self.step_choice.batch_calls,
+                              geometry_scale=self.cfg.model.sensor.geometry_scale)
 
     def generator_losses(
         self,

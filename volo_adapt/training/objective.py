@@ -158,13 +158,17 @@ class CycleObjective:
         loss: the ``loss`` config section (terms, weights, routing, masks); read, never changed.
         codec: the depth codec of the run (valid-pixel masks from encoded depth; geometry in metres).
         batch_calls: ``train.batch_calls``: each network's calls on several inputs go in one batched call.
+        geometry_scale: factor on ``loss.geometry_weight`` (``model.sensor.geometry_scale``: below 1 only for a
+            target whose estimated native grid is coarser than the geometry term's window).
     """
 
-    def __init__(self, nets: Networks, loss: LossConfig, codec: DepthCodec, batch_calls: bool = True) -> None:
+    def __init__(self, nets: Networks, loss: LossConfig, codec: DepthCodec, batch_calls: bool = True,
+                 geometry_scale: float = 1.0) -> None:
         self.nets = nets
         self.loss = loss
         self.codec = codec
         self.batch_calls = bool(batch_calls)
+        self.geometry_scale = float(geometry_scale)
 
     def generator_losses(
         self,
@@ -214,7 +218,8 @@ class CycleObjective:
         :data:`LOSS_TERMS`), in the order given: the one place the ``loss.*_weight`` values are applied."""
         lc = self.loss
         weight = {"adv": 1.0, "cycle": lc.cycle_weight, "id": lc.identity_weight, "ssim": lc.ssim_weight,
-                  "geo": lc.geometry_weight, "swd": lc.swd_weight, "col": lc.colour_anchor_weight}
+                  "geo": lc.geometry_weight * self.geometry_scale, "swd": lc.swd_weight,
+                  "col": lc.colour_anchor_weight}
         parts = [weight[name.split("_")[0]] * value for name, value in terms.items()]
         return functools.reduce(operator.add, parts)  # left to right, as the one-graph total always summed
 

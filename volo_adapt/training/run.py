@@ -34,6 +34,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from volo_adapt.atomic import atomic_write_bytes, remove_leftover_partials
 from volo_adapt.build import build_codec
+from volo_adapt.checkpoint import read_volo_block
 from volo_adapt.config import RunConfig
 from volo_adapt.data.workers import fork_with_stop_signals_blocked
 from volo_adapt.directions import Direction, Domain
@@ -254,6 +255,9 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
     Raises:
         CheckpointError: the checkpoint is unreadable or from a different model config.
     """
+    if cfg.model.sensor.native_grid == "auto":  # estimated when the run started: the checkpoint's value holds
+        saved_sensor = read_volo_block(ckpt_path)["config"].get("model", {}).get("sensor", {})
+        cfg = cfg.replace(model={"sensor": {"native_cell_px": float(saved_sensor.get("native_cell_px", 0.0))}})
     saved_data = check_resume_compatible(ckpt_path, cfg.to_dict()["model"]).get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
@@ -347,6 +351,12 @@ def _train(
     if demo_root is not None:
         notes.append(f"no data given: training on the built-in demo set at {demo_root}")
         cfg = cfg.replace(data={"data_a": data_a, "data_b": data_b})
+    if ckpt_path is None and cfg.model.sensor.native_grid == "auto":
+        from volo_adapt.training.target_grid import estimate_target_cell
+
+        found = estimate_target_cell(data_b, cfg.data.image_size)
+        notes.append(found.note)
+        cfg = cfg.replace(model={"sensor": {"native_cell_px": found.cell_px}})
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 
