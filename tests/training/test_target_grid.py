@@ -93,6 +93,16 @@ def test_off_estimates_nothing(zone_data, tmp_path):
     assert not any("native depth grid" in n for n in res.notes)
 
 
+def test_an_unreadable_target_says_the_estimate_read_it(tmp_path):
+    from volo_adapt.errors import DataError
+
+    for d in ("rgb", "depth"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "0.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"no readable samples.*native_grid: auto"):
+        estimate_target_cell([str(tmp_path)], 32)
+
+
 def test_bad_values_are_one_line_config_errors():
     from volo_adapt.errors import ConfigError
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from volo_adapt.errors import DataError, first_line
 from volo_adapt.models.grid_resampling import MIN_CELL_PX
 
 NATIVE_GRID_MODES = ("off", "auto")
@@ -61,12 +62,16 @@ def estimate_target_cell(sources: list[str], image_size: int, max_samples: int =
     """Inspect the first target source and return its native cell at the training size (0.0 when none).
 
     Raises:
-        DataError: the source cannot be read (the same one-line error ``volo data inspect`` gives).
+        DataError: the source cannot be read (``volo data inspect``'s one-line error, saying that the estimate read it).
     """
     from volo_adapt.data.inspect import inspect_source
 
     source = sources[0]
-    grid = inspect_source(source, max_samples=max_samples).grid
+    try:
+        grid = inspect_source(source, max_samples=max_samples).grid
+    except DataError as e:  # say why training read the data before it started
+        raise DataError(f"{first_line(e)} (estimating the target's native grid for model.sensor.native_grid: auto)"
+                        ) from e
     if not grid.detected:
         return TargetCell(0.0, source, f"native depth grid of {source}: none detected (model unchanged)")
     assert grid.fraction_x is not None and grid.fraction_y is not None
