@@ -36,6 +36,12 @@ def test_bad_keys_and_values_name_the_key(override, key):
         load_config(None, [override])
 
 
+def test_a_yaml_boolean_for_a_text_option_says_how_yaml_read_it():
+    with pytest.raises(ConfigError, match=r"model.sensor.validity: expected a string, got False \(YAML reads on/off"):
+        load_config(None, ["model.sensor.validity=off"])
+    assert load_config(None, ["model.sensor.native_grid=none"]).model.sensor.native_grid == "none"
+
+
 def test_unknown_preset_lists_presets(tmp_path):
     with pytest.raises(ConfigError, match="no such file or preset"):
         load_config(tmp_path / "missing.yaml")

@@ -139,8 +139,8 @@ class SensorHeadConfig:
     """With anchored new returns: the new-return logit starts at -birth_prior (>= 0; 0 = on the decision boundary,
     still no new returns at initialisation, steepest straight-through gradient)."""
 
-    native_grid: str = "off"
-    """off | auto: at the start of training, estimate the target domain's native depth grid from its training images
+    native_grid: str = "none"
+    """none | auto: at the start of training, estimate the target domain's native depth grid from its training images
     (``volo data inspect``'s estimate, volo_adapt/training/target_grid.py) and, when one is found, adapt to it: a
     learned resampling basis on that grid (models/grid_resampling.py), ``reach`` of at least one cell (a sensor
     that measures on a coarser grid spreads each return over its cell) and, for cells larger than the geometry
@@ -148,7 +148,7 @@ class SensorHeadConfig:
     native_cell_px: float = 0.0
     """The target's native grid cell at the training image size, pixels (``>= 1.5``; 0 = none): set by
     ``native_grid: auto`` at the start of training (overwriting any value given), or by hand with ``native_grid:
-    off`` for a sensor whose grid is known. Stored with the run so that resume, translate and export rebuild the
+    none`` for a sensor whose grid is known. Stored with the run so that resume, translate and export rebuild the
     same networks."""
 
     colour: str = "free"

@@ -45,6 +45,9 @@ def _coerce_scalar(value: Any, tp: Any, key: str) -> Any:
         return value
     if number:
         return str(value)
+    if isinstance(value, bool):  # YAML 1.1 reads on/off/yes/no as booleans
+        raise ConfigError(f"{key}: expected a string, got {value!r} (YAML reads on/off/yes/no as true/false; quote the "
+                          "value or use the option's own names)")
     raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
 
 

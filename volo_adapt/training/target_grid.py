@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from volo_adapt.errors import DataError, first_line
 from volo_adapt.models.grid_resampling import MIN_CELL_PX
 
-NATIVE_GRID_MODES = ("off", "auto")
+NATIVE_GRID_MODES = ("none", "auto")
 """Accepted values of ``model.sensor.native_grid``."""
 MAX_SAMPLES = 64
 """Target images read for the estimate (evenly spaced; as ``volo data inspect``'s default)."""
