@@ -38,6 +38,22 @@ def test_health_monitor_reports_a_winning_critic_and_collapse_once():
     assert len(warnings) == 2 and any("critic_b" in w for w in warnings) and any("collapse" in w for w in warnings)
 
 
+def test_blank_fakes_of_inputs_without_returns_are_not_a_collapse():
+    """Zone ToF sets have many images with no return at all (subject beyond range): under validity "depth" their
+    translations are blank. The monitor judges only the variation the inputs had (module.last_stats' source_*)."""
+    warnings: list[str] = []
+    mon, mod = HealthMonitor(warmup=5, warn=warnings.append), _FakeModule()
+    blank_inputs = {"fake_std_A": 0.0, "fake_std_B": 0.2, "d_loss_A": 0.5, "d_loss_B": 0.5, "fake_batch_spread": 0.1,
+                    "source_std_A": 0.0, "source_std_B": 0.2, "source_batch_spread": 0.1}
+    _feed(mon, mod, blank_inputs, 20)
+    assert warnings == [] and mod.logged["health/collapse"] == 0.0
+    _feed(mon, mod, {**blank_inputs, "source_std_A": 0.3}, 1)  # inputs had variation, fakes none: flagged ...
+    assert mod.logged["health/collapse"] == 1.0 and warnings == []  # ... but one batch is no verdict
+    _feed(mon, mod, blank_inputs, 1)  # (a range-limited sensor's far scene translates to blank: normal)
+    _feed(mon, mod, {**blank_inputs, "source_std_A": 0.3}, mon.collapse_patience)  # persistent: a collapse
+    assert len(warnings) == 1 and "in a row" in warnings[0]
+
+
 def test_depth_colour_map_blacks_out_invalid_pixels():
     codec = DepthCodec(near=0.25, far=5.0, gap=0.05)
     enc = torch.tensor([[[[0.0, 0.05, 1.0]]]])

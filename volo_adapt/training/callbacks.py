@@ -8,6 +8,7 @@ which Lightning advances once per optimiser step (twice per batch here).
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -221,7 +222,8 @@ class HealthMonitor(L.Callback):
     * critic wins: a critic's loss, smoothed (EMA 0.98), stays below ``critic_floor`` after ``warmup`` batches;
       the generator then gets no useful gradient (``health/critic_A_stuck``, ``health/critic_B_stuck``).
     * collapse: translated images have (almost) no variation: per-batch pixel std below ``std_floor``, or,
-      with batch > 1, every input mapped to the same output (``health/collapse``).
+      with batch > 1, every input mapped to the same output (``health/collapse``); judged only where the inputs had
+      that variation (``source_std_*``, ``source_batch_spread`` when the module reports them).
 
     These are heuristics (thresholds chosen for the lsgan loss on [0, 1] images), meant to tell "stuck"
     from "slow" early; they never stop training.
@@ -230,6 +232,9 @@ class HealthMonitor(L.Callback):
         warmup: batches before any verdict.
         critic_floor: smoothed critic loss below which the critic is considered to have won.
         std_floor: fakes' std below which the generator is considered collapsed.
+        collapse_patience: consecutive collapsed batches before the warning (a single blank batch is normal for
+            a range-limited sensor: a subject beyond its range gives no return, and the translation of such a scene
+            is rightly blank).
         warn: called with a one-line message the first time each condition fires (default: ``logging``).
     """
 
@@ -238,11 +243,14 @@ class HealthMonitor(L.Callback):
         warmup: int = 100,
         critic_floor: float = 1e-3,
         std_floor: float = 1e-3,
+        collapse_patience: int = 10,
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.warmup = warmup
         self.critic_floor = critic_floor
         self.std_floor = std_floor
+        self.collapse_patience = collapse_patience
+        self.collapsed_run = 0
         self.warn = warn or log.warning
         self.ema: dict[str, float] = {}
         self.fired: set[str] = set()
@@ -273,12 +281,20 @@ class HealthMonitor(L.Callback):
                         f"batch {n}): the critic wins and the generator gets little signal",
                     )
             spread = stats.get("fake_batch_spread")
-            low = min(stats["fake_std_A"], stats["fake_std_B"])
-            if low < self.std_floor or (spread is not None and spread < self.std_floor):
-                flags["health/collapse"] = 1.0
+            # only variation the inputs had counts: inputs without any return (a ToF subject beyond its range)
+            # translate to blank images under validity "depth", from a healthy generator
+            had = {d: stats.get(f"source_std_{d}", math.inf) >= self.std_floor for d in ("A", "B")}
+            low = min([stats[f"fake_std_{d}"] for d in ("A", "B") if had[d]], default=math.inf)
+            if stats.get("source_batch_spread", math.inf) < self.std_floor:
+                spread = None
+            collapsed = low < self.std_floor or (spread is not None and spread < self.std_floor)
+            self.collapsed_run = self.collapsed_run + 1 if collapsed else 0
+            flags["health/collapse"] = float(collapsed)
+            if self.collapsed_run >= self.collapse_patience:
                 self._fire(
                     "collapse",
-                    f"health: generator collapse suspected at batch {n} (fakes' std {low:.2e}"
+                    f"health: generator collapse suspected at batch {n} ({self.collapsed_run} batches in a row; "
+                    f"fakes' std {low:.2e}"
                     + (f", spread across batch {spread:.2e}" if spread is not None else "")
                     + ")",
                 )

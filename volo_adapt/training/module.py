@@ -255,8 +255,15 @@ class VoloGANModule(L.LightningModule):
             sch.advance()  # also when its optimiser did not step (the critic warm-up): see BatchLambdaLR
         self.batches_done += 1
         self._track_health(g_ok, d_ok)
-        self.last_stats = batch_stats(images, d_losses, real_a.shape[0])
+        self.last_stats = batch_stats(images, d_losses, real_a.shape[0],
+                                      {"fake_A": self._with_returns(real_b), "fake_B": self._with_returns(real_a)})
         self._log_step(opt_g, opt_d, g_losses, d_losses, real_a.shape[0])
+
+    @torch.no_grad()
+    def _with_returns(self, real: torch.Tensor) -> torch.Tensor:
+        """``real`` with every channel 0 where its depth has no return: the variation a translation can keep (an
+        image without any return translates to a blank image under ``validity: depth``)."""
+        return real * self.codec.valid_from_encoded(real[:, -1:].float()).to(real.dtype)
 
     def _warmup_fakes(self, real_a: torch.Tensor, real_b: torch.Tensor) -> dict[str, torch.Tensor]:
         """``fake_A``, ``fake_B`` of the current generators without gradients (the critic warm-up's batches)."""

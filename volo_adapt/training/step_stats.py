@@ -9,7 +9,8 @@ from volo_adapt.data.sample import DepthCodec
 
 
 @torch.no_grad()
-def batch_stats(images: dict[str, torch.Tensor], d_losses: dict[str, torch.Tensor], n: int) -> dict[str, float]:
+def batch_stats(images: dict[str, torch.Tensor], d_losses: dict[str, torch.Tensor], n: int,
+                sources: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
     """The health monitor's scalars of one training batch of ``n`` images per domain
     (:class:`~volo_adapt.training.callbacks.HealthMonitor` reads them from ``module.last_stats``).
 
@@ -17,17 +18,27 @@ def batch_stats(images: dict[str, torch.Tensor], d_losses: dict[str, torch.Tenso
         images: ``fake_A``, ``fake_B`` ``(n, C, S, S)`` (any float dtype; gradients ignored).
         d_losses: the critic losses ``A`` and ``B`` (scalars).
         n: images per domain in the batch.
+        sources: optional ``fake_A``, ``fake_B`` -> the real batch each was translated from (``real_B``,
+            ``real_A``), pixels without a return zeroed by the caller: the variation a translation can keep, so
+            that a batch of inputs without any return (blank after translation) is not taken for a collapse.
 
     Returns:
         ``fake_std_A``, ``fake_std_B`` (std over every value of the fakes), ``d_loss_A``, ``d_loss_B`` and, for
         ``n > 1``, ``fake_batch_spread`` (per-pixel std across the batch, averaged; ~0 when every input maps to the
-        same output).
+        same output); with ``sources`` also ``source_std_A``, ``source_std_B`` and ``source_batch_spread``, the same
+        statistics of the inputs.
     """
     fake_a, fake_b = images["fake_A"].detach(), images["fake_B"].detach()
     stats = {"fake_std_A": float(fake_a.float().std()), "fake_std_B": float(fake_b.float().std()),
              "d_loss_A": float(d_losses["A"].detach()), "d_loss_B": float(d_losses["B"].detach())}
     if n > 1:
         stats["fake_batch_spread"] = float(torch.cat([fake_a, fake_b], 0).float().std(0).mean())
+    if sources is not None:
+        src_a, src_b = sources["fake_A"].detach(), sources["fake_B"].detach()
+        stats["source_std_A"] = float(src_a.float().std())
+        stats["source_std_B"] = float(src_b.float().std())
+        if n > 1:
+            stats["source_batch_spread"] = float(torch.cat([src_a, src_b], 0).float().std(0).mean())
     return stats
 
 
