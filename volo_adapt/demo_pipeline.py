@@ -92,6 +92,8 @@ def run_demo(
     run_dir = out / "run"
     log(f"1/3 training the {config} preset into {run_dir} (resumes if a checkpoint is there)")
     result = train(cfg, run_dir, resume="auto")
+    for note in result.notes:  # e.g. the target's native depth grid that `native_grid: auto` found
+        log(f"    note: {note}")
     ckpt = result.last_checkpoint or run_dir / "checkpoints" / "last.ckpt"
     for line in result.health:
         log(f"health: {line}")
