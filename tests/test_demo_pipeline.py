@@ -16,7 +16,8 @@ def test_demo_trains_translates_and_evaluates_trained_and_untrained(tmp_path, mo
     said: list[str] = []
     res = run_demo(tmp_path / "out", config="smoke", max_eval_samples=4, log=said.append)
     assert res.checkpoint.is_file()
-    assert any(m.startswith("    note: no data given: training on the built-in demo set") for m in said)  # train's notes shown
+    # train's start-up notes are shown
+    assert any(m.startswith("    note: no data given: training on the built-in demo set") for m in said)
     translated = sorted((res.translated_dir / "depth").glob("*.png"))
     assert len(translated) == 64  # the demo test split, all translated
     trained = json.loads((tmp_path / "out" / "eval_trained.json").read_text())
