@@ -113,8 +113,10 @@ def _check_model(m: ModelConfig) -> None:
           "model.sensor.new_returns", "anchored needs model.sensor.validity=depth, residual=true and reach >= 0")
     _need(s.birth_prior >= 0, "model.sensor.birth_prior", f"must be >= 0, got {s.birth_prior}")
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
-    _need(s.native_cell_px == 0 or s.native_cell_px >= 1.5, "model.sensor.native_cell_px",
-          f"must be 0 (none) or >= 1.5 pixels, got {s.native_cell_px}")
+    from volo_adapt.models.grid_resampling import MIN_CELL_PX
+
+    _need(s.native_cell_px == 0 or s.native_cell_px >= MIN_CELL_PX, "model.sensor.native_cell_px",
+          f"must be 0 (none) or >= {MIN_CELL_PX} pixels, got {s.native_cell_px}")
 
 
 def _check_loss(lo: LossConfig, channels: int) -> None:

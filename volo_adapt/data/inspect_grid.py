@@ -146,9 +146,10 @@ class GridProfile:
         act = (left - 2 * mid + right).abs() / mid.clamp_min(1e-6)
         if ok.any():  # clip the scene's own sharp curvature (limb silhouettes) at the 90th percentile
             clip = float(torch.quantile(strided(act[ok].float(), 200_000), CLIP_QUANTILE))
-            moving = act[ok & (act > 0)]
-            if clip == 0 and moving.numel():  # flat blocks (nearest upsampling of a coarse grid): kinks are rare
-                clip = float(torch.quantile(strided(moving.float(), 200_000), CLIP_QUANTILE))
+            if clip == 0:  # flat blocks (nearest upsampling of a coarse grid): kinks are rare
+                moving = act[ok & (act > 0)]
+                if moving.numel():
+                    clip = float(torch.quantile(strided(moving.float(), 200_000), CLIP_QUANTILE))
             act = act.clamp_max(clip)
         act = torch.where(ok, act, torch.zeros_like(mid))
         s = torch.zeros(z.shape[1], dtype=torch.float64)

@@ -17,8 +17,8 @@ the target set by ``volo data inspect``'s grid analysis, volo_adapt/training/tar
 * separable (the same kernels along rows and columns), per channel.
 
 At initialisation the down kernel is a one-cell box (its edges ramped over one tap step) and the up kernel a
-one-cell tent (about an area average, then
-bilinear interpolation): a generic smooth low-pass on the estimated lattice. Training moves the taps (towards
+one-cell tent (about an area average, then bilinear interpolation): a generic smooth low-pass on the estimated
+lattice. Training moves the taps (towards
 nearest-neighbour blocks, sharper or ringing interpolation, a wider footprint) and the phase wherever the target's
 statistics pull them. Nothing in it is a particular sensor's pipeline; the lattice's pitch is the only number that
 comes from the data.

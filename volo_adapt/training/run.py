@@ -34,7 +34,6 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from volo_adapt.atomic import atomic_write_bytes, remove_leftover_partials
 from volo_adapt.build import build_codec
-from volo_adapt.checkpoint import read_volo_block
 from volo_adapt.config import RunConfig
 from volo_adapt.data.workers import fork_with_stop_signals_blocked
 from volo_adapt.directions import Direction, Domain
@@ -255,10 +254,11 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
     Raises:
         CheckpointError: the checkpoint is unreadable or from a different model config.
     """
+    saved = check_resume_compatible(ckpt_path, cfg.to_dict()["model"])  # (native_cell_px is not among its keys)
     if cfg.model.sensor.native_grid == "auto":  # estimated when the run started: the checkpoint's value holds
-        saved_sensor = read_volo_block(ckpt_path)["config"].get("model", {}).get("sensor", {})
-        cfg = cfg.replace(model={"sensor": {"native_cell_px": float(saved_sensor.get("native_cell_px", 0.0))}})
-    saved_data = check_resume_compatible(ckpt_path, cfg.to_dict()["model"]).get("data", {})
+        saved_cell = saved.get("model", {}).get("sensor", {}).get("native_cell_px", 0.0)
+        cfg = cfg.replace(model={"sensor": {"native_cell_px": float(saved_cell)}})
+    saved_data = saved.get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
         # resuming without data arguments continues on the run's own data, never silently on the demo set

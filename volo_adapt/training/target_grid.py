@@ -4,8 +4,9 @@ Many depth sensors measure on a grid coarser than the image they deliver and res
 pattern, a multizone ToF's 4x4..8x8 zones). ``volo data inspect`` estimates that grid from the unpaired target set
 itself (:mod:`volo_adapt.data.inspect_grid`: the periodic kinks that resampling leaves in depth); this module turns
 its estimate into the one number the model consumes, the native cell side at the *training* image size in pixels
-(``model.sensor.native_cell_px``), from which :class:`~volo_adapt.config.SensorHeadConfig` derives a learned
-resampling factor and a minimum ``reach`` (how the model uses it: docs/sensor-aware.md, "Native grid"). Nothing
+(``model.sensor.native_cell_px``), from which the model builds a grid-resampling basis
+(:class:`~volo_adapt.models.grid_resampling.GridResampling`) and :class:`~volo_adapt.config.SensorHeadConfig` derives
+a minimum ``reach`` and the geometry term's scale (docs/sensor-aware.md, "Native grid"). Nothing
 here knows any sensor: the number comes from the data, and no grid found means no change.
 
 Resolution happens once, at the start of a fresh run; the value is stored in the run's config (config.yaml and
@@ -31,12 +32,10 @@ class TargetCell:
 
     Attributes:
         cell_px: native cell side at the training image size, pixels (0.0 = no grid detected).
-        source: the target source that was inspected.
-        note: one line for the run's start-up notes.
+        note: one line for the run's start-up notes (names the inspected source).
     """
 
     cell_px: float
-    source: str
     note: str
 
 
@@ -73,13 +72,13 @@ def estimate_target_cell(sources: list[str], image_size: int, max_samples: int =
         raise DataError(f"{first_line(e)} (estimating the target's native grid for model.sensor.native_grid: auto)"
                         ) from e
     if not grid.detected:
-        return TargetCell(0.0, source, f"native depth grid of {source}: none detected (model unchanged)")
+        return TargetCell(0.0, f"native depth grid of {source}: none detected (model unchanged)")
     assert grid.fraction_x is not None and grid.fraction_y is not None
     cell = cell_at_training_size(grid.fraction_x, grid.fraction_y, grid.width_px, grid.height_px, image_size)
     found = (f"native depth grid of {source}: {grid.cells_x} x {grid.cells_y} cells of "
              f"{grid.width_px}x{grid.height_px} px")
     if cell < MIN_CELL_PX:  # finer than the training image resolves: nothing to resample
-        return TargetCell(0.0, source, f"{found} -> cell {cell:.2f} px at {image_size} px, below {MIN_CELL_PX} px "
+        return TargetCell(0.0, f"{found} -> cell {cell:.2f} px at {image_size} px, below {MIN_CELL_PX} px "
                           "(model unchanged)")
-    return TargetCell(round(cell, 3), source, f"{found} -> cell {cell:.2f} px at {image_size} px (grid resampling "
+    return TargetCell(round(cell, 3), f"{found} -> cell {cell:.2f} px at {image_size} px (grid resampling "
                       "basis added)")
