@@ -20,13 +20,18 @@ def _num(x: float | None, fmt: str = ".4g", unit: str = "") -> str:
     return "-" if x is None else f"{x:{fmt}}{unit}"
 
 
+UPSAMPLING = {2: "kinks in the 2nd difference (piecewise-linear or nearest upsampling)",
+              4: "kinks in the 4th difference (piecewise-cubic upsampling, e.g. bicubic)"}
+"""What the difference order that found the grid says about the upsampling (NativeGrid.order)."""
+
+
 def _grid_rows(r: SensorReport) -> list[tuple[str, str, str]]:
     g = r.grid
     if not g.detected:
         return [("native grid", "none detected (native resolution)", f"confidence {g.confidence:.1f}")]
     return [
         ("native grid", f"{g.cells_x} x {g.cells_y} cells = {_num(g.fraction_x, '.3f')} x {_num(g.fraction_y, '.3f')}"
-         " of the image", f"confidence {g.confidence:.1f}"),
+         " of the image", f"confidence {g.confidence:.1f}; {UPSAMPLING.get(g.order, '')}"),
         ("grid phase", f"x {_num(g.phase_x, '.2f')}, y {_num(g.phase_y, '.2f')} of a cell", "kink position"),
     ]
 

@@ -25,11 +25,11 @@ from volo_adapt.synth.zoo import make_sensor
 SIZE, N = 64, 16
 
 
-def _render(sensor: str | None, seed: int, pins: list[str] | None = None):
-    """``(rgb, depth, params)`` of ``N`` images; ``sensor None`` = clean sensor A (source domain)."""
+def _render(sensor: str | None, seed: int, pins: list[str] | None = None, n: int = N):
+    """``(rgb, depth, params)`` of ``n`` images; ``sensor None`` = clean sensor A (source domain)."""
     drawn = make_sensor(sensor or "tof", seed, pins)
     with torch.inference_mode():
-        b = synthesize(seed, "B/train", list(range(N)), SIZE, "AB", target=drawn)
+        b = synthesize(seed, "B/train", list(range(n)), SIZE, "AB", target=drawn)
     if sensor is None:
         return b.rgb_a, b.depth_a, None
     return b.rgb_b, b.depth_b, drawn.params
@@ -56,6 +56,15 @@ def test_phone_lidar_grid_fraction(seed, upsample):
     assert g.detected, g
     for frac in (g.fraction_x, g.fraction_y):
         assert abs(frac - p.grid_res) <= 1.5 / SIZE, (frac, p.grid_res)
+
+
+@pytest.mark.parametrize(("seed", "pins"), [(1, []), (3, []), (6, []), (7, ["grid_res=0.2"]), (9, ["grid_res=0.18"])])
+def test_phone_lidar_bicubic_grid(seed, pins):
+    """Bicubic upsampling (no kink in the 2nd difference; the 4th-difference comb finds it), 32 images."""
+    rgb, depth, p = _render("phone_lidar", seed, ["upsample=bicubic", *pins], n=32)
+    g = _in_memory(rgb, torch.round(depth * 1000) / 1000).grid
+    cells = max(2, round(p.grid_res * SIZE))
+    assert g.detected and (g.cells_x, g.cells_y) == (cells, cells) and g.order == 4, (g, cells)
 
 
 @pytest.mark.parametrize(("zones", "upsample"), [(4, "bilinear"), (4, "nearest"), (5, "bilinear"), (5, "nearest"),

@@ -35,7 +35,7 @@ from volo_adapt.data.inspect_depth import (
     smooth_residuals,
     strided,
 )
-from volo_adapt.data.inspect_grid import GridProfile, NativeGrid, combine_axes
+from volo_adapt.data.inspect_grid import GridEstimator, NativeGrid
 from volo_adapt.data.inspect_holes import ColourStats, HoleAccumulator, HoleStats, immerkaer_noise
 from volo_adapt.data.pack_format import decode_item, is_stream_spec, require_litdata
 from volo_adapt.data.sample import RGBDSample
@@ -90,7 +90,7 @@ class _Pool:
     """Running accumulators of every estimator."""
 
     def __init__(self) -> None:
-        self.gx, self.gy, self.holes = GridProfile(), GridProfile(), HoleAccumulator()
+        self.grid, self.holes = GridEstimator(), HoleAccumulator()
         self.values: list[torch.Tensor] = []
         self.res_z: list[torch.Tensor] = []
         self.res_r: list[torch.Tensor] = []
@@ -103,8 +103,7 @@ class _Pool:
 
     def add(self, sample: RGBDSample) -> None:
         depth = sample.depth[0].float()
-        self.gx.add(depth, 1)
-        self.gy.add(depth, 0)
+        self.grid.add(depth)
         self.holes.add(depth)
         self.values.append(strided(depth[depth > 0], VALUES_PER_IMAGE))
         z, r = smooth_residuals(depth)
@@ -144,12 +143,10 @@ def inspect_samples(samples: Iterator[RGBDSample], source: str = "", skipped: in
     if n == 0:
         raise DataError(f"{source or 'inspect'}: no readable samples to inspect")
     values = torch.cat(pool.values) if pool.values else torch.zeros(0)
-    gx, gy = pool.gx.estimate(), pool.gy.estimate()
-    assert gx is not None and gy is not None
     size = max(pool.sizes, key=pool.sizes.get)
     return SensorReport(
         source=source, samples=n, skipped=skipped, size_px=(int(size[0]), int(size[1])),
-        grid=combine_axes(gx, gy),
+        grid=pool.grid.estimate(),
         quantisation=estimate_quantisation(values),
         noise=estimate_noise(torch.cat(pool.res_z), torch.cat(pool.res_r)),
         holes=pool.holes.result(), depth=depth_range(values, pool.valid), colour=pool.colour(n),

@@ -9,6 +9,15 @@ depth edges excluded) is therefore a comb with ``g`` teeth across the ``S`` colu
 spectrum peaks at the integer frequency ``g`` (and its harmonics, aliased above Nyquist); ``g / S`` is the grid
 fraction. The same is done over columns for the vertical grid.
 
+**Smooth upsamplers.** The ``(d+1)``-th difference of a piecewise polynomial of degree ``d`` vanishes between its
+nodes. Bicubic upsampling is piecewise cubic with continuous slope, so its second difference carries no clean comb
+(measured on phone LiDAR sets: its strongest second-difference peak is often the grid's aliased 3rd harmonic, e.g. 28
+for 12 cells at 64 px) while its 4th difference does. Both orders are profiled (:data:`DIFFERENCE_ORDERS`); the
+4th-order estimate is scored jointly over the two axes (:func:`estimate_joint`) and replaces the 2nd-order one
+when that one found nothing, when its answer is the 4th-order grid's 2nd or 3rd (aliased) harmonic, or when
+unrelated and weaker (:func:`choose_order`); the 2nd-order answer stays when the 4th-order one is its harmonic
+(a linear grid's 4th difference shows its own harmonics).
+
 **Harmonics.** A sharp comb has equally strong harmonics ``2g, 3g, ...``, which alias to ``S - 2g`` etc. when
 ``g > S / 4``, so the single largest bin can be a harmonic. Each candidate ``k`` is scored by the mean power of its
 first three (aliased) harmonics: only the true fundamental has all of them strong.
@@ -60,6 +69,17 @@ STRONG_CONFIDENCE = 30.0
 PHASE_TOLERANCE = 0.1
 """Largest phase difference (fraction of a cell) between the axes for a weaker grid: a separable resize puts its
 nodes at the same phase along x and y; the scene's spurious peaks have unrelated phases."""
+DIFFERENCE_ORDERS = (2, 4)
+"""Difference orders profiled: 2 isolates the nodes of a piecewise-linear resize (bilinear; nearest's steps show
+too), 4 those of a piecewise-cubic one (bicubic)."""
+CUBIC_HARMONICS = 6
+"""Highest harmonic checked when explaining a 4th-difference peak as a lower grid's harmonic: the 4th difference
+is a high-pass filter (power x ``(2 sin(pi k / n))^8`` relative to the depth itself), so a grid's 4th-difference comb
+can peak at a high harmonic (measured: a 7-zone ToF at 64 px peaks at 22, its aliased 6th harmonic)."""
+HIGH_HARMONIC_SHARE = 0.5
+"""A lower grid explains a 4th-difference peak as its 4th-6th harmonic only with at least this share of the peak's
+power ratio (2nd/3rd: the usual floor). Measured at 64 px: the 7-zone ToF's fundamental has 0.62 of its 6th
+harmonic's; chance alignments on bicubic phone sets (29 = 5 x 7, 14 = 6 x 13 aliased) have 0.28-0.29."""
 CLIP_QUANTILE = 0.9
 """Per-image quantile of the activity at which it is clipped (robust to the scene's sharpest curvature)."""
 
@@ -100,6 +120,8 @@ class NativeGrid:
         phase_x, phase_y: kink position inside a cell, fraction of a cell in ``[0, 1)``.
         confidence: the smaller of the two axes' confidences (dimensionless; see :class:`GridAxis`).
         width_px, height_px: the analysed image size, px.
+        order: the difference order whose comb gave the estimate (2: piecewise-linear nodes, e.g. nearest or
+            bilinear upsampling; 4: piecewise-cubic, e.g. bicubic), None when not detected.
     """
 
     detected: bool
@@ -112,6 +134,7 @@ class NativeGrid:
     confidence: float
     width_px: int
     height_px: int
+    order: int | None = None
 
 
 def combine_axes(x: GridAxis, y: GridAxis) -> NativeGrid:
@@ -126,24 +149,32 @@ def combine_axes(x: GridAxis, y: GridAxis) -> NativeGrid:
         return NativeGrid(False, None, None, None, None, None, None, min(x.confidence, y.confidence),
                           x.pixels, y.pixels)
     return NativeGrid(True, x.fraction, y.fraction, x.cells, y.cells, x.phase, y.phase,
-                      min(x.confidence, y.confidence), x.pixels, y.pixels)
+                      min(x.confidence, y.confidence), x.pixels, y.pixels, 2)
 
 
 class GridProfile:
-    """Accumulates the mean relative second-difference profile along one axis for images of one size."""
+    """Accumulates the mean relative ``order``-th difference profile along one axis for images of one size."""
 
-    def __init__(self) -> None:
+    def __init__(self, order: int = 2) -> None:
+        self.order = order
+        self.coefficients = [(-1) ** (order - i) * math.comb(order, i) for i in range(order + 1)]
         self.sums: dict[tuple[int, int], torch.Tensor] = {}
         self.counts: dict[tuple[int, int], torch.Tensor] = {}
 
     def add(self, depth: torch.Tensor, axis: int) -> None:
-        """Add one ``(H, W)`` float depth map (metres, 0 = invalid); ``axis`` 1 = along rows, 0 = along columns."""
+        """Add one ``(H, W)`` float depth map (metres, 0 = invalid); ``axis`` 1 = along rows, 0 = along columns.
+
+        Each window of ``order + 1`` pixels adds its ``|order-th difference| / centre depth`` at its centre pixel
+        when every pixel has a return and the outer two differ by less than :data:`EDGE_REL` of the centre.
+        """
         z = depth if axis == 1 else depth.T
         key = tuple(depth.shape)
-        left, mid, right = z[:, :-2], z[:, 1:-1], z[:, 2:]
-        ok = (left > 0) & (mid > 0) & (right > 0)
-        ok &= (right - left).abs() < EDGE_REL * mid
-        act = (left - 2 * mid + right).abs() / mid.clamp_min(1e-6)
+        k, half = self.order + 1, self.order // 2
+        taps = [z[:, i:z.shape[1] - k + 1 + i] for i in range(k)]
+        mid = taps[half]
+        ok = torch.stack([t > 0 for t in taps]).all(0)
+        ok &= (taps[-1] - taps[0]).abs() < EDGE_REL * mid
+        act = sum(c * t for c, t in zip(self.coefficients, taps)).abs() / mid.clamp_min(1e-6)
         if ok.any():  # clip the scene's own sharp curvature (limb silhouettes) at the 90th percentile
             clip = float(torch.quantile(strided(act[ok].float(), 200_000), CLIP_QUANTILE))
             if clip == 0:  # flat blocks (nearest upsampling of a coarse grid): kinks are rare
@@ -154,17 +185,19 @@ class GridProfile:
         act = torch.where(ok, act, torch.zeros_like(mid))
         s = torch.zeros(z.shape[1], dtype=torch.float64)
         c = torch.zeros(z.shape[1], dtype=torch.float64)
-        s[1:-1] = act.sum(0).double()
-        c[1:-1] = ok.sum(0).double()
+        s[half:half + act.shape[1]] = act.sum(0).double()
+        c[half:half + act.shape[1]] = ok.sum(0).double()
         self.sums[key] = self.sums.get(key, 0) + s
         self.counts[key] = self.counts.get(key, 0) + c
 
+    def common_size(self) -> tuple[int, int] | None:
+        """The ``(H, W)`` with the most smooth windows, None when nothing was added."""
+        return max(self.counts, key=lambda k: float(self.counts[k].sum())) if self.counts else None
+
     def estimate(self) -> GridAxis | None:
         """The grid estimate for the most common image size, None when nothing was added."""
-        if not self.sums:
-            return None
-        key = max(self.counts, key=lambda k: float(self.counts[k].sum()))
-        return estimate_axis(self.sums[key], self.counts[key])
+        key = self.common_size()
+        return None if key is None else estimate_axis(self.sums[key], self.counts[key])
 
 
 def _aliased(k: int, n: int) -> int:
@@ -213,6 +246,18 @@ def _phase(spec: torch.Tensor, k: int) -> float:
     return round((-math.atan2(float(spec[k].imag), float(spec[k].real)) / (2 * math.pi)) % 1.0, 4)
 
 
+def _spectrum(sums: torch.Tensor, counts: torch.Tensor, min_count: int = 8) -> torch.Tensor | None:
+    """The rfft of the mean-removed activity profile (positions with fewer than ``min_count`` windows set to 0),
+    None when the profile is too short or too sparse to analyse."""
+    n = sums.numel()
+    good = counts >= min_count
+    if n < 3 * MIN_CELLS or int(good.sum()) < n // 2:
+        return None
+    prof = torch.where(good, sums / counts.clamp_min(1), torch.zeros_like(sums))
+    prof = torch.where(good, prof - prof[good].mean(), torch.zeros_like(prof))
+    return torch.fft.rfft(prof)
+
+
 def estimate_axis(sums: torch.Tensor, counts: torch.Tensor, min_count: int = 8) -> GridAxis:
     """Find the grid frequency of one accumulated profile.
 
@@ -230,12 +275,9 @@ def estimate_axis(sums: torch.Tensor, counts: torch.Tensor, min_count: int = 8) 
         :class:`GridAxis` (``detected`` False when the confidence stays below :data:`MIN_CONFIDENCE`).
     """
     n = sums.numel()
-    good = counts >= min_count
-    if n < 3 * MIN_CELLS or int(good.sum()) < n // 2:
+    spec = _spectrum(sums, counts, min_count)
+    if spec is None:
         return GridAxis(False, None, None, None, 0.0, n)
-    prof = torch.where(good, sums / counts.clamp_min(1), torch.zeros_like(sums))
-    prof = torch.where(good, prof - prof[good].mean(), torch.zeros_like(prof))
-    spec = torch.fft.rfft(prof)
     ratio = _local_ratio(spec.abs() ** 2)
     ks = list(range(MIN_CELLS, n // 2 + 1))
     best = max(ks, key=lambda k: (_score(ratio, k, n), -k))
@@ -257,3 +299,107 @@ def estimate_axis(sums: torch.Tensor, counts: torch.Tensor, min_count: int = 8) 
     if not fine:
         return GridAxis(False, None, None, None, round(confidence, 3), n)
     return GridAxis(True, best, best / n, _phase(spec, best), round(confidence, 3), n)
+
+
+def estimate_joint(x: GridProfile, y: GridProfile) -> NativeGrid:
+    """Find one grid in both axes' profiles at once (used for the 4th-difference profiles).
+
+    A candidate pairs ``kx`` cells along x with ``ky = round(kx * H / W)`` along y (a resize keeps the grid's
+    aspect); it is scored by the smaller of the two axes' harmonic scores, so a peak must stand out in both axes at
+    the same grid fraction (one axis' spurious peak cannot win). A lower pair whose 2nd or 3rd harmonic the winner
+    is, and which is itself a clear peak, replaces it, as in :func:`estimate_axis`; so does one whose 4th-6th
+    harmonic it is (:data:`CUBIC_HARMONICS`) when about as strong (:data:`HIGH_HARMONIC_SHARE`). Weak peaks (below
+    :data:`STRONG_CONFIDENCE`) must have the same phase in both axes (:data:`PHASE_TOLERANCE`).
+
+    Args:
+        x, y: profiles of the same order along rows (x) and columns (y) of the same images.
+
+    Returns:
+        :class:`NativeGrid`; ``confidence`` is the smaller of the two axes' local power ratios at the pair.
+    """
+    key = x.common_size()
+    if key is None or key not in y.sums:
+        return NativeGrid(False, None, None, None, None, None, None, 0.0, 0, 0)
+    h, w = key
+    sx, sy = _spectrum(x.sums[key], x.counts[key]), _spectrum(y.sums[key], y.counts[key])
+    if sx is None or sy is None:
+        return NativeGrid(False, None, None, None, None, None, None, 0.0, w, h)
+    rx, ry = _local_ratio(sx.abs() ** 2), _local_ratio(sy.abs() ** 2)
+    pairs = [(kx, round(kx * h / w)) for kx in range(MIN_CELLS, w // 2 + 1)]
+    pairs = [(kx, ky) for kx, ky in pairs if MIN_CELLS <= ky <= h // 2]
+    if not pairs:
+        return NativeGrid(False, None, None, None, None, None, None, 0.0, w, h)
+
+    def ratio(p: tuple[int, int]) -> float:
+        return min(float(rx[p[0]]), float(ry[p[1]]))
+
+    best = max(pairs, key=lambda p: (min(_score(rx, p[0], w), _score(ry, p[1], h)), -p[0]))
+    floor = max(MIN_CONFIDENCE, 0.1 * ratio(best))
+    high_floor = max(floor, HIGH_HARMONIC_SHARE * ratio(best))
+    under = [p for p in pairs if p[0] < best[0] and (
+        (ratio(p) >= floor and _harmonic_of(best[0], p[0], w) and _harmonic_of(best[1], p[1], h))
+        or (ratio(p) >= high_floor and _harmonic_of(best[0], p[0], w, CUBIC_HARMONICS)
+            and _harmonic_of(best[1], p[1], h, CUBIC_HARMONICS)))]
+    best = min(under) if under else best
+    kx, ky = best
+    confidence = round(ratio(best), 3)
+    phase_x, phase_y = _phase(sx, kx), _phase(sy, ky)
+    agree = confidence >= STRONG_CONFIDENCE or abs((phase_x - phase_y + 0.5) % 1.0 - 0.5) <= PHASE_TOLERANCE
+    if confidence < MIN_CONFIDENCE or not agree:
+        return NativeGrid(False, None, None, None, None, None, None, confidence, w, h)
+    return NativeGrid(True, kx / w, ky / h, kx, ky, phase_x, phase_y, confidence, w, h, x.order)
+
+
+def _harmonic_of(cells: int, fundamental: int, n: int, highest: int = 3) -> bool:
+    """Whether ``cells`` is the 2nd ... ``highest``-th harmonic of ``fundamental`` (aliased into ``n`` points)."""
+    return cells in {_aliased(h * fundamental, n) for h in range(2, highest + 1)}
+
+
+def choose_order(linear: NativeGrid, cubic: NativeGrid, x: GridAxis, y: GridAxis) -> NativeGrid:
+    """The 2nd-difference (``linear``) or the 4th-difference (``cubic``) estimate (module docstring).
+
+    The cubic one wins when the linear found nothing, when the linear one's cells are the cubic's 2nd or 3rd
+    (aliased) harmonic along x, or when neither is the other's harmonic and the cubic is more confident. When the
+    linear estimate found nothing but one of its axes found a coarse grid (fewer than :data:`MIN_CELLS` cells, a
+    clean comb) whose 2nd or 3rd harmonic the cubic is, nothing is reported: the cubic peak
+    is that coarse grid's harmonic, which the axes do not agree on.
+
+    Args:
+        linear: the 2nd-difference estimate (:func:`combine_axes` of ``x`` and ``y``).
+        cubic: the 4th-difference estimate (:func:`estimate_joint`).
+        x, y: the 2nd-difference per-axis estimates.
+    """
+    if not cubic.detected:
+        return linear
+    assert cubic.cells_x is not None and cubic.cells_y is not None
+    if not linear.detected:
+        coarse = [a for a, k in ((x, cubic.cells_x), (y, cubic.cells_y))
+                  if a.detected and a.cells is not None and a.cells < MIN_CELLS and _harmonic_of(k, a.cells, a.pixels)]
+        return linear if coarse else cubic
+    assert linear.cells_x is not None
+    w = linear.width_px
+    if linear.cells_x == cubic.cells_x or _harmonic_of(cubic.cells_x, linear.cells_x, w):
+        return linear
+    if _harmonic_of(linear.cells_x, cubic.cells_x, w):
+        return cubic
+    return cubic if cubic.confidence > linear.confidence else linear
+
+
+class GridEstimator:
+    """Accumulates every profile the native-grid estimate needs (both axes, every difference order)."""
+
+    def __init__(self) -> None:
+        self.profiles = {(order, axis): GridProfile(order) for order in DIFFERENCE_ORDERS for axis in (0, 1)}
+
+    def add(self, depth: torch.Tensor) -> None:
+        """Add one ``(H, W)`` float depth map (metres, 0 = invalid)."""
+        for (_, axis), profile in self.profiles.items():
+            profile.add(depth, axis)
+
+    def estimate(self) -> NativeGrid:
+        """The native grid of the most common image size (not detected when nothing was added)."""
+        gx, gy = self.profiles[(2, 1)].estimate(), self.profiles[(2, 0)].estimate()
+        if gx is None or gy is None:
+            return NativeGrid(False, None, None, None, None, None, None, 0.0, 0, 0)
+        cubic = estimate_joint(self.profiles[(4, 1)], self.profiles[(4, 0)])
+        return choose_order(combine_axes(gx, gy), cubic, gx, gy)
