@@ -174,7 +174,7 @@ class GridProfile:
         mid = taps[half]
         ok = torch.stack([t > 0 for t in taps]).all(0)
         ok &= (taps[-1] - taps[0]).abs() < EDGE_REL * mid
-        act = sum(c * t for c, t in zip(self.coefficients, taps)).abs() / mid.clamp_min(1e-6)
+        act = sum(c * t for c, t in zip(self.coefficients, taps, strict=True)).abs() / mid.clamp_min(1e-6)
         if ok.any():  # clip the scene's own sharp curvature (limb silhouettes) at the 90th percentile
             clip = float(torch.quantile(strided(act[ok].float(), 200_000), CLIP_QUANTILE))
             if clip == 0:  # flat blocks (nearest upsampling of a coarse grid): kinks are rare
