@@ -164,12 +164,40 @@ def test_wandb_offline_run_and_eval_on_its_checkpoint(tiny_data, tmp_path, offli
     for key in (b"loss/G/total", b"lr/G", b"val/cycle_l1_A", b"samples"):
         assert key in history, key
     assert list((train_dir / "files" / "media" / "images").glob("samples_*.png"))
-    lines = log_eval_to_run(REPORT, res.last_checkpoint, [_plot(tmp_path)])
+    import wandb
+
+    (tmp_path / "caller").mkdir()
+    callers_run = wandb.init(dir=str(tmp_path / "caller"), project="caller", mode="offline")  # a library user's own
+    try:
+        lines = log_eval_to_run(REPORT, res.last_checkpoint, [_plot(tmp_path)])
+        assert wandb.run is callers_run  # neither returned for the eval segment nor finished by it
+    finally:
+        callers_run.finish()
+        wandb.teardown()  # with a caller's run active, the eval segment is flushed by the caller's teardown
     assert lines[0].startswith(f"wandb: run {wandb_id}")
     dirs = sorted((run / "logs" / "wandb").glob(f"offline-run-*-{wandb_id}"))  # a second segment, same run id
     eval_bytes = b"".join(p.read_bytes() for d in dirs for p in d.glob("run-*.wandb"))
     assert b"eval/c2st_rgbd_acc/acc" in eval_bytes
     assert not list(tmp_path.glob("wandb")) and not Path("wandb").exists()
+
+
+def test_eval_segment_waits_for_a_wandb_folder_name_of_its_own(tmp_path):
+    """A resumed wandb segment started in the same second as the last one would share (and lose) its folder."""
+    import time
+    from datetime import datetime
+
+    from volo_adapt.training.log_eval import _wait_for_a_new_segment_name
+
+    def stamp() -> str:
+        return datetime.fromtimestamp(time.time()).strftime("%Y%m%d_%H%M%S")
+
+    taken = stamp()
+    (tmp_path / f"offline-run-{taken}-abc").mkdir()
+    _wait_for_a_new_segment_name(tmp_path, "abc")
+    assert stamp() != taken
+    started = time.monotonic()
+    _wait_for_a_new_segment_name(tmp_path, "other-id")  # another run's folder: no wait
+    assert time.monotonic() - started < 0.5
 
 
 def test_wandb_mode_is_offline_unless_asked_or_logged_in(tmp_path, monkeypatch):

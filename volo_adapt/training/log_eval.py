@@ -26,7 +26,14 @@ from typing import Any
 import yaml
 
 from volo_adapt.errors import ConfigError, first_line
-from volo_adapt.training.tracker_runs import file_store_allowed, logs_dir, mlflow_uri, read_ids, wandb_mode
+from volo_adapt.training.tracker_runs import (
+    file_store_allowed,
+    finish_wandb_run,
+    logs_dir,
+    mlflow_uri,
+    read_ids,
+    wandb_mode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +151,31 @@ def _to_wandb(run_dir: Path, metrics: dict[str, float], images: list[Path], step
     if not saved.get("id"):
         log.warning("eval metrics not sent to wandb: %s has no wandb run id", logs_dir(run_dir) / "wandb_run.json")
         return None
+    _wait_for_a_new_segment_name(logs_dir(run_dir) / "wandb", str(saved["id"]))
     run = wandb.init(dir=str(logs_dir(run_dir)), project=saved.get("project"), id=str(saved["id"]), resume="allow",
-                     mode=wandb_mode())
+                     mode=wandb_mode(), reinit="create_new")  # never the caller's own active run
     try:
         run.define_metric("trainer/global_step")
         run.define_metric("eval/*", step_metric="trainer/global_step")
         pictures = {f"eval/{p.stem}": wandb.Image(str(p)) for p in images}
         run.log({**metrics, **pictures, "trainer/global_step": step})
     finally:
-        run.finish()
+        finish_wandb_run(run)
     return f"wandb: run {saved['id']} in {logs_dir(run_dir) / 'wandb'}"
+
+
+def _wait_for_a_new_segment_name(wandb_dir: Path, run_id: str) -> None:
+    """Sleep into the next second while a segment folder of ``run_id`` is named after the current one.
+
+    wandb names each segment ``{offline-run,run}-YYYYMMDD_HHMMSS-<id>`` after its start second (local time); a
+    resumed segment started in the same second as the previous one (a tiny run evaluated at once) writes into that
+    segment's folder and its records are lost. No wandb setting names the folder, hence the wait (at most ~1 s).
+    """
+    from datetime import datetime
+
+    while True:
+        now = time.time()
+        stamp = datetime.fromtimestamp(now).strftime("%Y%m%d_%H%M%S")
+        if not any((wandb_dir / f"{mode}-{stamp}-{run_id}").exists() for mode in ("run", "offline-run")):
+            return
+        time.sleep(math.ceil(now) - now + 0.01)

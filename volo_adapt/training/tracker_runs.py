@@ -78,8 +78,23 @@ class FinishingWandbLogger(WandbLogger):
     def finalize(self, status: str) -> None:
         super().finalize(status)
         if status in ("success", "failed") and self._experiment is not None:
-            self._experiment.finish(exit_code=0 if status == "success" else 1)
+            finish_wandb_run(self._experiment, exit_code=0 if status == "success" else 1)
             self._experiment = None
+
+
+def finish_wandb_run(run: Any, exit_code: int = 0) -> None:
+    """Finish a wandb run and return once its ``run-<id>.wandb`` is complete on disk.
+
+    ``run.finish()`` returns before the wandb-core service has written the segment (seen with wandb 0.31: the file
+    completed ~20 ms later, so a reader right after found records missing); ``wandb.teardown()`` waits for the
+    service. Skipped while another run of the caller's is active, since teardown would finish that one too; its
+    own teardown (at the latest, at exit) flushes both.
+    """
+    import wandb
+
+    run.finish(exit_code=exit_code)
+    if wandb.run is None:
+        wandb.teardown()
 
 
 def wandb_logger(run_dir: Path) -> FinishingWandbLogger:
