@@ -84,6 +84,20 @@ def test_native_resolution_sensors_have_no_grid(sensor, seed):
     assert not _in_memory(rgb, torch.round(depth * 1000) / 1000).grid.detected
 
 
+def test_chance_peaks_one_cell_apart_are_no_grid():
+    """An active-stereo set whose weak peaks (confidence 12) fell at 7 and 6 cells with agreeing phases."""
+    rgb, depth, _ = _render("active_stereo", 2, n=64)
+    g = _in_memory(rgb, torch.round(depth * 1000) / 1000).grid
+    assert not g.detected and g.confidence > 8.0, g  # a peak above MIN_CONFIDENCE was there, and refused
+
+
+def test_five_zone_tof_is_not_its_fourth_difference_harmonic():
+    """A 5-zone nearest ToF (default draw of seed 28): the 4th difference peaked at 25 = 5 x 5 (confidence 67)."""
+    rgb, depth, p = _render("zone_tof", 28, n=64)
+    g = _in_memory(rgb, torch.round(depth * 1000) / 1000).grid
+    assert p.zones == 5 and g.detected and (g.cells_x, g.cells_y, g.order) == (5, 5, 2), g
+
+
 def test_builtin_lidar_grid_from_png_folder_and_json(tmp_path):
     rgb, depth, _ = _render("builtin_lidar", 0)
     report = inspect_source(_folder(tmp_path, rgb, depth), max_samples=N)

@@ -9,7 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from volo_adapt.data.inspect_grid import GridAxis, GridEstimator, GridProfile, NativeGrid, choose_order, estimate_joint
+from volo_adapt.data.inspect_grid import (
+    GridAxis,
+    GridEstimator,
+    GridProfile,
+    NativeGrid,
+    choose_order,
+    combine_axes,
+    estimate_joint,
+    same_fraction,
+)
 
 
 def _upsampled_set(mode: str, grid: tuple[int, int], size: tuple[int, int], n: int = 16) -> GridEstimator:
@@ -77,6 +86,7 @@ def _axis(cells: int | None, confidence: float = 3.0) -> GridAxis:
     ((28, 30.0), (12, 20.0), 28, 28, (12, 4)),        # 28 = 3 x 12 aliased at 64 px: the 2nd difference saw a harmonic
     ((26, 20.0), (12, 40.0), 26, 26, (26, 2)),        # 12 = 2 x 26 aliased: the 4th difference saw a harmonic
     ((12, 20.0), (12, 40.0), 12, 12, (12, 2)),        # the same grid: the 2nd-difference estimate (and its phase)
+    ((5, 3.2), (25, 67.0), 5, 5, (5, 2)),             # 25 = 5 x 5: a 5-zone ToF's 4th difference peaks high
     ((10, 20.0), (14, 40.0), 10, 10, (14, 4)),        # unrelated: the more confident
     ((10, 50.0), (14, 40.0), 10, 10, (10, 2)),
     ((None, 0.0), (8, 10.0), 4, 20, (None, None)),    # 8 = 2 x a coarse 4 that one axis saw: not a grid
@@ -84,3 +94,25 @@ def _axis(cells: int | None, confidence: float = 3.0) -> GridAxis:
 def test_choose_order(linear, cubic, x, y, expected):
     got = choose_order(_grid(*linear, 2), _grid(*cubic, 4), _axis(x), _axis(y))
     assert (got.cells_x, got.order) == expected
+
+
+@pytest.mark.parametrize(("cx", "w", "cy", "h", "expected"), [
+    (12, 64, 12, 64, True),
+    (7, 64, 6, 64, False),   # a square image rounds one fraction to one count
+    (9, 48, 12, 64, True),   # 0.1875 on both
+    (9, 48, 13, 64, True),   # f = 0.196: round(9.41) = 9, round(12.54) = 13
+    (9, 48, 14, 64, False),
+])
+def test_same_fraction(cx, w, cy, h, expected):
+    assert same_fraction(cx, w, cy, h) is expected
+
+
+@pytest.mark.parametrize(("confidence", "cells_y", "detected"), [
+    (12.0, 12, True),    # weak, one fraction, same phase
+    (12.0, 11, False),   # weak and one cell apart: the scene's chance peaks (an active-stereo set: 7 x 6)
+    (40.0, 11, True),    # strong peaks keep the one-cell slack
+])
+def test_weak_axes_must_round_one_fraction(confidence, cells_y, detected):
+    x = GridAxis(True, 12, 12 / 64, 0.3, confidence, 64)
+    y = GridAxis(True, cells_y, cells_y / 64, 0.32, confidence, 64)
+    assert combine_axes(x, y).detected is detected

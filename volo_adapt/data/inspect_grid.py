@@ -113,8 +113,9 @@ class NativeGrid:
 
     Attributes:
         detected: True only when BOTH axes find a grid, their fractions agree within one cell and, unless both
-            peaks are strong (:data:`STRONG_CONFIDENCE`), their phases agree within :data:`PHASE_TOLERANCE` (per
-            axis, the scene's own spectrum gives occasional false peaks; they rarely agree between the axes).
+            peaks are strong (:data:`STRONG_CONFIDENCE`), their cell counts round one fraction
+            (:func:`same_fraction`) and their phases agree within :data:`PHASE_TOLERANCE` (per axis, the scene's
+            own spectrum gives occasional false peaks; they rarely agree between the axes).
         fraction_x, fraction_y: native grid side / image side along x (columns) and y (rows), dimensionless.
         cells_x, cells_y: native grid cells across the analysed image width / height (count).
         phase_x, phase_y: kink position inside a cell, fraction of a cell in ``[0, 1)``.
@@ -142,14 +143,25 @@ def combine_axes(x: GridAxis, y: GridAxis) -> NativeGrid:
     agree = x.detected and y.detected and x.fraction is not None and y.fraction is not None
     if agree:  # one cell at the smaller side, or 5 %
         agree = abs(x.fraction - y.fraction) <= max(1.5 / min(x.pixels, y.pixels), 0.05 * max(x.fraction, y.fraction))
-    if agree and min(x.confidence, y.confidence) < STRONG_CONFIDENCE:  # weak peaks: the phases must agree too
-        assert x.phase is not None and y.phase is not None
-        agree = abs((x.phase - y.phase + 0.5) % 1.0 - 0.5) <= PHASE_TOLERANCE
+    if agree and min(x.confidence, y.confidence) < STRONG_CONFIDENCE:  # weak peaks: one fraction, one phase
+        assert x.phase is not None and y.phase is not None and x.cells is not None and y.cells is not None
+        agree = same_fraction(x.cells, x.pixels, y.cells, y.pixels)
+        agree &= abs((x.phase - y.phase + 0.5) % 1.0 - 0.5) <= PHASE_TOLERANCE
     if not agree:
         return NativeGrid(False, None, None, None, None, None, None, min(x.confidence, y.confidence),
                           x.pixels, y.pixels)
     return NativeGrid(True, x.fraction, y.fraction, x.cells, y.cells, x.phase, y.phase,
                       min(x.confidence, y.confidence), x.pixels, y.pixels, 2)
+
+
+def same_fraction(cells_x: int, width: int, cells_y: int, height: int) -> bool:
+    """Whether ``cells_x`` of ``width`` px and ``cells_y`` of ``height`` px can both be the nearest integer to one
+    grid fraction ``f`` (``round(f * width)``, ``round(f * height)``): the fractions differ by less than the two
+    roundings' half cells together. On a square image that means equal cell counts. A weak peak of the scene's own
+    spectrum can pass the one-cell agreement and the phase test by chance (measured: an active-stereo zoo set at
+    64 px, 7 x 6 cells at confidence 12, phases 0.86 / 0.82); every grid found on the zoo's resized sensors had
+    equal counts, since a resize keeps the native grid's aspect."""
+    return abs(cells_x / width - cells_y / height) < 0.5 / width + 0.5 / height
 
 
 class GridProfile:
@@ -359,9 +371,13 @@ def choose_order(linear: NativeGrid, cubic: NativeGrid, x: GridAxis, y: GridAxis
     """The 2nd-difference (``linear``) or the 4th-difference (``cubic``) estimate (module docstring).
 
     The cubic one wins when the linear found nothing, when the linear one's cells are the cubic's 2nd or 3rd
-    (aliased) harmonic along x, or when neither is the other's harmonic and the cubic is more confident. When the
+    (aliased) harmonic along x, or when neither is the other's harmonic and the cubic is more confident; the
+    linear one stays when the cubic is its 2nd or 3rd harmonic, or for a coarse linear grid (fewer than
+    :data:`MIN_CELLS` cells: the 4th difference's gain ``(2 sin(pi k / n))^8`` is ~1e-3 there and ~1e2 at its
+    high harmonics) its 4th to :data:`CUBIC_HARMONICS`-th; higher harmonics of a fine grid alias onto unrelated
+    grids at small sizes (10 x 5 = 50 -> 14 at 64 px). When the
     linear estimate found nothing but one of its axes found a coarse grid (fewer than :data:`MIN_CELLS` cells, a
-    clean comb) whose 2nd or 3rd harmonic the cubic is, nothing is reported: the cubic peak
+    clean comb) whose 2nd to :data:`CUBIC_HARMONICS`-th harmonic the cubic is, nothing is reported: the cubic peak
     is that coarse grid's harmonic, which the axes do not agree on.
 
     Args:
@@ -374,7 +390,8 @@ def choose_order(linear: NativeGrid, cubic: NativeGrid, x: GridAxis, y: GridAxis
     assert cubic.cells_x is not None and cubic.cells_y is not None
     if not linear.detected:
         coarse = [a for a, k in ((x, cubic.cells_x), (y, cubic.cells_y))
-                  if a.detected and a.cells is not None and a.cells < MIN_CELLS and _harmonic_of(k, a.cells, a.pixels)]
+                  if a.detected and a.cells is not None and a.cells < MIN_CELLS
+                  and _harmonic_of(k, a.cells, a.pixels, CUBIC_HARMONICS)]
         return linear if coarse else cubic
     assert linear.cells_x is not None
     w = linear.width_px
@@ -382,6 +399,8 @@ def choose_order(linear: NativeGrid, cubic: NativeGrid, x: GridAxis, y: GridAxis
         return linear
     if _harmonic_of(linear.cells_x, cubic.cells_x, w):
         return cubic
+    if linear.cells_x < MIN_CELLS and _harmonic_of(cubic.cells_x, linear.cells_x, w, CUBIC_HARMONICS):
+        return linear  # a coarse comb's 4th difference peaks at a high harmonic (a 5-zone ToF: 25 = 5 x 5)
     return cubic if cubic.confidence > linear.confidence else linear
 
 
