@@ -56,3 +56,19 @@ def test_refuses_other_data_and_bad_specs(tmp_path: Path, capsys: pytest.Capture
     with pytest.raises(SystemExit, match="no such file"):
         zoo_merge.main([str(tmp_path / "none"), "--take", f"{rerun}:phone_lidar/preset", "--out", str(tmp_path)])
     assert not (tmp_path / "o").exists()
+
+
+def test_a_batch_budgeted_rerun_enters_a_wall_clock_table_only_when_asked(tmp_path: Path) -> None:
+    rerun = _rerun(tmp_path, "phone_lidar", 0.5)
+    doc = json.loads((rerun / "quality.json").read_text())
+    doc["zoo"].update(budget="7m", steps=1800)
+    (rerun / "quality.json").write_text(json.dumps(doc))
+    take = ["--take", f"{rerun}:phone_lidar/preset"]
+    with pytest.raises(SystemExit, match="steps 1800 differs .*--allow-batch-budget"):
+        zoo_merge.main([str(BASE), *take, "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
+    zoo_merge.main([str(BASE), *take, "--allow-batch-budget", "--out", str(tmp_path / "o")])
+    merged = json.loads((tmp_path / "o" / "quality.json").read_text())
+    assert merged["zoo"]["steps"] is None and merged["zoo"]["merged"][-1]["steps"] == 1800
+    assert _preset(merged, "phone_lidar")[KEY] == 0.5
+    assert "trained to 1800 batches, not for the wall-clock budget" in (tmp_path / "o" / "quality.md").read_text()
