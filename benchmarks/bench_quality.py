@@ -195,7 +195,19 @@ def do_run(run: Run, args: argparse.Namespace, cpu: int | None) -> str:
                         log, cpu)
     if rc != 0:
         return f"{run.variant} seed {run.seed}: evaluation failed (exit {rc}), see {log}"
-    return f"{run.variant} seed {run.seed}: {time.time() - t0:.0f} s"
+    return f"{run.variant} seed {run.seed}: {time.time() - t0:.0f} s{short_of_steps(run.eval_path, args.steps)}"
+
+
+def short_of_steps(report_path: Path, steps: int | None) -> str:
+    """A warning when a ``--steps`` run trained fewer batches than asked (else ""): ``train.max_epochs`` still
+    limits a batch budget, and the schedule is planned over ``min(steps, max_epochs x batches per epoch)``."""
+    if not steps:
+        return ""
+    done = json.loads(report_path.read_text()).get("batches")
+    if done is None or done >= steps:
+        return ""
+    return (f" (WARNING: stopped at {done} of {steps} batches: the preset's train.max_epochs ended it; raise "
+            "train.max_epochs and optim.warmup_epochs in proportion with --preset-overrides)")
 
 
 def untrained_report(variant: str, runs: list[Run], args: argparse.Namespace) -> dict | None:
@@ -327,7 +339,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ablation", action="store_true", help="also train the first variant with each switch off")
     p.add_argument("--budget", default="7m", help="training wall-clock budget per run (the demo's: 7m)")
     p.add_argument("--steps", type=int, default=None, help="a budget in training batches instead of time (for "
-                   "exploring on a shared machine, where wall-clock budgets are not comparable)")
+                   "exploring on a shared machine, where wall-clock budgets are not comparable); the preset's "
+                   "train.max_epochs still caps it and the schedule spans min(steps, max_epochs x batches per epoch): "
+                   "to match a wall-clock run's schedule, raise train.max_epochs and optim.warmup_epochs in proportion")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=2, help="torch threads per run")
     p.add_argument("--parallel", type=int, default=1, help="runs at a time (each pinned to its own core)")

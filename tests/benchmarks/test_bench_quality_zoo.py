@@ -132,3 +132,10 @@ def test_issue_21_targets_depth_statistics_cyclegan_and_the_c2st_bar():
     rows = zoo_quality.summary_rows({"a": summary, "b": other})
     assert [(r["sensor"], r["row"]) for r in rows][:3] == [("a", "preset"), ("a", "cyclegan"), ("a", "identity")]
     assert zoo_quality.c2st_bar_count(rows) == {"met": 1, "of": 2}  # a: depth 0.95 > 0.70; b: both <= 0.70
+
+
+def test_a_batch_budget_cut_short_by_max_epochs_is_reported(tmp_path: Path) -> None:
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps({"batches": 1350}))
+    assert "stopped at 1350 of 1800 batches" in bench_quality.short_of_steps(report, 1800)
+    assert bench_quality.short_of_steps(report, 1350) == "" and bench_quality.short_of_steps(report, None) == ""
