@@ -12,8 +12,10 @@ from volo_adapt.config import DataConfig, ModelConfig
 from volo_adapt.data.sample import DepthCodec
 
 
-def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Module:
+def build_generator(model: ModelConfig, data: DataConfig | None = None, direction: str = "a2b") -> nn.Module:
     """The generator described by ``model`` (same architecture for both directions).
+
+    ``direction`` (``"a2b"`` or ``"b2a"``) only orders ``model.sensor.pinhole_rates`` as (source, target).
 
     With any ``model.sensor`` switch on, the registry's backbone is built with raw feature outputs and wrapped in
     :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator` (which needs the codec's ``data.depth_gap`` and,
@@ -59,7 +61,18 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None) -> nn.Mo
         fill_radii=sensor.fill_radii,
         new_returns=sensor.new_returns,
         birth_prior=sensor.birth_prior,
+        pinhole_rates=_source_and_target(sensor.pinhole_rates, direction),
     )
+
+
+def _source_and_target(rates: list[float], direction: str) -> tuple[float, float] | None:
+    """``[rate A, rate B]`` as ``(source, target)`` of ``direction``; None when no rates are set."""
+    if not rates:
+        return None
+    if direction not in ("a2b", "b2a"):
+        raise ValueError(f"direction must be a2b or b2a, got {direction!r}")
+    a, b = (float(r) for r in rates)
+    return (a, b) if direction == "a2b" else (b, a)
 
 
 def build_critic(model: ModelConfig) -> nn.Module:

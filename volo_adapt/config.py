@@ -151,6 +151,16 @@ class SensorHeadConfig:
     none`` for a sensor whose grid is known. Stored with the run so that resume, translate and export rebuild the
     same networks."""
 
+    pinholes: str = "none"
+    """none | auto: at the start of training, measure in both domains' training images how often a pixel whose eight
+    neighbours return has no return itself (a pinhole; models/pinholes.py, training/domain_pinholes.py) and store the
+    two rates in :attr:`pinhole_rates`; each generator then starts by filling its source's pinholes or dropping
+    single pixels at the rate that turns one into the other (needs ``new_returns: anchored``)."""
+    pinhole_rates: list[float] = field(default_factory=list)
+    """``[domain A, domain B]``: the fraction of surrounded pixels that are pinholes in each domain's training images
+    (dimensionless, each in ``[0, 1)``); empty = off. Set by ``pinholes: auto`` at the start of training
+    (overwriting any value given), or by hand with ``pinholes: none``. Stored with the run."""
+
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
     colour matrix, offset, tone curve, vignetting, plus the bases' blends and sampled noise; see

@@ -41,6 +41,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         MEMORY_FORMATS,
         OPTIMIZER_IMPLEMENTATIONS,
     )
+    from volo_adapt.training.domain_pinholes import PINHOLE_MODES
     from volo_adapt.training.target_grid import NATIVE_GRID_MODES
 
     return {
@@ -50,6 +51,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.colour": COLOUR_MODES,
         "model.sensor.new_returns": NEW_RETURN_MODES,
         "model.sensor.native_grid": NATIVE_GRID_MODES,
+        "model.sensor.pinholes": PINHOLE_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
@@ -115,6 +117,12 @@ def _check_model(m: ModelConfig) -> None:
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
     from volo_adapt.models.grid_resampling import MIN_CELL_PX
 
+    rates = s.pinhole_rates
+    _need(len(rates) in (0, 2) and all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1
+                                       for r in rates),
+          "model.sensor.pinhole_rates", f"must be empty or [domain A, domain B] fractions in [0, 1), got {rates}")
+    _need((s.pinholes == "none" and not rates) or s.new_returns == "anchored", "model.sensor.pinholes",
+          "filling and dropping pinholes needs model.sensor.new_returns=anchored")
     _need(s.native_cell_px == 0 or s.native_cell_px >= MIN_CELL_PX, "model.sensor.native_cell_px",
           f"must be 0 (none) or >= {MIN_CELL_PX} pixels, got {s.native_cell_px}")
 

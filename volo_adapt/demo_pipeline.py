@@ -55,7 +55,7 @@ def untrained_like(loaded, seed: int):
     from volo_adapt.build import build_generator
 
     torch.manual_seed(seed)
-    module = build_generator(loaded.config.model, loaded.config.data).eval().requires_grad_(False)
+    module = build_generator(loaded.config.model, loaded.config.data, loaded.direction).eval().requires_grad_(False)
     device = next(loaded.module.parameters()).device
     return dataclasses.replace(loaded, module=module.to(device), weights="untrained")
 

@@ -54,6 +54,8 @@ REVIEWED_FLOATS = {
     0.03: "SSIM K2 (Wang et al. 2004)",
     0.125: "GridResampling.TAP_STEP: spacing of the learned kernel taps, cells (the kernels' resolution)",
     1.5: "GridResampling: MIN_CELL_PX (finer is the image's own resolution) and 1.5 cells of border padding",
+    6.0: "pinholes.LOGIT_BOUND: bound on the initial fill / drop logits (probabilities 0.0025..0.9975)",
+    9.0: "pinholes.valid_neighbours: pixels in a 3x3 box (an average pool times 9 is a count)",
     1e-4: "numerical epsilon",
     1e-6: "numerical epsilon",
     1e-12: "numerical epsilon",

@@ -103,7 +103,7 @@ def plain_module(loaded: LoadedGenerator) -> nn.Module:
 
     from volo_adapt.build import build_generator
 
-    module = build_generator(loaded.config.model, loaded.config.data)
+    module = build_generator(loaded.config.model, loaded.config.data, loaded.direction)
     module.load_state_dict({k: v.detach().cpu() for k, v in loaded.module.state_dict().items()})
     module = module.float().eval()
     # exported graphs are the deterministic generator: a traced/ONNX graph cannot take per-sample seeds, and

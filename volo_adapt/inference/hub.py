@@ -198,7 +198,7 @@ def load_hub_generator(
     if weights not in ("ema", "raw"):
         raise CheckpointError(f"{path}: 'weights' is {weights!r}, expected 'ema' or 'raw'")
     state = _read_weights(st, folder / WEIGHTS_FILE)
-    module = _build_and_load(folder / WEIGHTS_FILE, cfg, state)
+    module = _build_and_load(folder / WEIGHTS_FILE, cfg, state, direction)
     loaded = _finish(module, cfg, direction, folder, weights, "hub")
     loaded.module.to(map_location)
     return loaded

@@ -169,7 +169,7 @@ def _from_checkpoint(path: Path, ckpt: Any, direction: Direction, use_ema: bool)
             f"{path}: no generator for direction {direction.value}"
             f" (no {network_name(direction)}.* weights; has: {', '.join(stored_networks(state)) or 'none'})"
         )
-    module = _build_and_load(path, cfg, sub)
+    module = _build_and_load(path, cfg, sub, direction)
     return _finish(module, cfg, direction, path, weights, "checkpoint")
 
 
@@ -184,16 +184,16 @@ def _from_export(path: Path, obj: dict, direction: Direction) -> LoadedGenerator
         if not isinstance(obj.get(key), dict):
             raise CheckpointError(f"{path}: exported generator lacks '{key}'")
     cfg = stored_config(path, obj["config"])
-    module = _build_and_load(path, cfg, obj["state_dict"])
+    module = _build_and_load(path, cfg, obj["state_dict"], direction)
     return _finish(module, cfg, direction, path, str(obj.get("weights", "raw")), "export")
 
 
-def _build_and_load(path: Path, cfg: RunConfig, state: dict) -> nn.Module:
+def _build_and_load(path: Path, cfg: RunConfig, state: dict, direction: Direction) -> nn.Module:
     """Build the generator of ``cfg`` and load ``state`` strictly; mismatches become a one-line CheckpointError."""
     from volo_adapt.build import build_generator
 
     try:
-        module = build_generator(cfg.model, cfg.data)
+        module = build_generator(cfg.model, cfg.data, direction.value)
     except (ConfigError, TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: cannot build generator {cfg.model.generator!r}: {first_line(e)}") from e
     expected = module.state_dict()

@@ -98,6 +98,7 @@ from torch import nn
 from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.grid_resampling import GridResampling
 from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
+from volo_adapt.models.pinholes import bounded_logit, fill_and_drop, logistic, surrounded
 from volo_adapt.models.resampling import LearnedResampling
 
 VALIDITY_MODES = ("none", "depth", "threshold", "sampled")
@@ -234,6 +235,11 @@ class SensorAwareGenerator(nn.Module):
         colour: one of :data:`COLOUR_MODES`.
         native_cell_px: cell side of the target's estimated native grid, pixels (``>= 1.5``) for a
             :class:`~volo_adapt.models.grid_resampling.GridResampling` basis; 0 = none.
+        pinhole_rates: with ``anchored``, ``(source, target)``: the fraction of surrounded pixels that are pinholes
+            in this generator's source and target domains (:mod:`~volo_adapt.models.pinholes`); the generator then
+            starts by filling source pinholes with probability ``p`` or dropping surrounded valid pixels with
+            probability ``q`` (:func:`~volo_adapt.models.pinholes.fill_and_drop`), through the return logit plus a
+            learned offset (:attr:`fill_logit`, :attr:`drop_logit`) and logistic noise. None = off.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -269,6 +275,7 @@ class SensorAwareGenerator(nn.Module):
         new_returns: str = "ramp",
         birth_prior: float = 3.0,
         native_cell_px: float = 0.0,
+        pinhole_rates: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -283,6 +290,8 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError(f"validity_prior must be > 0, got {validity_prior}")
         if birth_prior < 0:
             raise ValueError(f"birth_prior must be >= 0, got {birth_prior}")
+        if pinhole_rates is not None and new_returns != "anchored":
+            raise ValueError("pinhole_rates need new_returns='anchored' (a filled pinhole is an anchored new return)")
         self.backbone = backbone
         self.channels = channels
         self.depth_gap = float(depth_gap)
@@ -319,6 +328,14 @@ class SensorAwareGenerator(nn.Module):
         if noise:
             self.noise_strength = nn.Parameter(torch.zeros(channels))
             """Per-channel std of the output noise in encoded units (before the per-pixel scale); init 0."""
+        fill, drop = fill_and_drop(*pinhole_rates) if pinhole_rates is not None else (0.0, 0.0)
+        self.pinhole_fill, self.pinhole_drop = fill > 0, drop > 0
+        if self.pinhole_fill:
+            self.fill_logit = nn.Parameter(torch.tensor(bounded_logit(fill)))
+            """Offset of the return logit at source pinholes; starts at logit(p) (learned)."""
+        if self.pinhole_drop:
+            self.drop_logit = nn.Parameter(torch.tensor(bounded_logit(drop)))
+            """Offset of the drop logit (minus the return logit) at surrounded valid pixels; starts at logit(q)."""
         if validity == "sampled":
             self.validity_temperature = nn.Parameter(torch.zeros(()))
             """Scale of the logistic noise on the validity logit (its sign is irrelevant: the noise is symmetric)."""
@@ -413,7 +430,8 @@ class SensorAwareGenerator(nn.Module):
         if c != self.channels:
             raise ValueError(f"SensorAwareGenerator: expected input (B, {self.channels}, H, W), got {tuple(x.shape)}")
         stochastic = self.sample_by_default if stochastic is None else stochastic
-        rand = self.draws(x, seeds) if stochastic and (self.noise or self.validity == "sampled") else None
+        random_parts = self.noise or self.validity == "sampled" or self.pinhole_fill or self.pinhole_drop
+        rand = self.draws(x, seeds) if stochastic and random_parts else None
         inputs = [x]
         if self.noise:
             if rand is not None:
@@ -439,9 +457,29 @@ class SensorAwareGenerator(nn.Module):
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
         if ring is not None:  # a new return only where the learned logit says so (none at initialisation)
-            born = straight_through_mask(rest[:, :1] - self.birth_prior)
-            y = y * torch.where(ring, born, torch.ones_like(born))
+            y = y * self.return_mask(x, ring, rest[:, :1], rand)
         return self.apply_validity(x, y, rest, rand)
+
+    def return_mask(self, x: torch.Tensor, ring: torch.Tensor, logit: torch.Tensor,
+                    rand: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        """``(B, 1, H, W)`` 0/1 (straight-through): which pixels of the anchored output keep a return.
+
+        Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``; with
+        :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0``; with
+        :attr:`pinhole_drop` a surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every
+        other pixel keeps what it has (1). ``rand`` None: no noise (the deterministic translation).
+        """
+        mask_logit = logit - self.birth_prior
+        if self.pinhole_fill or self.pinhole_drop:
+            noise = logistic(rand["uniform"]) if rand is not None else torch.zeros_like(logit)
+            valid = self.input_valid(x)
+            around = surrounded(valid)
+            if self.pinhole_fill:
+                mask_logit = torch.where(around & ~valid, logit + self.fill_logit + noise, mask_logit)
+            if self.pinhole_drop:
+                mask_logit = torch.where(around & valid, logit - self.drop_logit - noise, mask_logit)
+                ring = ring | (around & valid)
+        return torch.where(ring, straight_through_mask(mask_logit), torch.ones_like(logit))
 
     def apply_validity(self, x: torch.Tensor, y: torch.Tensor, rest: torch.Tensor,
                        rand: dict[str, torch.Tensor] | None) -> torch.Tensor:
@@ -464,8 +502,7 @@ class SensorAwareGenerator(nn.Module):
         if self.residual:
             logit = logit + self.validity_prior * (2.0 * self.input_valid(x).to(logit.dtype) - 1.0)
         if self.validity == "sampled" and rand is not None:
-            u = rand["uniform"].clamp(1e-6, 1 - 1e-6)
-            logit = logit + self.validity_temperature * (torch.log(u) - torch.log1p(-u))
+            logit = logit + self.validity_temperature * logistic(rand["uniform"])
         mask = straight_through_mask(logit)
         if reachable is not None:
             mask = mask * reachable

@@ -87,14 +87,14 @@ class VoloGANModule(L.LightningModule):
         super().__init__()
         self.cfg = cfg
         self.automatic_optimization = False
-        self.gen_a2b = build_generator(cfg.model, cfg.data)
-        self.gen_b2a = build_generator(cfg.model, cfg.data)
+        self.gen_a2b = build_generator(cfg.model, cfg.data, "a2b")
+        self.gen_b2a = build_generator(cfg.model, cfg.data, "b2a")
         self.critic_a = build_critic(cfg.model)
         self.critic_b = build_critic(cfg.model)
         self.ema_decay = float(cfg.optim.ema_decay)
         if self.ema_decay > 0:
-            self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_a2b)
-            self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data), self.gen_b2a)
+            self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data, "a2b"), self.gen_a2b)
+            self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data, "b2a"), self.gen_b2a)
         self.codec = build_codec(cfg.data)
         self.step_choice = resolve_step(cfg)
         """``train.split_backward`` and ``train.batch_calls`` resolved (``auto`` from the measured table,

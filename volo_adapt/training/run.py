@@ -258,6 +258,9 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
     if cfg.model.sensor.native_grid == "auto":  # estimated when the run started: the checkpoint's value holds
         saved_cell = saved.get("model", {}).get("sensor", {}).get("native_cell_px", 0.0)
         cfg = cfg.replace(model={"sensor": {"native_cell_px": float(saved_cell)}})
+    if cfg.model.sensor.pinholes == "auto":  # measured when the run started, like the native grid
+        saved_rates = saved.get("model", {}).get("sensor", {}).get("pinhole_rates", [])
+        cfg = cfg.replace(model={"sensor": {"pinhole_rates": [float(r) for r in saved_rates]}})
     saved_data = saved.get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
@@ -357,6 +360,12 @@ def _train(
         found = estimate_target_cell(data_b, cfg.data.image_size)
         notes.append(found.note)
         cfg = cfg.replace(model={"sensor": {"native_cell_px": found.cell_px}})
+    if ckpt_path is None and cfg.model.sensor.pinholes == "auto":
+        from volo_adapt.training.domain_pinholes import estimate_domain_pinholes
+
+        measured = estimate_domain_pinholes(data_a, data_b, cfg.data)
+        notes.append(measured.note)
+        cfg = cfg.replace(model={"sensor": {"pinhole_rates": measured.rates}})
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 

@@ -1,0 +1,119 @@
+"""models/pinholes.py and the sensor head's pinhole fill / drop (model.sensor.pinhole_rates)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from volo_adapt.build import build_generator
+from volo_adapt.config import load_config
+from volo_adapt.data.sample import DepthCodec
+from volo_adapt.models.pinholes import (
+    LOGIT_BOUND,
+    bounded_logit,
+    fill_and_drop,
+    pinhole_rate,
+    surrounded,
+    valid_neighbours,
+)
+
+GAP = 0.05
+
+
+def codec_batch(b: int = 2, s: int = 16) -> torch.Tensor:
+    """A smooth surface in codec units (valid depth in [gap, 1]) with a background band and 3 % pinholes."""
+    g = torch.Generator().manual_seed(0)
+    depth = 1.0 + 0.5 * torch.rand(b, 1, 1, 1, generator=g) + torch.linspace(0, 1, s).view(1, 1, 1, s)
+    depth = depth.expand(b, 1, s, s).clone()
+    depth[:, :, : s // 4] = 0.0  # background rows
+    depth[torch.rand(depth.shape, generator=g) < 0.03] = 0.0  # pinholes
+    rgb = torch.rand(b, 3, s, s, generator=g) * (depth > 0)
+    return torch.cat([rgb, DepthCodec(near=0.25, far=5.0, gap=GAP).encode(depth)], 1)
+
+ANCHORED = ["model.generator=resnet9", "model.gen_kwargs={n_blocks: 1}", f"data.depth_gap={GAP}",
+            "model.sensor.residual=true", "model.sensor.validity=depth", "model.sensor.noise=true",
+            "model.sensor.reach=0.1", "model.sensor.new_returns=anchored"]
+
+
+def _generator(rates: str, direction: str = "a2b"):
+    cfg = load_config("smoke", [*ANCHORED, f"model.sensor.pinhole_rates={rates}"])
+    torch.manual_seed(0)
+    return build_generator(cfg.model, cfg.data, direction)
+
+
+def test_surrounded_counts_in_image_neighbours_and_six_of_eight_make_a_pinhole() -> None:
+    v = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+    v[0, 0, 3, 3] = False  # a single hole
+    v[0, 0, 5, 5] = v[0, 0, 5, 6] = False  # a pair: each has 7 valid neighbours
+    assert valid_neighbours(v)[0, 0, 0, 0] == 3 and valid_neighbours(v)[0, 0, 3, 3] == 8
+    holes = surrounded(v) & ~v
+    assert holes[0, 0, 3, 3] and holes[0, 0, 5, 5] and holes[0, 0, 5, 6] and int(holes.sum()) == 3
+    block = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+    block[0, 0, 3:5, 3:5] = False  # a 2x2 hole: 5 valid neighbours each, not a pinhole
+    assert not (surrounded(block) & ~block).any() and pinhole_rate(block) == 0.0
+    assert pinhole_rate(torch.zeros(1, 1, 8, 8, dtype=torch.bool)) == 0.0  # nothing surrounded
+
+
+def test_fill_and_drop_turn_one_rate_into_the_other() -> None:
+    assert fill_and_drop(0.01, 0.0) == (1.0, 0.0) and fill_and_drop(0.01, 0.01) == (0.0, 0.0)
+    p, _ = fill_and_drop(0.008, 0.002)
+    assert 0.008 * (1 - p) == pytest.approx(0.002)
+    _, q = fill_and_drop(0.002, 0.01)
+    assert 0.002 + (1 - 0.002) * q == pytest.approx(0.01)
+    assert bounded_logit(0.0) == -LOGIT_BOUND and bounded_logit(1.0) == LOGIT_BOUND and bounded_logit(0.5) == 0.0
+
+
+def test_without_rates_the_generator_is_unchanged_and_has_no_pinhole_parameters() -> None:
+    g = _generator("[]")
+    assert not hasattr(g, "fill_logit") and not hasattr(g, "drop_logit")
+    x = codec_batch(s=32)
+    assert torch.equal(g(x), x)
+
+
+def test_fewer_target_pinholes_fill_source_pinholes_at_the_surfaces_depth() -> None:
+    x = codec_batch(b=4, s=32)
+    pin = surrounded(x[:, -1:] >= GAP / 2) & (x[:, -1:] < GAP / 2)
+    assert pin.sum() > 20
+    g = _generator("[0.01, 0.0]")  # a2b: the target has none -> fill every one (p = 1, logit +6)
+    assert g.fill_logit.item() == LOGIT_BOUND and not hasattr(g, "drop_logit")
+    y = g(x, stochastic=False)
+    start, _ = g.anchored(x)
+    assert torch.all(y[:, -1:][pin] >= GAP) and torch.allclose(y[:, -1:][pin], start[:, -1:][pin])
+    assert torch.equal(y[:, -1:][~pin], x[:, -1:][~pin])  # nothing else changes
+    b2a = _generator("[0.01, 0.0]", "b2a")  # the other direction's source has fewer: it drops instead
+    assert hasattr(b2a, "drop_logit") and not hasattr(b2a, "fill_logit")
+
+
+def test_a_fill_probability_is_a_bernoulli_draw_and_the_deterministic_output_keeps_the_majority() -> None:
+    x = codec_batch(b=8, s=32)
+    pin = surrounded(x[:, -1:] >= GAP / 2) & (x[:, -1:] < GAP / 2)
+    g = _generator("[0.01, 0.0075]")  # p = 0.25
+    torch.manual_seed(1)
+    filled = torch.stack([(g(x)[:, -1:][pin] >= GAP).float().mean() for _ in range(20)]).mean()
+    assert 0.18 < filled < 0.32
+    assert not (g(x, stochastic=False)[:, -1:][pin] >= GAP).any()  # p < 0.5: no fill without noise
+
+
+def test_more_target_pinholes_drop_surrounded_valid_pixels_at_that_rate_with_a_gradient() -> None:
+    x = codec_batch(b=8, s=32)
+    around_valid = surrounded(x[:, -1:] >= GAP / 2) & (x[:, -1:] >= GAP / 2)
+    g = _generator("[0.0, 0.2]")  # q = 0.2
+    torch.manual_seed(2)
+    y = g(x)
+    dropped = (y[:, -1:][around_valid] < GAP / 2).float().mean()
+    assert 0.15 < dropped < 0.25
+    assert torch.equal(y[y[:, -1:].expand_as(y) < GAP / 2], torch.zeros_like(y[y[:, -1:].expand_as(y) < GAP / 2]))
+    assert torch.equal(g(x, stochastic=False), x)  # q < 0.5: the deterministic output drops nothing
+    y.sum().backward()
+    assert g.drop_logit.grad is not None and g.drop_logit.grad != 0
+
+
+@pytest.mark.parametrize("sets", [["model.sensor.pinhole_rates=[0.1]"], ["model.sensor.pinhole_rates=[0.1, 1.5]"],
+                                  ["model.sensor.pinholes=sometimes"]])
+def test_bad_pinhole_settings_name_the_key(sets: list[str]) -> None:
+    from volo_adapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model\.sensor\.pinhole"):
+        load_config("smoke", [*ANCHORED, *sets])
+    with pytest.raises(ConfigError, match=r"model\.sensor\.pinholes: .*anchored"):
+        load_config("smoke", ["model.sensor.pinholes=auto"])
