@@ -33,6 +33,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     from volo_adapt.losses import ADVERSARIAL_KINDS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
     from volo_adapt.models.sensor_head import COLOUR_MODES, NEW_RETURN_MODES, VALIDITY_MODES
+    from volo_adapt.training.domain_pinholes import PINHOLE_MODES
     from volo_adapt.training.loggers import LOGGERS
     from volo_adapt.training.schedules import SCHEDULES
     from volo_adapt.training.step_mechanics import (
@@ -41,7 +42,6 @@ def choices() -> dict[str, tuple[str, ...]]:
         MEMORY_FORMATS,
         OPTIMIZER_IMPLEMENTATIONS,
     )
-    from volo_adapt.training.domain_pinholes import PINHOLE_MODES
     from volo_adapt.training.target_grid import NATIVE_GRID_MODES
 
     return {

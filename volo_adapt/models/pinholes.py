@@ -2,13 +2,14 @@
 
 A *surrounded* pixel is one with at least :data:`MIN_VALID_NEIGHBOURS` of its eight neighbours inside the image and
 valid; a *pinhole* is a surrounded pixel that is itself invalid: a one-pixel hole, a pair, a one-pixel-wide crack
-(the "isolated hole" that the speckle detector counts; a 2x2 hole's pixels have only 5 valid neighbours). How often a surrounded pixel is a pinhole differs between domains: a clean render has a few
-(thin geometry, missing triangles), a pipeline that upsamples or filters depth fills them, and a sensor with random
-dropouts (dark or texture-less spots, weak returns) adds its own. A translator is told both domains' rates, measured
-on their unpaired training images (:func:`pinhole_rate`, ``model.sensor.pinholes: auto``), and starts from the
-matching behaviour (:func:`fill_and_drop`): fill each source pinhole with probability ``p`` when the target has
-fewer, drop each surrounded valid pixel with probability ``q`` when it has more. Where the fills and drops happen
-stays learned (the sensor head's return logit and the two offsets are trained); the rates only set the start.
+(the "isolated hole" that the speckle detector counts; a 2x2 hole's pixels have only 5 valid neighbours). How often
+a surrounded pixel is a pinhole differs between domains: a clean render has a few (thin geometry, missing
+triangles), a pipeline that upsamples or filters depth fills them, and a sensor with random dropouts (dark or
+texture-less spots, weak returns) adds its own. A translator is told both domains' rates, measured on their
+unpaired training images (:func:`pinhole_rate`, ``model.sensor.pinholes: auto``), and starts from the matching
+behaviour (:func:`fill_and_drop`): fill each source pinhole with probability ``p`` when the target has fewer, drop
+each surrounded valid pixel with probability ``q`` when it has more. Where the fills and drops happen stays learned
+(the sensor head's return logit and the two offsets are trained); the rates only set the start.
 
 Hand-written because no library measures this; nothing here knows any sensor: the two rates are the only input.
 """
