@@ -117,3 +117,16 @@ def test_bad_pinhole_settings_name_the_key(sets: list[str]) -> None:
         load_config("smoke", [*ANCHORED, *sets])
     with pytest.raises(ConfigError, match=r"model\.sensor\.pinholes: .*anchored"):
         load_config("smoke", ["model.sensor.pinholes=auto"])
+
+
+def test_a_second_pass_fills_what_the_first_fills_left_surrounded() -> None:
+    depth = torch.full((1, 1, 16, 16), 2.0)
+    depth[:, :, :4] = 0.0  # background band
+    t_shape = ((8, 6), (8, 7), (8, 8), (9, 7))  # a T of four holes: only its two arms are surrounded at first
+    for r, c in t_shape:
+        depth[:, :, r, c] = 0.0
+    rgb = torch.full((1, 3, 16, 16), 0.5) * (depth > 0)
+    x = torch.cat([rgb, DepthCodec(near=0.25, far=5.0, gap=GAP).encode(depth)], 1)
+    y = _generator("[0.01, 0.0]")(x, stochastic=False)
+    assert all(y[0, -1, r, c] >= GAP for r, c in t_shape)
+    assert torch.equal(y[:, -1, :4], x[:, -1, :4])  # the background stays empty

@@ -465,9 +465,10 @@ class SensorAwareGenerator(nn.Module):
         """``(B, 1, H, W)`` 0/1 (straight-through): which pixels of the anchored output keep a return.
 
         Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``; with
-        :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0``; with
-        :attr:`pinhole_drop` a surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every
-        other pixel keeps what it has (1). ``rand`` None: no noise (the deterministic translation).
+        :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0`` (and, in a
+        second pass, a hole pixel that the first pass's fills left surrounded); with :attr:`pinhole_drop` a
+        surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every other pixel keeps what it
+        has (1). ``rand`` None: no noise (the deterministic translation).
         """
         mask_logit = logit - self.birth_prior
         if self.pinhole_fill or self.pinhole_drop:
@@ -475,7 +476,12 @@ class SensorAwareGenerator(nn.Module):
             valid = self.input_valid(x)
             around = surrounded(valid)
             if self.pinhole_fill:
-                mask_logit = torch.where(around & ~valid, logit + self.fill_logit + noise, mask_logit)
+                pin = around & ~valid
+                mask_logit = torch.where(pin, logit + self.fill_logit + noise, mask_logit)
+                # a second pass: filling a pinhole can leave the hole pixels beside it surrounded (a T of four holes
+                # keeps a pair after one pass, which the speckle detector counts); they get the same decision
+                then = surrounded(valid | (pin & (mask_logit > 0))) & ~valid & ~pin
+                mask_logit = torch.where(then, logit + self.fill_logit + noise, mask_logit)
             if self.pinhole_drop:
                 mask_logit = torch.where(around & valid, logit - self.drop_logit - noise, mask_logit)
                 ring = ring | (around & valid)
