@@ -152,10 +152,11 @@ class SensorHeadConfig:
     same networks."""
 
     pinholes: str = "none"
-    """none | auto: at the start of training, measure in both domains' training images how often a pixel whose eight
-    neighbours return has no return itself (a pinhole; models/pinholes.py, training/domain_pinholes.py) and store the
-    two rates in :attr:`pinhole_rates`; each generator then starts by filling its source's pinholes or dropping
-    single pixels at the rate that turns one into the other (needs ``new_returns: anchored``)."""
+    """none | auto: at the start of training, measure in both domains' training images how often a pixel whose
+    neighbours (at least 6 of 8) return has no return itself (a pinhole; models/pinholes.py,
+    training/domain_pinholes.py) and store the two rates in :attr:`pinhole_rates`; each generator then starts by filling
+    its source's pinholes or dropping single pixels at the rate that turns one into the other (needs ``new_returns:
+    anchored``)."""
     pinhole_rates: list[float] = field(default_factory=list)
     """``[domain A, domain B]``: the fraction of surrounded pixels that are pinholes in each domain's training images
     (dimensionless, each in ``[0, 1)``); empty = off. Set by ``pinholes: auto`` at the start of training

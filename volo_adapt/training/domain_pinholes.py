@@ -1,10 +1,10 @@
 """``model.sensor.pinholes: auto``: both domains' pinhole rates, measured on their training images at the start.
 
-A pinhole is a pixel without a return whose eight neighbours all return (:mod:`volo_adapt.models.pinholes`). Clean
-renders have a few; a depth pipeline that upsamples or filters fills them, a sensor with random dropouts adds more.
-This module reads up to :data:`MAX_SAMPLES` images of each domain's first training source at the training size
-(resized and cropped as evaluation does, so a pinhole is counted at the resolution the generator sees) and returns
-the two rates that ``model.sensor.pinhole_rates`` stores. Nothing here knows any sensor.
+A pinhole is a pixel without a return whose neighbours (at least 6 of 8) return (:mod:`volo_adapt.models.pinholes`).
+Clean renders have a few; a depth pipeline that upsamples or filters fills them, a sensor with random dropouts adds
+more. This module reads up to :data:`MAX_SAMPLES` images of each domain's first training source at the training size
+(resized and cropped as evaluation does, so a pinhole is counted at the resolution the generator sees) and returns the
+two rates that ``model.sensor.pinhole_rates`` stores. Nothing here knows any sensor.
 
 As with the native grid (:mod:`volo_adapt.training.target_grid`), the estimate runs once, at the start of a fresh
 run; resume, translate and export rebuild from the stored rates.
@@ -51,8 +51,7 @@ def source_rate(spec: str, data: DataConfig, max_samples: int = MAX_SAMPLES) -> 
         x, _ = load_network_tensors([spec], data.image_size, codec, data.depth_scale, max_samples)
     except DataError as e:
         raise DataError(f"{first_line(e)} (measuring pinholes for model.sensor.pinholes: auto)") from e
-    depth = x[:, -1:]
-    return pinhole_rate((depth > 0) & (depth >= data.depth_gap / 2))
+    return pinhole_rate(codec.valid_from_encoded(x[:, -1:]))
 
 
 def estimate_domain_pinholes(data_a: list[str], data_b: list[str], data: DataConfig,

@@ -255,12 +255,12 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
         CheckpointError: the checkpoint is unreadable or from a different model config.
     """
     saved = check_resume_compatible(ckpt_path, cfg.to_dict()["model"])  # (native_cell_px is not among its keys)
-    if cfg.model.sensor.native_grid == "auto":  # estimated when the run started: the checkpoint's value holds
-        saved_cell = saved.get("model", {}).get("sensor", {}).get("native_cell_px", 0.0)
-        cfg = cfg.replace(model={"sensor": {"native_cell_px": float(saved_cell)}})
-    if cfg.model.sensor.pinholes == "auto":  # measured when the run started, like the native grid
-        saved_rates = saved.get("model", {}).get("sensor", {}).get("pinhole_rates", [])
-        cfg = cfg.replace(model={"sensor": {"pinhole_rates": [float(r) for r in saved_rates]}})
+    saved_sensor = saved.get("model", {}).get("sensor", {})  # estimates made when the run started hold on resume
+    if cfg.model.sensor.native_grid == "auto":
+        cfg = cfg.replace(model={"sensor": {"native_cell_px": float(saved_sensor.get("native_cell_px", 0.0))}})
+    if cfg.model.sensor.pinholes == "auto":
+        rates = [float(r) for r in saved_sensor.get("pinhole_rates", [])]
+        cfg = cfg.replace(model={"sensor": {"pinhole_rates": rates}})
     saved_data = saved.get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
