@@ -131,7 +131,8 @@ def _readme(m: dict) -> str:
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int | None):
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch intra-op threads (``None``: unchanged), restoring the old count after."""
     old = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)
@@ -201,7 +202,7 @@ def write_synth_dataset(
     done = 0
     if progress:
         progress(0, total)
-    with torch.inference_mode(), _torch_threads(threads):
+    with torch.inference_mode(), torch_threads(threads):
         for split in splits:
             for n in _write_split(out, split, seed, size, cfg, bs, sensor):
                 done += n
@@ -226,11 +227,11 @@ def _write_split(out: Path, split: Split, seed: int, size: int, cfg: SynthConfig
         batch = synthesize(seed, split.stream, idx, size, split.sensors, cfg, sensor)
         images = {"A": (batch.rgb_a, batch.depth_a), "B": (batch.rgb_b, batch.depth_b)}
         for domain, folder in zip(split.sensors, split.folders, strict=True):
-            _write_images(out / folder, idx, *images[domain])
+            write_images(out / folder, idx, *images[domain])
         yield len(idx)
 
 
-def _write_images(folder: Path, indices: list[int], rgb: torch.Tensor, depth: torch.Tensor) -> None:
+def write_images(folder: Path, indices: list[int], rgb: torch.Tensor, depth: torch.Tensor) -> None:
     """``rgb/NAME.png`` (8-bit) and ``depth/NAME.png`` (16-bit mm) of samples ``indices``, ``NAME = %06d``.
 
     ``rgb (B, 3, S, S)`` in ``[0, 1]`` and ``depth (B, 1, S, S)`` metres, row ``k`` = sample ``indices[k]``.

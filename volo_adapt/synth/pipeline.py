@@ -54,6 +54,7 @@ def synthesize(
     sensors: str = "AB",
     cfg: SynthConfig = SynthConfig(),  # noqa: B008
     target: DrawnSensor | None = None,
+    sensor_draw: int = 0,
 ) -> SynthBatch:
     """Render samples ``indices`` of ``stream`` and pass them through the requested sensors.
 
@@ -68,8 +69,13 @@ def synthesize(
         cfg: benchmark parameters.
         target: the domain-B sensor from the zoo (:func:`volo_adapt.synth.zoo.make_sensor`); ``None`` = sensor B
             with ``cfg.sensor_b`` (the default, unchanged output). Uses the same per-sample generators.
+        sensor_draw: which draw of sensor B's randomness (noise, dropout, colour noise) to take on the same scenes;
+            0 (default) is the one every data set holds, ``k > 0`` an independent one (the same sensor measuring
+            the same scene again: what a perfect translation could produce; see ``volo_adapt.synth.redraw``).
     """
     assert indices and sensors and set(sensors) <= {"A", "B"}, f"sensors must be 'A', 'B' or 'AB', got {sensors!r}"
+    assert sensor_draw >= 0, f"sensor_draw must be >= 0, got {sensor_draw}"
+    lidar, rgb = (("lidar", "rgb") if sensor_draw == 0 else (f"lidar/redraw{sensor_draw}", f"rgb/redraw{sensor_draw}"))
     camera = PinholeCamera.from_fov(size, size, cfg.hfov_deg)
     scenes = stack_scenes([sample_scene(numpy_rng(seed, stream, i, "scene"), cfg.scene) for i in indices])
     buf = render(scenes, camera)
@@ -79,13 +85,13 @@ def synthesize(
     if "A" in sensors:
         out.rgb_a, out.depth_a = rgb_clean, depth_clean
     if "B" in sensors and target is not None:
-        gens = [torch_generator(seed, stream, i, "lidar") for i in indices]
-        inputs = SensorInputs(buf, rgb_clean, camera, gens, [torch_generator(seed, stream, i, "rgb") for i in indices])
+        gens = [torch_generator(seed, stream, i, lidar) for i in indices]
+        inputs = SensorInputs(buf, rgb_clean, camera, gens, [torch_generator(seed, stream, i, rgb) for i in indices])
         out.rgb_b, out.depth_b = target.apply(inputs)
     elif "B" in sensors:
         lid = lidar_depth(buf.depth, buf.view_cosine(), buf.albedo,
-                          [torch_generator(seed, stream, i, "lidar") for i in indices], cfg.sensor_b, buf.range)
+                          [torch_generator(seed, stream, i, lidar) for i in indices], cfg.sensor_b, buf.range)
         out.depth_b = lid.depth
-        out.rgb_b = phone_rgb(rgb_clean, buf.mask, [torch_generator(seed, stream, i, "rgb") for i in indices],
+        out.rgb_b = phone_rgb(rgb_clean, buf.mask, [torch_generator(seed, stream, i, rgb) for i in indices],
                               cfg.sensor_b)
     return out
