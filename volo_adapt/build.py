@@ -61,6 +61,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         fill_radii=sensor.fill_radii,
         new_returns=sensor.new_returns,
         birth_prior=sensor.birth_prior,
+        drops=sensor.drops,
         pinhole_rates=_source_and_target(sensor.pinhole_rates, direction),
     )
 

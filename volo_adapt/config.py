@@ -139,6 +139,13 @@ class SensorHeadConfig:
     """With anchored new returns: the new-return logit starts at -birth_prior (>= 0; 0 = on the decision boundary,
     still no new returns at initialisation, steepest straight-through gradient)."""
 
+    drops: str = "none"
+    """none | learned: how an input return is lost. none: only when its corrected depth falls below the codec's
+    threshold; learned: the new-return logit decides the input's returns too, starting at +validity_prior (all
+    kept at initialisation), so deterministic dropouts (dark, grazing or far surfaces, shadows) could be learned
+    (needs new_returns: anchored). A candidate, off in every preset: in design runs the logit did not move
+    (docs/sensor-aware.md, "Ninth round")."""
+
     native_grid: str = "none"
     """none | auto: at the start of training, estimate the target domain's native depth grid from its training images
     (``volo data inspect``'s estimate, volo_adapt/training/target_grid.py) and, when one is found, adapt to it: a

@@ -32,7 +32,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     from volo_adapt.hardware import TRAIN_PRECISIONS
     from volo_adapt.losses import ADVERSARIAL_KINDS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
-    from volo_adapt.models.sensor_head import COLOUR_MODES, NEW_RETURN_MODES, VALIDITY_MODES
+    from volo_adapt.models.sensor_head import COLOUR_MODES, DROP_MODES, NEW_RETURN_MODES, VALIDITY_MODES
     from volo_adapt.training.domain_pinholes import PINHOLE_MODES
     from volo_adapt.training.loggers import LOGGERS
     from volo_adapt.training.schedules import SCHEDULES
@@ -50,6 +50,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.validity": VALIDITY_MODES,
         "model.sensor.colour": COLOUR_MODES,
         "model.sensor.new_returns": NEW_RETURN_MODES,
+        "model.sensor.drops": DROP_MODES,
         "model.sensor.native_grid": NATIVE_GRID_MODES,
         "model.sensor.pinholes": PINHOLE_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
@@ -114,6 +115,8 @@ def _check_model(m: ModelConfig) -> None:
     _need(s.new_returns == "ramp" or (s.validity == "depth" and s.residual and s.reach >= 0),
           "model.sensor.new_returns", "anchored needs model.sensor.validity=depth, residual=true and reach >= 0")
     _need(s.birth_prior >= 0, "model.sensor.birth_prior", f"must be >= 0, got {s.birth_prior}")
+    _need(s.drops == "none" or s.new_returns == "anchored", "model.sensor.drops",
+          "learned drops need model.sensor.new_returns=anchored")
     _need(s.validity_prior > 0, "model.sensor.validity_prior", f"must be > 0, got {s.validity_prior}")
     from volo_adapt.models.grid_resampling import MIN_CELL_PX
 

@@ -402,3 +402,33 @@ def test_a_zero_birth_prior_still_starts_without_new_returns_and_births_on_any_p
     assert born.any() and torch.all(g(x)[:, -1:][born] >= GAP)
     with pytest.raises(Exception, match=r"model\.sensor\.birth_prior"):
         load_config("smoke", ["model.sensor.birth_prior=-1"])
+
+
+def test_learned_drops_start_by_keeping_every_return_and_remove_them_to_exact_zeros_when_the_logit_says() -> None:
+    g = make("resnet9", residual=True, validity="depth", reach=0.1, new_returns="anchored", drops="learned")
+    x = codec_batch(s=32)
+    assert torch.equal(g(x), x)  # untrained: every input return kept (logit 0 + validity_prior), none born
+    valid = g.input_valid(x)
+    with torch.no_grad():
+        g.head.bias[-1] = -2 * g.validity_prior  # the return logit (last channel here): below "keep" everywhere
+    y = g(x, stochastic=False)
+    assert valid.any() and torch.equal(y[valid.expand_as(y)], torch.zeros_like(y[valid.expand_as(y)]))
+    assert torch.equal(y, torch.zeros_like(y))  # nothing born either (the birth side starts even lower)
+    with torch.no_grad():
+        g.head.bias[-1] = -0.5 * g.validity_prior  # between the two priors: returns kept, none born
+    assert torch.equal(g(x, stochastic=False), x)
+    # the straight-through mask passes a gradient to the logit at kept returns (it can learn to drop them)
+    g.head.bias.grad = None
+    g(x, stochastic=False)[:, -1:].sum().backward()
+    assert g.head.bias.grad[-1].abs() > 0
+
+
+def test_learned_drops_need_anchored_new_returns() -> None:
+    from volo_adapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model\.sensor\.drops: learned drops need .*anchored"):
+        make("resnet9", residual=True, validity="depth", reach=0.1, drops="learned")
+    with pytest.raises(ConfigError, match=r"model\.sensor\.drops"):
+        load_config("smoke", ["model.sensor.drops=learned"])
+    with pytest.raises(ConfigError, match=r"model\.sensor\.drops"):
+        load_config("smoke", ["model.sensor.drops=sometimes"])

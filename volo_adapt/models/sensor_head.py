@@ -108,6 +108,10 @@ gradients pass as if nothing were zeroed); ``threshold``: a separate validity lo
 mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
 
 NEW_RETURN_MODES = ("ramp", "anchored")
+DROP_MODES = ("none", "learned")
+"""``drops``: how a pixel where the input returns loses its return. ``none``: only when its corrected depth falls
+below the codec's threshold (a ramp); ``learned``: the anchored return logit decides it too, starting at
+``+validity_prior`` (every return kept at initialisation); needs ``new_returns="anchored"``."""
 """How a pixel without a return in the input gets one: ``ramp`` (its depth, starting from the codec's 0, crosses the
 validity threshold) or ``anchored`` (a learned logit decides; its depth starts from the valid-only mean of the
 input within ``reach``); see the module docstring."""
@@ -232,6 +236,10 @@ class SensorAwareGenerator(nn.Module):
         birth_prior: with ``anchored``, the offset ``-birth_prior`` of the new-return logit (>= 0); 0 puts it on the
             decision boundary (still no new returns at initialisation: the mask is ``logit > 0``), where the
             straight-through gradient is steepest.
+        drops: one of :data:`DROP_MODES`; ``learned`` lets the return logit remove returns of the input too (it starts
+            at ``+validity_prior`` there: nothing removed at initialisation), so a sensor's deterministic dropouts
+            (dark, grazing or far surfaces, occlusion shadows) could be learned; needs ``anchored``. A candidate: in
+            design runs the logit did not move (docs/sensor-aware.md, "Ninth round").
         colour: one of :data:`COLOUR_MODES`.
         native_cell_px: cell side of the target's estimated native grid, pixels (``>= 1.5``) for a
             :class:`~volo_adapt.models.grid_resampling.GridResampling` basis; 0 = none.
@@ -274,6 +282,7 @@ class SensorAwareGenerator(nn.Module):
         fill_radii: Sequence[int] = (),
         new_returns: str = "ramp",
         birth_prior: float = 3.0,
+        drops: str = "none",
         native_cell_px: float = 0.0,
         pinhole_rates: tuple[float, float] | None = None,
     ) -> None:
@@ -290,6 +299,10 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError(f"validity_prior must be > 0, got {validity_prior}")
         if birth_prior < 0:
             raise ValueError(f"birth_prior must be >= 0, got {birth_prior}")
+        if drops not in DROP_MODES:
+            raise ValueError(f"drops must be one of {', '.join(DROP_MODES)}, got {drops!r}")
+        if drops == "learned" and new_returns != "anchored":
+            raise ValueError("drops='learned' needs new_returns='anchored' (one return logit decides births and drops)")
         if pinhole_rates is not None and new_returns != "anchored":
             raise ValueError("pinhole_rates need new_returns='anchored' (a filled pinhole is an anchored new return)")
         self.backbone = backbone
@@ -303,6 +316,7 @@ class SensorAwareGenerator(nn.Module):
         self.reach = float(reach)
         self.new_returns = new_returns
         self.birth_prior = float(birth_prior)
+        self.drops = drops
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
@@ -465,12 +479,17 @@ class SensorAwareGenerator(nn.Module):
         """``(B, 1, H, W)`` 0/1 (straight-through): which pixels of the anchored output keep a return.
 
         Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``; with
+        :attr:`drops` ``learned`` a pixel with a return in ``x`` keeps it where ``logit + validity_prior > 0``; with
         :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0`` (and, in a
         second pass, a hole pixel that the first pass's fills left surrounded); with :attr:`pinhole_drop` a
         surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every other pixel keeps what it
         has (1). ``rand`` None: no noise (the deterministic translation).
         """
         mask_logit = logit - self.birth_prior
+        if self.drops == "learned":  # the same logit, on the input's returns, starting at "keep"
+            kept = self.input_valid(x) & ~ring
+            mask_logit = torch.where(kept, logit + self.validity_prior, mask_logit)
+            ring = ring | kept
         if self.pinhole_fill or self.pinhole_drop:
             noise = logistic(rand["uniform"]) if rand is not None else torch.zeros_like(logit)
             valid = self.input_valid(x)
