@@ -82,8 +82,13 @@ def evaluate_draw(data: Path, draw_dir: Path, size: int, max_samples: int, prese
     ev = load_eval_set(sources, "a2b", size, codec, scale, max_samples)
     redrawn_test, _ = load_network_tensors([str(draw_dir / "test")], size, codec, scale, max_samples)
     redrawn_paired, _ = load_network_tensors([str(draw_dir / "paired")], size, codec, scale, max_samples)
-    lookup = {_image_key(x): y for x, y in zip(ev.source, redrawn_test, strict=True)}
-    lookup.update({_image_key(x): y for x, y in zip(ev.paired_source, redrawn_paired, strict=True)})
+    lookup: dict[str, torch.Tensor] = {}
+    pairs = [*zip(ev.source, redrawn_test, strict=True), *zip(ev.paired_source, redrawn_paired, strict=True)]
+    for x, y in pairs:
+        key = _image_key(x)
+        if key in lookup and not torch.equal(lookup[key], y):  # two equal source images with different redraws
+            raise SystemExit(f"{data}: two identical source images were measured differently; cannot map them")
+        lookup[key] = y
 
     def translate(batch: torch.Tensor) -> torch.Tensor:
         return torch.stack([lookup[_image_key(x)] for x in batch])
