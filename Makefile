@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test wheel-check fuzz lint bench bench-parts bench-quality bench-zoo readme-grid clean
+.PHONY: setup demo test wheel-check fuzz lint bench bench-parts bench-quality bench-zoo bench-redraw readme-grid clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,13 @@ ZOO_SEEDS ?= 0
 bench-zoo: setup
 	$(BIN)/python benchmarks/bench_quality.py --zoo --budget 7m --seeds $(ZOO_SEEDS) --parallel 2 --threads 1 \
 		--out benchmarks/results/quality-zoo
+
+# What a perfect translator scores on that table: each sensor drawn again on the table's scenes and scored as a
+# translation (benchmarks/probe_sensor_redraw.py; about 35 minutes on 2 cores; resumable; runs/redraw holds the data).
+bench-redraw: setup
+	$(BIN)/python benchmarks/probe_sensor_redraw.py --table benchmarks/results/quality-zoo/quality.json \
+		--draws 1 2 3 --out runs/redraw
+	cp runs/redraw/redraw.md runs/redraw/redraw.json benchmarks/results/quality-zoo/
 
 # The README's picture, docs/images/demo_grid.png: the first 4 paired test scenes of the demo benchmark (source A,
 # translated by the checkpoint's A->B generator, the true sensor-B rendering), depth on one colour bar in metres.
