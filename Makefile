@@ -21,7 +21,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check volo_adapt cli tests benchmarks
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=20 tests
 
 # The package as a user installs it: build the wheel, install it with the CPU pins into a fresh virtual environment
 # in a temp folder, then run `volo --version`, a dry run of every preset and a two-batch training from outside the
