@@ -224,6 +224,21 @@ def untrained_report(variant: str, runs: list[Run], args: argparse.Namespace) ->
     return json.loads(out.read_text())
 
 
+def headline_stats(per_run: dict) -> dict[str, dict]:
+    """``{headline key: {"mean", "std", "n", "per_seed"}}`` over runs (``{run: flat "model" figures}``, e.g. one
+    per seed); non-finite values are left out of mean and std (``per_seed`` keeps them)."""
+    stats = {}
+    for key in (row.key for row in HEADLINE_ROWS):
+        vals = [d[key] for d in per_run.values() if key in d and math.isfinite(d[key])]
+        stats[key] = {
+            "mean": statistics.fmean(vals) if vals else math.nan,
+            "std": statistics.stdev(vals) if len(vals) > 1 else 0.0 if vals else math.nan,
+            "n": len(vals),
+            "per_seed": {str(s): d.get(key) for s, d in per_run.items()},
+        }
+    return stats
+
+
 def summarise(runs: list[Run], variants: list[str], args: argparse.Namespace, with_untrained: bool = True) -> dict:
     reports = {(r.variant, r.seed): json.loads(r.eval_path.read_text()) for r in runs if r.eval_path.is_file()}
     if not reports:
@@ -236,15 +251,7 @@ def summarise(runs: list[Run], variants: list[str], args: argparse.Namespace, wi
     for v in variants:
         per_seed = {s: flat(reports[(v, s)], "model") for s in args.seeds if (v, s) in reports}
         batches = {s: reports[(v, s)].get("batches") for s in args.seeds if (v, s) in reports}
-        stats = {}
-        for key in (row.key for row in HEADLINE_ROWS):
-            vals = [d[key] for d in per_seed.values() if key in d and math.isfinite(d[key])]
-            stats[key] = {
-                "mean": statistics.fmean(vals) if vals else math.nan,
-                "std": statistics.stdev(vals) if len(vals) > 1 else 0.0 if vals else math.nan,
-                "n": len(vals),
-                "per_seed": {str(s): d.get(key) for s, d in per_seed.items()},
-            }
+        stats = headline_stats(per_seed)
         untrained = untrained_report(v, runs, args) if with_untrained else None
         summary["variants"][v] = {
             "preset": next(r.preset for r in runs if r.variant == v),

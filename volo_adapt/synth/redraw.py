@@ -2,9 +2,10 @@
 
 A paired scene's target rendering (``paired/B``) is one draw of the sensor's noise, dropouts, flying pixels and
 colour noise. A perfect translator can reproduce the sensor's *distribution* but not that draw, so its paired errors
-against the truth stay above zero, and a mask metric such as IoU can stay below the untouched input's (random
-dropouts cannot coincide with the truth's own). Measuring the scenes again with another draw gives those figures:
-what a translation that is the sensor itself would score (``benchmarks/probe_sensor_redraw.py``).
+against the truth stay above zero, and where a sensor's dropouts are random a mask metric such as IoU can stay
+below the untouched input's (random dropouts cannot coincide with the truth's own). Measuring the scenes again with
+another draw gives those figures: what a translation that is the sensor itself would score
+(``benchmarks/probe_sensor_redraw.py``).
 
 Written by hand: it re-runs this project's own synthetic pipeline (:func:`volo_adapt.synth.pipeline.synthesize`
 with ``sensor_draw``); no library knows it.
