@@ -190,9 +190,24 @@ def markdown(summaries: dict[str, dict], tables: dict[str, dict], args: argparse
     return "\n".join(lines) + "\n"
 
 
+def read_table(path: Path) -> dict:
+    """A ``bench_quality.py --zoo`` ``quality.json``; a one-line SystemExit for a missing or unreadable file, or
+    one without per-sensor data settings."""
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+        for summary in table["sensors"].values():
+            summary["data"]["size"], summary["max_samples"]  # noqa: B018 (the keys the probe needs)
+    except FileNotFoundError:
+        raise SystemExit(f"--table {path}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        what = f"{type(e).__name__}: {e}"
+        raise SystemExit(f"--table {path}: not a bench_quality.py --zoo quality.json ({what})") from None
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    table = json.loads(args.table.read_text())
+    table = read_table(args.table)
     sensors = [s.strip() for s in (args.sensors or ",".join(table["sensors"])).split(",") if s.strip()]
     if unknown := [s for s in sensors if s not in table["sensors"]]:
         raise SystemExit(f"--sensors: not in {args.table}: {', '.join(unknown)}")

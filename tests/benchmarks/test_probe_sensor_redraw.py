@@ -37,3 +37,16 @@ def test_redraw_probe_end_to_end_and_resumes(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("evals/tof/*.json")}
     probe_sensor_redraw.main(argv)
     assert {p: p.stat().st_mtime_ns for p in out.glob("evals/tof/*.json")} == stamps
+
+
+def test_a_missing_or_corrupt_table_is_one_line(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match=r"--table .*nope\.json: no such file"):
+        probe_sensor_redraw.main(["--table", str(tmp_path / "nope.json"), "--out", str(tmp_path / "o")])
+    bad = tmp_path / "bad.json"
+    for text in ("{bad", '{"sensors": {"tof": {}}}'):
+        bad.write_text(text)
+        with pytest.raises(SystemExit, match=r"--table .*bad\.json: not a bench_quality.py --zoo quality.json"):
+            probe_sensor_redraw.main(["--table", str(bad), "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()  # nothing written before the table is read
