@@ -132,7 +132,7 @@ def _check_model(m: ModelConfig) -> None:
 
 def _check_loss(lo: LossConfig, channels: int) -> None:
     for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight",
-              "colour_anchor_weight"):
+              "colour_anchor_weight", "return_rate_weight"):
         _need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
     # names both keys: the user may have changed either (--set model.channels=1 or loss.channel_weights=[1])
     _need(len(lo.channel_weights) == channels, "loss.channel_weights",
@@ -187,5 +187,7 @@ def validate(cfg: RunConfig) -> None:
     _check_data(cfg.data)
     _check_model(cfg.model)
     _check_loss(cfg.loss, cfg.model.channels)
+    _need(cfg.loss.return_rate_weight == 0 or cfg.model.sensor.drops == "learned", "loss.return_rate_weight",
+          "needs model.sensor.drops=learned (the term trains the learned return logit)")
     _check_optim(cfg.optim)
     _check_train(cfg.train)

@@ -417,9 +417,14 @@ def test_learned_drops_start_by_keeping_every_return_and_remove_them_to_exact_ze
     with torch.no_grad():
         g.head.bias[-1] = -0.5 * g.validity_prior  # between the two priors: returns kept, none born
     assert torch.equal(g(x, stochastic=False), x)
-    # the straight-through mask passes a gradient to the logit at kept returns (it can learn to drop them)
+    # a kept return passes no gradient to the logit (the return-rate term trains drops: volo_adapt.return_statistics);
+    # a pixel that could be born still does (births stay straight-through)
     g.head.bias.grad = None
-    g(x, stochastic=False)[:, -1:].sum().backward()
+    (g(x, stochastic=False)[:, -1:] * valid).sum().backward()
+    assert g.head.bias.grad[-1] == 0
+    g.head.bias.grad = None
+    _, ring = g.anchored(x)
+    (g(x, stochastic=False)[:, -1:] * (ring & g.within_reach(x).bool())).sum().backward()
     assert g.head.bias.grad[-1].abs() > 0
 
 

@@ -111,7 +111,8 @@ NEW_RETURN_MODES = ("ramp", "anchored")
 DROP_MODES = ("none", "learned")
 """``drops``: how a pixel where the input returns loses its return. ``none``: only when its corrected depth falls
 below the codec's threshold (a ramp); ``learned``: the anchored return logit decides it too, starting at
-``+validity_prior`` (every return kept at initialisation); needs ``new_returns="anchored"``."""
+``+validity_prior`` (every return kept at initialisation), without a straight-through gradient (the return-rate
+term trains it: volo_adapt.return_statistics); needs ``new_returns="anchored"``."""
 """How a pixel without a return in the input gets one: ``ramp`` (its depth, starting from the codec's 0, crosses the
 validity threshold) or ``anchored`` (a learned logit decides; its depth starts from the valid-only mean of the
 input within ``reach``); see the module docstring."""
@@ -238,8 +239,10 @@ class SensorAwareGenerator(nn.Module):
             straight-through gradient is steepest.
         drops: one of :data:`DROP_MODES`; ``learned`` lets the return logit remove returns of the input too (it starts
             at ``+validity_prior`` there: nothing removed at initialisation), so a sensor's deterministic dropouts
-            (dark, grazing or far surfaces, occlusion shadows) could be learned; needs ``anchored``. A candidate: in
-            design runs the logit did not move (docs/sensor-aware.md, "Ninth round").
+            (dark, grazing or far surfaces, occlusion shadows) can be learned; needs ``anchored``. A drop passes no
+            straight-through gradient (through it the critic and the geometry term read a drop as a depth change
+            and cancelled out: docs/sensor-aware.md, "Ninth round"); ``loss.return_rate_weight`` trains the logit
+            (:meth:`forward` ``with_keep``). A candidate, off in every preset ("Tenth round").
         colour: one of :data:`COLOUR_MODES`.
         native_cell_px: cell side of the target's estimated native grid, pixels (``>= 1.5``) for a
             :class:`~volo_adapt.models.grid_resampling.GridResampling` basis; 0 = none.
@@ -430,8 +433,9 @@ class SensorAwareGenerator(nn.Module):
         return {k: torch.stack(v) for k, v in per_sample.items()}
 
     def forward(
-        self, x: torch.Tensor, stochastic: bool | None = None, seeds: Sequence[int] | None = None
-    ) -> torch.Tensor:
+        self, x: torch.Tensor, stochastic: bool | None = None, seeds: Sequence[int] | None = None,
+        with_keep: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         """Translate ``x``.
 
         Args:
@@ -439,6 +443,9 @@ class SensorAwareGenerator(nn.Module):
             stochastic: sample noise and holes (default :attr:`sample_by_default`, True); False switches every
                 random part off (see the module docstring).
             seeds: per-sample seeds for the random parts (see :meth:`draws`); None: torch's global generator.
+            with_keep: also return the keep logit of :attr:`drops` ``learned`` (``(B, 1, H, W)`` float; at the
+                pixels where ``x`` has a return, ``> 0`` keeps it; None unless drops are learned), for the
+                return-rate term (volo_adapt.return_statistics).
         """
         b, c, h, w = x.shape
         if c != self.channels:
@@ -470,9 +477,13 @@ class SensorAwareGenerator(nn.Module):
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
+        keep_logit = None
         if ring is not None:  # a new return only where the learned logit says so (none at initialisation)
             y = y * self.return_mask(x, ring, rest[:, :1], rand)
-        return self.apply_validity(x, y, rest, rand)
+            if self.drops == "learned":
+                keep_logit = rest[:, :1] + self.validity_prior
+        out = self.apply_validity(x, y, rest, rand)
+        return (out, keep_logit) if with_keep else out
 
     def return_mask(self, x: torch.Tensor, ring: torch.Tensor, logit: torch.Tensor,
                     rand: dict[str, torch.Tensor] | None) -> torch.Tensor:
@@ -486,6 +497,7 @@ class SensorAwareGenerator(nn.Module):
         has (1). ``rand`` None: no noise (the deterministic translation).
         """
         mask_logit = logit - self.birth_prior
+        kept = None
         if self.drops == "learned":  # the same logit, on the input's returns, starting at "keep"
             kept = self.input_valid(x) & ~ring
             mask_logit = torch.where(kept, logit + self.validity_prior, mask_logit)
@@ -504,7 +516,14 @@ class SensorAwareGenerator(nn.Module):
             if self.pinhole_drop:
                 mask_logit = torch.where(around & valid, logit - self.drop_logit - noise, mask_logit)
                 ring = ring | (around & valid)
-        return torch.where(ring, straight_through_mask(mask_logit), torch.ones_like(logit))
+                kept = None if kept is None else kept & ~(around & valid)
+        mask = torch.where(ring, straight_through_mask(mask_logit), torch.ones_like(logit))
+        if kept is not None:
+            # a drop has no straight-through gradient: through it every term read "drop" as "this depth a little
+            # nearer" (the geometry term pushed back as hard as the critic pushed; docs/sensor-aware.md, ninth and
+            # tenth rounds); the keep logit is trained by the return-rate term (loss.return_rate_weight) instead
+            mask = torch.where(kept, (mask_logit > 0).to(mask.dtype), mask)
+        return mask
 
     def apply_validity(self, x: torch.Tensor, y: torch.Tensor, rest: torch.Tensor,
                        rand: dict[str, torch.Tensor] | None) -> torch.Tensor:

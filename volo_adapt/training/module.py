@@ -38,6 +38,7 @@ from volo_adapt.build import build_codec, build_critic, build_generator
 from volo_adapt.checkpoint import TRAIN_STATE_KEY, VOLO_KEY, volo_block
 from volo_adapt.config import RunConfig
 from volo_adapt.losses import reconstruction_kind_at
+from volo_adapt.return_statistics import ReturnRateReference
 from volo_adapt.training import step_mechanics as mechanics
 from volo_adapt.training.auto_mechanics import resolve_step
 from volo_adapt.training.checkpoint import collect_rng_state, restore_rng_state
@@ -96,6 +97,8 @@ class VoloGANModule(L.LightningModule):
             self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data, "a2b"), self.gen_a2b)
             self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data, "b2a"), self.gen_b2a)
         self.codec = build_codec(cfg.data)
+        self.return_reference = ReturnRateReference(self.codec.gap) if cfg.loss.return_rate_weight > 0 else None
+        """Running per-bin return counts of both domains' real images (the return-rate term's keep rates)."""
         self.step_choice = resolve_step(cfg)
         """``train.split_backward`` and ``train.batch_calls`` resolved (``auto`` from the measured table,
         training/auto_mechanics.py) and why; :attr:`splits_backward` adds the conditions that rule the split out
@@ -194,7 +197,8 @@ class VoloGANModule(L.LightningModule):
     def objective(self) -> CycleObjective:
         """The objective on this module's networks and config (a plain object without state, built on each use)."""
         return CycleObjective(self.networks, self.cfg.loss, self.codec, batch_calls=self.step_choice.batch_calls,
-                              geometry_scale=self.cfg.model.sensor.geometry_scale)
+                              geometry_scale=self.cfg.model.sensor.geometry_scale,
+                              return_reference=self.return_reference)
 
     def generator_losses(
         self,
@@ -243,6 +247,8 @@ class VoloGANModule(L.LightningModule):
         batch = mechanics.to_memory_format(batch, self.memory_format)
         opt_g, opt_d = self.optimizers()
         real_a, real_b = batch["A"], batch["B"]
+        if self.return_reference is not None:
+            self.return_reference.update(real_a, real_b)
         if self.in_critic_warmup():  # only the critics learn; the fakes come from the current generators
             g_losses, images, g_ok = {}, self._warmup_fakes(real_a, real_b), True
         else:

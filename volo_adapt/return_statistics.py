@@ -1,0 +1,139 @@
+"""Return statistics: the share of a source's returns that the target sensor keeps at each depth, estimated from
+the two unpaired sets, as a per-pixel target for the generator's keep logit (``loss.return_rate_weight``, a
+candidate: off in every preset; with ``model.sensor.drops: learned``).
+
+Why: a sensor loses returns where the scene makes it lose them (far surfaces beyond its range, dark or grazing
+ones), almost deterministically (docs/sensor-aware.md, "Ninth round": a redrawn sensor repeats 88-100 % of its
+own drops). The learned keep logit did not move in design runs: the straight-through gradient from the critic
+(and against it, the geometry term) only said "this depth a little nearer or farther", not "drop this pixel", so
+that path is cut (models/sensor_head.py) and this term trains the logit instead.
+
+What the unpaired sets show: the number of returns per image in each depth bin. Scenes of the two domains come
+from one distribution, so the ratio of the target's returns to the source's in bin ``j``, ``k_j = n_B(j) / n_A(j)``
+(running means over the training batches, capped at 1), estimates the sensor's keep rate at that depth. The term
+is the KL divergence from ``Bernoulli(k_j)`` to each source return's keep probability: a return in a bin the target
+keeps less than half of ends below the threshold (dropped), one in a bin it mostly keeps above it. Nothing here
+knows a sensor: the bins are fixed slices of the codec's depth range. Limits: one feature (depth; see
+:data:`RETURN_FEATURES` for why not brightness), new returns (births) of the target inflate its counts, and a
+sensor that shifts depth moves returns between bins.
+
+Tensors: network images ``(B, C, H, W)`` float in [0, 1], RGB first, encoded depth last (invalid = 0).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RETURN_FEATURES = ("depth",)
+"""The per-pixel features whose bins the keep rate is estimated over: the encoded depth (linear in metres). Not
+brightness: binned by the source's colour, a target camera's gain or white balance alone moves returns between
+bins and reads as drops (on the `tof` design set the brightest bins read keep rates of 0.1-0.2 while that sensor
+keeps most bright returns; docs/sensor-aware.md, "Tenth round")."""
+
+RETURN_BINS = 16
+"""Bins per feature, equal slices of the encoded depth range ``[gap, 1]`` (0.3 m each for the default codec's
+0.25-5 m)."""
+
+
+def feature_bins(t: torch.Tensor, gap: float, bins: int = RETURN_BINS) -> torch.Tensor:
+    """``(B, F, H, W)`` long: the bin of each pixel of ``t`` in each of :data:`RETURN_FEATURES` (values of invalid
+    pixels are meaningless; callers weight them 0).
+
+    Args:
+        t: ``(B, C, H, W)`` network image, encoded depth last.
+        gap: codec invalid band (valid encoded depth lies in ``[gap, 1]``).
+        bins: bins per feature.
+    """
+    depth = ((t[:, -1:].float() - gap) / max(1.0 - gap, 1e-6)).clamp(0.0, 1.0)
+    return (depth * bins).long().clamp_max(bins - 1)
+
+
+def return_histogram(bins_of: torch.Tensor, weight: torch.Tensor, bins: int = RETURN_BINS) -> torch.Tensor:
+    """``(F, bins)`` float32: per feature, the returns per image in each bin as a fraction of the image's pixels
+    (batch mean). ``weight`` ``(B, 1, H, W)`` in [0, 1] (a return's weight; differentiable), ``bins_of`` from
+    :func:`feature_bins`."""
+    b, f, h, w = bins_of.shape
+    onehot = torch.zeros(b, f, bins, h * w, device=weight.device, dtype=torch.float32)
+    onehot.scatter_(2, bins_of.reshape(b, f, 1, h * w), 1.0)
+    return (onehot * weight.float().reshape(b, 1, 1, h * w)).sum(dim=(0, 3)) / (b * h * w)
+
+
+def returns_of(t: torch.Tensor, gap: float) -> torch.Tensor:
+    """``(B, 1, H, W)`` float32 0/1: the pixels of ``t`` whose encoded depth decodes as a return."""
+    e = t[:, -1:].float()
+    return ((e >= gap / 2) & (e > 0)).float()
+
+
+class ReturnRateReference(nn.Module):
+    """Running means of each domain's returns per bin (its real images), whose ratio is the keep rate the
+    return-rate term asks a translation for. Buffers (saved in checkpoints): ``hist_a``, ``hist_b`` ``(F, bins)``
+    float32 and ``seen`` (batches folded in; the first batch sets the means).
+
+    Args:
+        gap: the codec's invalid band.
+        bins: bins per feature.
+        momentum: weight of the old mean per update (0.98: about the last 50 batches).
+    """
+
+    def __init__(self, gap: float, bins: int = RETURN_BINS, momentum: float = 0.98) -> None:
+        super().__init__()
+        self.gap, self.bins, self.momentum = float(gap), int(bins), float(momentum)
+        self.register_buffer("hist_a", torch.zeros(len(RETURN_FEATURES), bins))
+        self.register_buffer("hist_b", torch.zeros(len(RETURN_FEATURES), bins))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+
+    def histogram(self, t: torch.Tensor) -> torch.Tensor:
+        """``(F, bins)``: :func:`return_histogram` of the returns of real images ``t``."""
+        return return_histogram(feature_bins(t, self.gap, self.bins), returns_of(t, self.gap), self.bins)
+
+    @torch.no_grad()
+    def update(self, real_a: torch.Tensor, real_b: torch.Tensor) -> None:
+        """Fold one batch of each domain's real images (``(B, C, H, W)``) in."""
+        m = self.momentum if int(self.seen) > 0 else 0.0
+        self.hist_a.mul_(m).add_(self.histogram(real_a), alpha=1.0 - m)
+        self.hist_b.mul_(m).add_(self.histogram(real_b), alpha=1.0 - m)
+        self.seen += 1
+
+    def keep_rate(self, dst: str) -> torch.Tensor:
+        """``(F, bins)`` in [0, 1]: domain ``dst``'s returns per return of the other domain in each bin (1 where
+        the other has none: nothing to drop there), i.e. the keep rate of a translation into ``dst``."""
+        num, den = (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
+        rate = num / den.clamp_min(1e-8)
+        return torch.where(den > 1e-8, rate.clamp(0.0, 1.0), torch.ones_like(rate))
+
+
+def return_rate_loss(source: torch.Tensor, keep_logit: torch.Tensor, keep_rate: torch.Tensor,
+                     gap: float) -> torch.Tensor:
+    """How far each source return's keep probability is from its bin's keep rate in the target set: the mean over
+    the source's returns (and the features) of ``KL(Bernoulli(k) || Bernoulli(sigmoid(logit)))``, nats, >= 0
+    (0 when every return's probability equals its bin's rate).
+
+    A per-pixel term, not a count: a count per bin is met by dropping any returns of the bin, and in design runs
+    the logits settled on the threshold and dropped at random (docs/sensor-aware.md, "Tenth round"). Per pixel,
+    a return in a bin the target keeps less than half of ends below the threshold (dropped, deterministically), one
+    in a bin it mostly keeps above; the adversarial term can move individual returns across within a bin.
+
+    Args:
+        source: ``(B, C, H, W)`` the translation's source (bins from it; no gradient).
+        keep_logit: ``(B, 1, H, W)`` the generator's keep logit (> 0 keeps a source return), with a gradient.
+        keep_rate: ``(F, bins)`` from :meth:`ReturnRateReference.keep_rate`.
+        gap: codec invalid band.
+
+    Example:
+        >>> x = torch.zeros(1, 4, 4, 4); x[:, :3] = 0.5; x[:, 3, :, :2] = 0.2; x[:, 3, :, 2:] = 0.9
+        >>> rate = torch.ones(1, RETURN_BINS); rate[0, 14] = 0.0   # the far half: no return in the target
+        >>> logit = torch.zeros(1, 1, 4, 4)                       # every return kept with probability 1/2
+        >>> round(float(return_rate_loss(x, logit, rate, 0.05)), 4)  # KL(1 || 1/2) = KL(0 || 1/2) = log 2
+        0.6931
+    """
+    valid = returns_of(source, gap)
+    bins_of = feature_bins(source.detach(), gap, keep_rate.shape[1])  # (B, F, H, W)
+    rate = keep_rate.to(keep_logit.dtype)
+    target = torch.stack([rate[f][bins_of[:, f]] for f in range(bins_of.shape[1])], dim=1)  # (B, F, H, W)
+    logit = keep_logit.float().expand_as(target)
+    cross = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+    entropy = F.binary_cross_entropy(target, target, reduction="none")  # the cross entropy's floor, H(k)
+    kl = (cross - entropy) * valid
+    return kl.sum() / (valid.sum() * bins_of.shape[1]).clamp_min(1.0)
