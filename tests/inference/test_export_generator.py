@@ -105,3 +105,18 @@ def test_native_grid_generator_exports_work_at_other_sizes(tmp_path):
         x = torch.rand(shape, generator=torch.Generator().manual_seed(3))
         y = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
         assert (y - translate_tensors(g, x)).abs().max() < 1e-4
+
+
+def test_a_generator_the_tracer_cannot_follow_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+    """model.sensor.reach (the demo preset's anchored new returns) sizes a pooling window from the input at run time;
+    torch.jit.trace cannot record that: the export says so instead of the tracer's traceback."""
+    from tests.inference import ckpt_factory as factory
+
+    cfg = factory.tiny_config("resnet9").replace(
+        model={"sensor": {"residual": True, "validity": "depth", "reach": 0.1, "new_returns": "anchored"}})
+    g = load_generator(factory.make_checkpoint(tmp_path / "reach.ckpt", cfg))
+    out = tmp_path / "g.torchscript"
+    with pytest.raises(VoloError, match=r"^--format torchscript: this generator cannot be traced \(.*\); export "
+                                        r"--format pt or hub instead$"):
+        export_generator(g, out, "torchscript")
+    assert not out.exists()

@@ -127,8 +127,14 @@ def _default_side(loaded: LoadedGenerator) -> int:
 def _export_torchscript(module: nn.Module, example: torch.Tensor, out: Path, meta: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks in forward are evaluated at trace time
-        with torch.no_grad():
-            traced = torch.jit.trace(module, example, check_trace=False)
+        try:
+            with torch.no_grad():
+                traced = torch.jit.trace(module, example, check_trace=False)
+        except (TypeError, RuntimeError) as e:
+            # e.g. model.sensor.reach (the demo preset): its window in pixels follows the input size, which a traced
+            # graph cannot follow; one line for the user instead of the tracer's traceback, nothing written
+            raise VoloError(f"--format torchscript: this generator cannot be traced ({first_line(e)}); "
+                            "export --format pt or hub instead") from e
     with atomic_path(out) as tmp:
         torch.jit.save(traced, str(tmp), _extra_files={"volo.json": json.dumps(meta, indent=1)})
 
