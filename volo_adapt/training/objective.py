@@ -200,9 +200,10 @@ class CycleObjective:
 
         Returns:
             ``(losses, images)``: scalar losses ``adv_A, adv_B, cycle_A, cycle_B, id_A, id_B, ssim_A, ssim_B,
-            geo_A, geo_B, swd_A, swd_B, total_A, total_B, total`` (A = terms on domain-A images, trained into
-            ``gen_b2a`` under vologan routing; disabled terms 0) and images ``fake_A, fake_B, cyc_A, cyc_B``
-            (``(B, C, S, S)``; graph attached, or detached when ``backward`` is given).
+            geo_A, geo_B, swd_A, swd_B, col_A, col_B, ret_A, ret_B, total_A, total_B, total`` (A = terms on
+            domain-A images, trained into ``gen_b2a`` under vologan routing; disabled terms 0) and images
+            ``fake_A, fake_B, cyc_A, cyc_B`` (``(B, C, S, S)``; graph attached, or detached when ``backward`` is
+            given).
         """
         mask_a = valid_a if self.loss.mask_invalid else None
         mask_b = valid_b if self.loss.mask_invalid else None
