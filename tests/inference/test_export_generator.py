@@ -120,3 +120,24 @@ def test_a_generator_the_tracer_cannot_follow_is_refused_in_one_line_and_nothing
                                         r"--format pt or hub instead$"):
         export_generator(g, out, "torchscript")
     assert not out.exists()
+
+
+def test_onnx_of_sensor_aware_generators_runs_and_matches_at_other_sizes(tmp_path):
+    """Pixel coordinates (the demo preset's model.sensor.coords) and anchored new returns within a reach: the ONNX
+    graph runs in onnxruntime and computes the deterministic translation at sizes other than the example's (the
+    coordinate channels once exported an Expand on traced sizes that onnxruntime rejected)."""
+    ort = pytest.importorskip("onnxruntime", reason="the optional 'onnx' extra is not installed")
+    from tests.inference import ckpt_factory as factory
+
+    sensor = {"residual": True, "coords": True, "validity": "depth", "reach": 0.1, "new_returns": "anchored"}
+    g = load_generator(factory.make_checkpoint(tmp_path / "s.ckpt", factory.tiny_config("resnet9").replace(
+        model={"sensor": sensor})))
+    session = ort.InferenceSession(str(export_generator(g, tmp_path / "g.onnx", "onnx")))
+    name = session.get_inputs()[0].name
+    for side in (16, 24):
+        x = _x(1, side, seed=side)
+        x[:, :, : side // 3] = 0.0  # background rows: the reach ring and anchored returns have work to do
+        y = torch.from_numpy(session.run(None, {name: x.numpy()})[0])
+        with torch.no_grad():
+            expected = g.module(x, stochastic=False)
+        assert (y - expected).abs().max() < 1e-4, side

@@ -128,9 +128,13 @@ LOG_SCALE_BOUND = 4.0
 
 def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     """``(B, 3, H, W)``: x and y pixel-centre coordinates in [-1, 1] and ``r^2 = x^2 + y^2`` (in [0, 2])."""
-    b, _, h, w = x.shape
-    ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
-    xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+    # pixel indices by a cumulative sum over a plane of ones shaped like x, not linspace(h).expand(b, 1, h, w):
+    # an exported graph then follows the input's size (the linspace's length was baked in at the example's size,
+    # and onnxruntime rejected the graph at any other); the values equal linspace's to rounding
+    ones = torch.ones_like(x[:, :1])
+    iy, ix = ones.cumsum(2) - 1.0, ones.cumsum(3) - 1.0
+    ys = iy * (2.0 / (iy.amax(dim=(2, 3), keepdim=True)).clamp_min(1.0)) - 1.0
+    xs = ix * (2.0 / (ix.amax(dim=(2, 3), keepdim=True)).clamp_min(1.0)) - 1.0
     return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
 
 
