@@ -312,9 +312,9 @@ def reconstruction_kind_at(progress: float, switch_at: float) -> str:
     return "l2"
 
 
-def _returns(t: torch.Tensor, gap: float) -> torch.Tensor:
+def returns_of(t: torch.Tensor, gap: float) -> torch.Tensor:
     """``(B, 1, H, W)`` float32 0/1: the pixels of network tensor ``t`` whose encoded depth (last channel) decodes as
-    a return (``>= gap / 2`` and ``> 0``), as the geometry and colour-anchor terms compare them."""
+    a return (``>= gap / 2`` and ``> 0``), as the geometry, colour-anchor and return-rate terms count them."""
     e = t[:, -1:].float()
     return ((e >= gap / 2) & (e > 0)).float()
 
@@ -364,7 +364,7 @@ def depth_geometry_loss(
 
     def lowpassed(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         e = t[:, -1:].float()
-        valid = _returns(t, gap)
+        valid = returns_of(t, gap)
         metres = (near + (e - gap) * scale) * valid
         num = F.avg_pool2d(metres, window, 1, window // 2, count_include_pad=False)
         den = F.avg_pool2d(valid, window, 1, window // 2, count_include_pad=False)
@@ -403,7 +403,7 @@ def colour_anchor_loss(source: torch.Tensor, translated: torch.Tensor, gap: floa
         raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(source.shape)} and "
                          f"{tuple(translated.shape)}")
 
-    both = (_returns(source, gap) * _returns(translated, gap)).detach()
+    both = (returns_of(source, gap) * returns_of(translated, gap)).detach()
     diff = (translated[:, :-1].float() - source[:, :-1].float()).abs().mean(dim=1, keepdim=True)
     return (diff * both).sum() / both.sum().clamp_min(1.0)
 

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from volo_adapt.losses import returns_of
+
 RETURN_FEATURES = ("depth",)
 """The per-pixel features whose bins the keep rate is estimated over: the encoded depth (linear in metres). Not
 brightness: binned by the source's colour, a target camera's gain or white balance alone moves returns between
@@ -52,18 +54,13 @@ def feature_bins(t: torch.Tensor, gap: float, bins: int = RETURN_BINS) -> torch.
 
 def return_histogram(bins_of: torch.Tensor, weight: torch.Tensor, bins: int = RETURN_BINS) -> torch.Tensor:
     """``(F, bins)`` float32: per feature, the returns per image in each bin as a fraction of the image's pixels
-    (batch mean). ``weight`` ``(B, 1, H, W)`` in [0, 1] (a return's weight; differentiable), ``bins_of`` from
+    (batch mean). ``weight`` ``(B, 1, H, W)`` in [0, 1] (a return's weight), ``bins_of`` from
     :func:`feature_bins`."""
     b, f, h, w = bins_of.shape
-    onehot = torch.zeros(b, f, bins, h * w, device=weight.device, dtype=torch.float32)
-    onehot.scatter_(2, bins_of.reshape(b, f, 1, h * w), 1.0)
-    return (onehot * weight.float().reshape(b, 1, 1, h * w)).sum(dim=(0, 3)) / (b * h * w)
-
-
-def returns_of(t: torch.Tensor, gap: float) -> torch.Tensor:
-    """``(B, 1, H, W)`` float32 0/1: the pixels of ``t`` whose encoded depth decodes as a return."""
-    e = t[:, -1:].float()
-    return ((e >= gap / 2) & (e > 0)).float()
+    index = bins_of.transpose(0, 1).reshape(f, -1)  # (F, B*H*W), in the order of weight's pixels
+    values = weight.float().reshape(1, -1).expand(f, -1)
+    hist = torch.zeros(f, bins, device=weight.device, dtype=torch.float32).scatter_add_(1, index, values)
+    return hist / (b * h * w)
 
 
 class ReturnRateReference(nn.Module):

@@ -191,14 +191,12 @@ def test_time_budget_plans_the_schedule_over_elapsed_time():
 def test_return_rate_term_trains_from_running_keep_rates_saved_with_the_module(tiny_data, tmp_path):
     """``loss.return_rate_weight``: the module folds each batch's real images into its ReturnRateReference before
     the generator step, logs ``ret_A`` / ``ret_B``, and the running counts are part of its state (checkpoints)."""
+    from tests.test_return_statistics import DROPS
     from tests.training.conftest import one_smoke_batch
 
-    drops = ["model.generator=resnet9", "model.gen_kwargs={n_blocks: 1}", "model.sensor.residual=true",
-             "model.sensor.validity=depth", "model.sensor.reach=0.1", "model.sensor.new_returns=anchored",
-             "model.sensor.drops=learned"]
-    losses, state = one_smoke_batch(tiny_data, tmp_path / "ret", "optim.critic_warmup=0", *drops,
+    losses, state = one_smoke_batch(tiny_data, tmp_path / "ret", "optim.critic_warmup=0", *DROPS,
                                     "loss.return_rate_weight=1.0")
     assert losses["loss/G/ret_B"] > 0 and "loss/G/ret_A" in losses
     assert int(state["return_reference.seen"]) == 1 and state["return_reference.hist_b"].sum() > 0
-    _, plain = one_smoke_batch(tiny_data, tmp_path / "plain", "optim.critic_warmup=0", *drops)
+    _, plain = one_smoke_batch(tiny_data, tmp_path / "plain", "optim.critic_warmup=0", *DROPS)
     assert not any(k.startswith("return_reference") for k in plain)  # off: no extra state in checkpoints

@@ -133,8 +133,8 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     # and onnxruntime rejected the graph at any other); the values equal linspace's to rounding
     ones = torch.ones_like(x[:, :1])
     iy, ix = ones.cumsum(2) - 1.0, ones.cumsum(3) - 1.0
-    ys = iy * (2.0 / (iy.amax(dim=(2, 3), keepdim=True)).clamp_min(1.0)) - 1.0
-    xs = ix * (2.0 / (ix.amax(dim=(2, 3), keepdim=True)).clamp_min(1.0)) - 1.0
+    ys = iy * (2.0 / iy[:, :, -1:, :1].clamp_min(1.0)) - 1.0  # the last row's index is h - 1
+    xs = ix * (2.0 / ix[:, :, :1, -1:].clamp_min(1.0)) - 1.0
     return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
 
 
