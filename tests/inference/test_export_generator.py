@@ -84,60 +84,80 @@ def test_exception_unknown_format_and_directory_target(gen, tmp_path):
         export_generator(gen, tmp_path, "pt")
 
 
-def test_native_grid_generator_exports_work_at_other_sizes(tmp_path):
-    """The grid-resampling basis builds its lattice from the input size: torchscript and ONNX graphs must keep
-    that dynamic (the dynamo exporter's silent fixed-size fallback is refused for the TorchScript-based one)."""
-    from tests.inference import ckpt_factory as factory
+def test_a_generator_the_tracer_cannot_follow_is_refused_in_one_line_and_nothing_is_written(gen, tmp_path,
+                                                                                             monkeypatch):
+    """A tracer failure (e.g. a future layer with data-dependent Python control flow) reaches the user as one line
+    naming the formats that work, not as the tracer's traceback."""
+    def untraceable(*args, **kwargs):
+        raise RuntimeError("type Tensor doesn't define __round__ method\n  (more tracer detail)")
 
-    cfg = factory.tiny_config("resnet9").replace(model={"sensor": {"residual": True, "native_cell_px": 5.5}})
-    g = load_generator(factory.make_checkpoint(tmp_path / "grid.ckpt", cfg))
-    assert g.module.native_grid is not None
-    ts = torch.jit.load(str(export_generator(g, tmp_path / "g.torchscript", "torchscript")))
-    shapes = ((1, 4, 16, 16), (2, 4, 12, 20))
-    for shape in shapes:
-        x = torch.rand(shape, generator=torch.Generator().manual_seed(2))
-        assert (ts(x) - translate_tensors(g, x)).abs().max() < 1e-4
-    ort = pytest.importorskip("onnxruntime", reason="the optional 'onnx' extra is not installed")
-    pytest.importorskip("onnx", reason="the optional 'onnx' extra is not installed")
-    sess = ort.InferenceSession(str(export_generator(g, tmp_path / "g.onnx", "onnx")),
-                                providers=["CPUExecutionProvider"])
-    for shape in shapes:
-        x = torch.rand(shape, generator=torch.Generator().manual_seed(3))
-        y = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
-        assert (y - translate_tensors(g, x)).abs().max() < 1e-4
-
-
-def test_a_generator_the_tracer_cannot_follow_is_refused_in_one_line_and_nothing_is_written(tmp_path):
-    """model.sensor.reach (the demo preset's anchored new returns) sizes a pooling window from the input at run time;
-    torch.jit.trace cannot record that: the export says so instead of the tracer's traceback."""
-    from tests.inference import ckpt_factory as factory
-
-    cfg = factory.tiny_config("resnet9").replace(
-        model={"sensor": {"residual": True, "validity": "depth", "reach": 0.1, "new_returns": "anchored"}})
-    g = load_generator(factory.make_checkpoint(tmp_path / "reach.ckpt", cfg))
+    monkeypatch.setattr(torch.jit, "trace", untraceable)
     out = tmp_path / "g.torchscript"
-    with pytest.raises(VoloError, match=r"^--format torchscript: this generator cannot be traced \(.*\); export "
-                                        r"--format pt or hub instead$"):
-        export_generator(g, out, "torchscript")
+    with pytest.raises(VoloError, match=r"^--format torchscript: this generator cannot be traced \(type Tensor "
+                                        r"doesn't define __round__ method\); export --format pt or hub instead$"):
+        export_generator(gen, out, "torchscript")
     assert not out.exists()
 
 
-def test_onnx_of_sensor_aware_generators_runs_and_matches_at_other_sizes(tmp_path):
-    """Pixel coordinates (the demo preset's model.sensor.coords) and anchored new returns within a reach: the ONNX
-    graph runs in onnxruntime and computes the deterministic translation at sizes other than the example's (the
-    coordinate channels once exported an Expand on traced sizes that onnxruntime rejected)."""
+def _scene(side: int) -> torch.Tensor:
+    """``(1, 4, side, side)`` random RGB-D without returns in its top third and its right quarter."""
+    x = _x(1, side, seed=side)
+    x[:, :, : side // 3] = 0.0
+    x[:, :, :, -(side // 4) :] = 0.0
+    return x
+
+
+def _run_export(path, fmt: str, x: torch.Tensor) -> torch.Tensor:
+    if fmt == "torchscript":
+        with torch.no_grad():
+            return torch.jit.load(str(path))(x)
     ort = pytest.importorskip("onnxruntime", reason="the optional 'onnx' extra is not installed")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x.numpy()})[0])
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_reach_window_that_follows_the_input_size_follows_it_in_the_exported_graph(tmp_path, fmt):
+    """model.sensor.reach (the demo preset) is 10 % of the input's longer side: 2 px at 16 px, 6 px at 64 px. With
+    the validity logit pushed to "return" everywhere, exactly the pixels within reach of the input's surfaces come
+    out valid, so a window baked in at the example's size shows as whole wrong returns (the ONNX graph once did
+    that silently at every other size; TorchScript refused the generator)."""
+    pytest.importorskip("onnx", reason="the optional 'onnx' extra is not installed")
     from tests.inference import ckpt_factory as factory
 
-    sensor = {"residual": True, "coords": True, "validity": "depth", "reach": 0.1, "new_returns": "anchored"}
-    g = load_generator(factory.make_checkpoint(tmp_path / "s.ckpt", factory.tiny_config("resnet9").replace(
+    sensor = {"residual": True, "validity": "threshold", "reach": 0.1}
+    g = load_generator(factory.make_checkpoint(tmp_path / "reach.ckpt", factory.tiny_config("resnet9").replace(
         model={"sensor": sensor})))
-    session = ort.InferenceSession(str(export_generator(g, tmp_path / "g.onnx", "onnx")))
-    name = session.get_inputs()[0].name
-    for side in (16, 24):
-        x = _x(1, side, seed=side)
-        x[:, :, : side // 3] = 0.0  # background rows: the reach ring and anchored returns have work to do
-        y = torch.from_numpy(session.run(None, {name: x.numpy()})[0])
+    with torch.no_grad():  # the validity logit follows the correction and the blend weights in the head's output
+        g.module.head.bias[4 * (1 + len(g.module.bases(_x(1, 16))))] = 20.0
+    path = export_generator(g, tmp_path / f"g.{fmt}", fmt)
+    for side in (16, 24, 64):
+        x = _scene(side)
         with torch.no_grad():
             expected = g.module(x, stochastic=False)
-        assert (y - expected).abs().max() < 1e-4, side
+        valid = expected[0, -1] > 0
+        reach = round(0.1 * side)
+        assert valid[side // 3 - reach : side // 3, 0].all() and not valid[: side // 3 - reach, 0].any(), side
+        assert (_run_export(path, fmt, x) - expected).abs().max() < 1e-4, side
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_the_demo_presets_generator_exports_and_follows_the_input_size(tmp_path, fmt):
+    """The demo preset's sensor section as trained on the built-in demo data (a native grid found: 2.462 px cells)
+    on a tiny backbone: its reach window, low-pass bases (adaptive pooling: a fixed output size in ONNX), learned
+    resamplings, valid-only means, coordinates and native-grid basis all follow the input's size (and aspect, and
+    batch) in the exported graph (ONNX was refused in one line, TorchScript too, before they did)."""
+    pytest.importorskip("onnx", reason="the optional 'onnx' extra is not installed")
+    from tests.inference import ckpt_factory as factory
+    from volo_adapt.config import load_config
+
+    demo = load_config("demo", ["model.sensor.native_grid=none", "model.sensor.native_cell_px=2.462"])
+    cfg = factory.tiny_config("resnet9").replace(model={"sensor": demo.model.sensor})
+    g = load_generator(factory.make_checkpoint(tmp_path / "demo.ckpt", cfg))
+    path = export_generator(g, tmp_path / f"g.{fmt}", fmt)
+    wide = _x(3, 20, seed=5)[..., :12, :]  # (3, 4, 12, 20)
+    wide[..., :, -6:] = 0.0
+    for x in (_scene(16), _scene(40), wide):
+        with torch.no_grad():
+            expected = g.module(x, stochastic=False)
+        assert (_run_export(path, fmt, x) - expected).abs().max() < 1e-4, tuple(x.shape)

@@ -83,7 +83,7 @@ def export_generator(
         return out
     module = plain_module(loaded)
     side = example_size or _default_side(loaded)
-    example = torch.rand(1, loaded.config.model.channels, side, side, generator=torch.Generator().manual_seed(0))
+    example = torch.rand(2, loaded.config.model.channels, side, side, generator=torch.Generator().manual_seed(0))
     if fmt == "torchscript":
         _export_torchscript(module, example, out, meta)
     else:

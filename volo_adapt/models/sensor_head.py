@@ -95,6 +95,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from volo_adapt.models.box_sums import adaptive_mean_pool, box_sums, side_length
 from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.grid_resampling import GridResampling
 from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
@@ -108,14 +109,15 @@ gradients pass as if nothing were zeroed); ``threshold``: a separate validity lo
 mask; ``sampled``: the same with learned logistic noise on the logit (Gumbel-sigmoid)."""
 
 NEW_RETURN_MODES = ("ramp", "anchored")
+"""How a pixel without a return in the input gets one: ``ramp`` (its depth, starting from the codec's 0, crosses the
+validity threshold) or ``anchored`` (a learned logit decides; its depth starts from the valid-only mean of the
+input within ``reach``); see the module docstring."""
+
 DROP_MODES = ("none", "learned")
 """``drops``: how a pixel where the input returns loses its return. ``none``: only when its corrected depth falls
 below the codec's threshold (a ramp); ``learned``: the anchored return logit decides it too, starting at
 ``+validity_prior`` (every return kept at initialisation), without a straight-through gradient (the return-rate
 term trains it: volo_adapt.return_statistics); needs ``new_returns="anchored"``."""
-"""How a pixel without a return in the input gets one: ``ramp`` (its depth, starting from the codec's 0, crosses the
-validity threshold) or ``anchored`` (a learned logit decides; its depth starts from the valid-only mean of the
-input within ``reach``); see the module docstring."""
 
 COLOUR_MODES = ("free", "camera")
 """``free``: the head's per-pixel residual changes colour anywhere; ``camera``: colour changes only through a
@@ -138,7 +140,7 @@ def coordinate_channels(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([xs, ys, xs * xs + ys * ys], dim=1)
 
 
-def valid_mean_basis(x: torch.Tensor, valid: torch.Tensor, radius: int) -> torch.Tensor:
+def valid_mean_basis(x: torch.Tensor, valid: torch.Tensor, radius: int | torch.Tensor) -> torch.Tensor:
     """The mean of the valid pixels in each pixel's ``(2 radius + 1)``-sided box (normalised convolution).
 
     Hand-written because no library offers it: kornia's filters average invalid pixels (0) like any other value.
@@ -146,26 +148,20 @@ def valid_mean_basis(x: torch.Tensor, valid: torch.Tensor, radius: int) -> torch
     Args:
         x: ``(B, C, H, W)`` float, invalid pixels 0.
         valid: ``(B, 1, H, W)`` bool or 0/1 float, the pixels of ``x`` that count.
-        radius: integer >= 1, pixels.
+        radius: integer >= 1, pixels: an int or a 0-dim integer tensor (:func:`~volo_adapt.models.box_sums.box_sums`).
 
     Returns:
         ``(B, C, H, W)``, same dtype as ``x``: per channel, the mean of ``x`` over the valid pixels of the box
-        (computed in float32); exactly 0 where the box holds no valid pixel. Boxes are cut at the image border.
+        (computed in float64); exactly 0 where the box holds no valid pixel. Boxes are cut at the image border.
 
     Example:
         >>> x = torch.zeros(1, 1, 1, 5); x[..., 2] = 0.5
         >>> valid_mean_basis(x, x > 0, 1)
         tensor([[[[0.0000, 0.5000, 0.5000, 0.5000, 0.0000]]]])
     """
-    k = 2 * radius + 1
-
-    def box_mean(t: torch.Tensor) -> torch.Tensor:  # separable (O(k) per pixel); the border-cut box is a rectangle
-        t = F.avg_pool2d(t, (k, 1), 1, (radius, 0), count_include_pad=False)
-        return F.avg_pool2d(t, (1, k), 1, (0, radius), count_include_pad=False)
-
-    v = valid.to(torch.float32)
-    num, den = box_mean(x.float() * v), box_mean(v)
-    out = torch.where(den > 0, num / den.clamp_min(1e-12), torch.zeros_like(num))
+    v = valid.to(torch.float64)
+    num, den = box_sums(x * v, radius), box_sums(v, radius)  # the box's pixel count cancels in the ratio
+    out = torch.where(den > 0, num / den.clamp_min(1.0), torch.zeros_like(num))
     return out.to(x.dtype)
 
 
@@ -184,9 +180,8 @@ def lowpass_basis(x: torch.Tensor, factor: int) -> torch.Tensor:
         >>> bool(torch.allclose(lowpass_basis(torch.full((1, 4, 10, 10), 0.3), 4), torch.tensor(0.3)))
         True
     """
-    h, w = x.shape[-2:]
-    small = F.adaptive_avg_pool2d(x, (max(1, -(-h // factor)), max(1, -(-w // factor))))
-    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    small = adaptive_mean_pool(x, factor)  # adaptive_avg_pool2d's bins, in a form that exports at any size
+    return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 STE_SLOPE = 4.0
@@ -370,13 +365,13 @@ class SensorAwareGenerator(nn.Module):
         """``(B, 1, H, W)`` float 0/1: pixels within :attr:`reach` of the input's valid pixels (None: no limit)."""
         if self.reach < 0:
             return None
-        r = self.reach_px(x)
-        valid = self.input_valid(x).to(x.dtype)
-        return F.max_pool2d(valid, 2 * r + 1, 1, r) if r > 0 else valid
+        # a box sum, not max_pool2d: the window follows the input's size, and an exported graph must follow it too
+        return (box_sums(self.input_valid(x), self.reach_px(x)) > 0).to(x.dtype)
 
-    def reach_px(self, x: torch.Tensor) -> int:
-        """:attr:`reach` in whole pixels of ``x`` (``(B, C, H, W)``); only for ``reach >= 0``."""
-        return round(self.reach * max(x.shape[-2:]))
+    def reach_px(self, x: torch.Tensor) -> torch.Tensor:
+        """:attr:`reach` in whole pixels of ``x`` (``(B, C, H, W)``), rounded as Python's ``round``: a 0-dim int64
+        tensor computed from the input (exports follow the size); only for ``reach >= 0``."""
+        return torch.round(side_length(x) * self.reach).to(torch.int64)
 
     def anchored(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` with the depth of every pixel that has no return but a valid pixel within :attr:`reach` replaced
@@ -385,7 +380,7 @@ class SensorAwareGenerator(nn.Module):
         if self.new_returns != "anchored":
             return x, None
         valid = self.input_valid(x)
-        fill = valid_mean_basis(x[:, -1:], valid, max(1, self.reach_px(x)))
+        fill = valid_mean_basis(x[:, -1:], valid, self.reach_px(x).clamp_min(1))
         ring = ~valid & (fill >= self.depth_gap / 2)
         depth = torch.where(ring, fill, x[:, -1:])
         return torch.cat([x[:, :-1], depth], dim=1), ring
