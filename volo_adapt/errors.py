@@ -31,13 +31,20 @@ class CheckpointError(VoloError):
     """A checkpoint or exported model cannot be loaded or does not match."""
 
 
+FIRST_LINE_CHARS = 300
+"""Longest quote of a library's message, characters: torch's ONNX exporter once put a whole graph dump (tens of
+kilobytes) on its first line."""
+
+
 def first_line(e: BaseException) -> str:
-    """The first line of an exception's message, or its type name when the message is empty.
+    """The first line of an exception's message (at most :data:`FIRST_LINE_CHARS` characters, cut with ``...``),
+    or its type name when the message is empty.
 
     Libraries (torch, PIL, PyYAML, litdata) raise multi-line messages; a one-line user error quotes only this.
     """
     text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
+    line = text.splitlines()[0] if text else type(e).__name__
+    return line if len(line) <= FIRST_LINE_CHARS else line[: FIRST_LINE_CHARS - 3].rstrip() + "..."
 
 # --------------------------------------------------------------------------- errors about one named option
 # The library says ``batch_size 0: must be >= 1``; ``volo translate`` says ``--batch-size 0: must be >= 1``. The CLI
