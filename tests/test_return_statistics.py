@@ -7,13 +7,13 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from volo_adapt.build import build_codec, build_critic, build_generator
 from volo_adapt.config import load_config
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.errors import ConfigError
 from volo_adapt.return_statistics import (
+    KEEP_RATE_PRIOR,
     RETURN_BINS,
     RETURN_FEATURES,
     ReturnRateReference,
@@ -72,13 +72,34 @@ def test_reference_keep_rate_is_the_target_returns_per_source_return_per_bin():
     rate = ref.keep_rate("B")
     near_bin = int(feature_bins(a, GAP)[0, 0, 8, 0])
     far_bin = int(feature_bins(a, GAP)[0, 0, 8, -1])
-    assert rate[0, near_bin] == 1.0 and rate[0, far_bin] == 0.0
+    share = float(ref.hist_a[0, far_bin])  # the far bin's source returns per image pixel
+    assert rate[0, near_bin] == 1.0
+    assert float(rate[0, far_bin]) == pytest.approx(KEEP_RATE_PRIOR / (share + KEEP_RATE_PRIOR))  # 0 + the prior
+    assert float(rate[0, far_bin]) < 0.15
     assert rate[0, 0] == 1.0  # a bin without source returns: nothing to drop
     assert torch.all(ref.keep_rate("A") == 1.0)  # the other way every source return has a target one (capped)
     ref.update(a, a)  # a running mean: half way to "keep everything"
-    assert float(ref.keep_rate("B")[0, far_bin]) == pytest.approx(0.5)
+    half = share / 2 + KEEP_RATE_PRIOR
+    assert float(ref.keep_rate("B")[0, far_bin]) == pytest.approx(half / (share + KEEP_RATE_PRIOR))
     assert int(ref.seen) == 2
     assert set(ref.state_dict()) == {"hist_a", "hist_b", "seen"}  # saved with the module's checkpoint
+
+
+def test_a_bin_with_few_source_returns_reads_as_kept():
+    """The prior: a far bin where the source has a handful of returns and the target none is not evidence enough
+    to drop them (on the design sets such bins dropped what phone_lidar and builtin_lidar keep)."""
+    ref = ReturnRateReference(GAP)
+    ref.hist_a[0, 7] = KEEP_RATE_PRIOR / 10  # 0.1 % of the pixels; the target none
+    assert float(ref.keep_rate("B")[0, 7]) > 0.9 and float(ref.keep_rate("B")[0, 7]) < 1.0
+
+
+def test_running_means_saved_with_another_bin_count_are_re_estimated_not_refused():
+    old = {"hist_a": torch.rand(1, 16), "hist_b": torch.rand(1, 16), "seen": torch.tensor(40)}
+    ref = ReturnRateReference(GAP)
+    ref.load_state_dict(old)  # strict: no missing or unexpected keys either
+    assert int(ref.seen) == 0 and ref.hist_a.shape == (len(RETURN_FEATURES), RETURN_BINS)
+    ref.update(scene(1.0, 4.0), scene(1.0, 4.0))
+    assert torch.all(ref.keep_rate("B") == 1.0)  # the first batch set the means
 
 
 def kl_to_half(k: float) -> float:
@@ -132,15 +153,19 @@ def test_objective_adds_the_weighted_term_and_its_gradient_reaches_the_return_lo
     b = far_half_dropped(scene(1.0, 4.0, seed=1))
     ref.update(a, b)
     terms, _ = objective.generator_losses(a, b)
-    prior = objective.nets.gen_a2b.validity_prior  # the untrained keep logit: near rate 1, far rate 0
-    expected = (-F.logsigmoid(torch.tensor(prior)) - F.logsigmoid(torch.tensor(-prior))) / 2
+    untrained = torch.full((2, 1, 16, 16), objective.nets.gen_a2b.validity_prior)  # the keep logit at the start
+    expected = return_rate_loss(a, untrained, ref.keep_rate("B"), GAP)
+    assert float(expected) > 0.1  # the far half must go: the term is far from 0
     assert float(terms["ret_B"]) == pytest.approx(float(expected), rel=1e-5)
     alone = objective.weighted({"ret_B": terms["ret_B"]})
     assert float(alone) == pytest.approx(2 * float(expected), rel=1e-5)
     gen = objective.nets.gen_a2b
     gen.zero_grad()
     alone.backward()
-    assert gen.head.bias.grad[-1] > 0  # the keep logit's bias: descent lowers it (the far half must go)
+    far_bin = int(feature_bins(a, GAP, len(gen.keep_by_depth))[0, 0, 8, -1])
+    assert gen.keep_by_depth.grad[far_bin] > 0  # descent lowers the far bin's keep logit (the far half must go)
+    birth = 4 * (1 + len(gen.bases(a)))  # the new-return logit: after correction and blends
+    assert gen.head.bias.grad is None or gen.head.bias.grad[birth] == 0  # not the term's business
 
 
 def test_objective_without_the_term_reports_zero_and_ignores_a_reference():
@@ -156,3 +181,27 @@ def test_the_term_needs_learned_drops():
         load_config("smoke", ["loss.return_rate_weight=1"])
     with pytest.raises(ConfigError, match=r"loss\.return_rate_weight: must be >= 0"):
         load_config("smoke", [*DROPS, "loss.return_rate_weight=-1"])
+
+
+def test_the_term_alone_drops_what_the_target_loses_within_two_hundred_steps_at_the_presets_learning_rate():
+    """The return-rate term is the keep logit's only teacher (drops pass no straight-through gradient): alone, at the
+    presets' learning rate, it must take every far return below the threshold and leave every near one."""
+    cfg = load_config("smoke", [*DROPS, "model.sensor.validity_prior=0.5"])  # the candidate's (docs)
+    torch.manual_seed(0)
+    g = build_generator(cfg.model, cfg.data)
+    ref = ReturnRateReference(GAP)
+    a = scene(1.0, 4.0)
+    ref.update(a, far_half_dropped(scene(1.0, 4.0, seed=1)))
+    rate = ref.keep_rate("B")
+    optimizer = torch.optim.Adam(g.parameters(), lr=5e-4, betas=(0.5, 0.999))
+    for _ in range(200):  # Adam moves the bin's logit by about 10 x 5e-4 per step: +0.5 reaches 0 after ~100
+        loss = return_rate_loss(a, g(a, with_keep=True)[1], rate, GAP)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    kept = g(a, stochastic=False)[:, -1:] > 0
+    far = (CODEC.decode(a[:, -1:]) > 3.0) & (a[:, -1:] > 0)
+    near = ~far & (a[:, -1:] > 0)
+    assert far.any(), "no far returns"
+    assert not (kept & far).any(), int((kept & far).sum())
+    assert (kept | ~near).all(), int((~kept & near).sum())

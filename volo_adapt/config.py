@@ -257,7 +257,7 @@ class LossConfig:
     valid in both (SimGAN's self-regularisation; volo_adapt.losses.colour_anchor_loss). 0 = off (the original)."""
     return_rate_weight: float = 0.0
     """Lambda of the return-rate term (a candidate): the KL divergence from each source return's keep probability
-    (model.sensor.drops=learned) to the share of returns the target set keeps at that depth (0.3 m bins; running
+    (model.sensor.drops=learned) to the share of returns the target set keeps at that depth (0.59 m bins; running
     means of both domains' real images; volo_adapt.return_statistics), nats. Needs model.sensor.drops=learned.
     0 = off (every preset)."""
     swd_weight: float = 0.0

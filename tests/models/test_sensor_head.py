@@ -409,23 +409,40 @@ def test_learned_drops_start_by_keeping_every_return_and_remove_them_to_exact_ze
     x = codec_batch(s=32)
     assert torch.equal(g(x), x)  # untrained: every input return kept (logit 0 + validity_prior), none born
     valid = g.input_valid(x)
+    birth = -1  # the head's last channel here (no noise): the new-return logit; drops have a logit per depth bin
     with torch.no_grad():
-        g.head.bias[-1] = -2 * g.validity_prior  # the return logit (last channel here): below "keep" everywhere
+        g.keep_by_depth.fill_(-1.0)  # below "keep" in every bin
     y = g(x, stochastic=False)
-    assert valid.any() and torch.equal(y[valid.expand_as(y)], torch.zeros_like(y[valid.expand_as(y)]))
-    assert torch.equal(y, torch.zeros_like(y))  # nothing born either (the birth side starts even lower)
+    assert valid.any() and torch.equal(y, torch.zeros_like(y))  # every return dropped to exact 0, none born
     with torch.no_grad():
-        g.head.bias[-1] = -0.5 * g.validity_prior  # between the two priors: returns kept, none born
-    assert torch.equal(g(x, stochastic=False), x)
-    # a kept return passes no gradient to the logit (the return-rate term trains drops: volo_adapt.return_statistics);
-    # a pixel that could be born still does (births stay straight-through)
-    g.head.bias.grad = None
-    (g(x, stochastic=False)[:, -1:] * valid).sum().backward()
-    assert g.head.bias.grad[-1] == 0
-    g.head.bias.grad = None
+        g.head.bias[birth] = 5.0 + g.birth_prior  # births everywhere within reach: drops do not follow them
+    y = g(x, stochastic=False)
     _, ring = g.anchored(x)
-    (g(x, stochastic=False)[:, -1:] * (ring & g.within_reach(x).bool())).sum().backward()
-    assert g.head.bias.grad[-1].abs() > 0
+    born = ring & g.within_reach(x).bool()
+    dropped = y[valid.expand_as(y)]
+    assert torch.all(y[:, -1:][born] > 0) and torch.equal(dropped, torch.zeros_like(dropped))
+    with torch.no_grad():
+        g.head.bias[birth] = 0.0
+        g.keep_by_depth.zero_()
+        g.keep_by_depth[0] = -1.0  # the nearest bin only: the codec's near plane, where the batch has returns
+    near = valid & (x[:, -1:] < GAP + (1 - GAP) / len(g.keep_by_depth))
+    y = g(x, stochastic=False)
+    assert near.any() and not (y[:, -1:][near] > 0).any() and (y[:, -1:][valid & ~near] > 0).all()
+    with torch.no_grad():
+        g.keep_by_depth.zero_()
+    assert torch.equal(g(x, stochastic=False), x)  # returns kept, none born
+    # a kept return passes no gradient to either logit (the return-rate term trains drops through the keep logit
+    # that forward(with_keep=True) returns: volo_adapt.return_statistics); a pixel that could be born still does
+    g.zero_grad()
+    (g(x, stochastic=False)[:, -1:] * valid).sum().backward()
+    assert g.head.bias.grad[birth] == 0 and g.keep_by_depth.grad is None or not g.keep_by_depth.grad.any()
+    g.zero_grad()
+    (g(x, stochastic=False)[:, -1:] * born).sum().backward()
+    assert g.head.bias.grad[birth].abs() > 0 and (g.keep_by_depth.grad is None or not g.keep_by_depth.grad.any())
+    g.zero_grad()
+    _, keep_logit = g(x, stochastic=False, with_keep=True)
+    keep_logit.sum().backward()
+    assert torch.equal(keep_logit, torch.full_like(keep_logit, g.validity_prior)) and g.keep_by_depth.grad.sum() > 0
 
 
 def test_learned_drops_need_anchored_new_returns() -> None:

@@ -101,6 +101,7 @@ from volo_adapt.models.grid_resampling import GridResampling
 from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
 from volo_adapt.models.pinholes import bounded_logit, fill_and_drop, logistic, surrounded
 from volo_adapt.models.resampling import LearnedResampling
+from volo_adapt.return_statistics import RETURN_BINS, feature_bins
 
 VALIDITY_MODES = ("none", "depth", "threshold", "sampled")
 """``none``: validity only through the depth value (the codec's ``gap / 2`` threshold), colour left as produced;
@@ -115,9 +116,16 @@ input within ``reach``); see the module docstring."""
 
 DROP_MODES = ("none", "learned")
 """``drops``: how a pixel where the input returns loses its return. ``none``: only when its corrected depth falls
-below the codec's threshold (a ramp); ``learned``: the anchored return logit decides it too, starting at
-``+validity_prior`` (every return kept at initialisation), without a straight-through gradient (the return-rate
-term trains it: volo_adapt.return_statistics); needs ``new_returns="anchored"``."""
+below the codec's threshold (a ramp); ``learned``: a keep logit per depth bin of the input's return decides it too,
+starting at ``+validity_prior`` (every return kept at initialisation), without a straight-through gradient (the
+return-rate term trains it: volo_adapt.return_statistics); needs ``new_returns="anchored"``."""
+
+KEEP_LOGIT_GAIN = 10.0
+"""Factor on the keep logit's learned part (``drops="learned"``: one parameter per depth bin,
+``SensorAwareGenerator.keep_by_depth``). Only the return-rate term trains it, and Adam moves a parameter by about
+the learning rate per step whatever the gradient's size: at the presets' 5e-4 that is at most 0.3 in 600 batches,
+less than the ``validity_prior`` (0.5) a drop must overcome; the gain makes the same steps ten times larger in
+logit units (docs/sensor-aware.md, "Eleventh round")."""
 
 COLOUR_MODES = ("free", "camera")
 """``free``: the head's per-pixel residual changes colour anywhere; ``camera``: colour changes only through a
@@ -352,6 +360,14 @@ class SensorAwareGenerator(nn.Module):
         if self.pinhole_drop:
             self.drop_logit = nn.Parameter(torch.tensor(bounded_logit(drop)))
             """Offset of the drop logit (minus the return logit) at surrounded valid pixels; starts at logit(q)."""
+        if drops == "learned":
+            self.keep_by_depth = nn.Parameter(torch.zeros(RETURN_BINS))
+            """The keep logit of a return in each depth bin of the input (volo_adapt.return_statistics' bins),
+            before :data:`KEEP_LOGIT_GAIN` and ``+validity_prior``; starts at 0 (every return kept). One parameter
+            per bin, not a head channel: the return-rate term's target is one rate per bin, and on the design sets a
+            head channel (its own or the births') moved by at most 0.2 between the nearest and farthest bin in 600
+            batches while the bins the target keeps entirely (rate 1) pulled it up everywhere
+            (docs/sensor-aware.md, "Eleventh round")."""
         if validity == "sampled":
             self.validity_temperature = nn.Parameter(torch.zeros(()))
             """Scale of the logistic noise on the validity logit (its sign is irrelevant: the noise is symmetric)."""
@@ -478,18 +494,21 @@ class SensorAwareGenerator(nn.Module):
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
         keep_logit = None
         if ring is not None:  # a new return only where the learned logit says so (none at initialisation)
-            y = y * self.return_mask(x, ring, rest[:, :1], rand)
             if self.drops == "learned":
-                keep_logit = rest[:, :1] + self.validity_prior
+                by_depth = self.keep_by_depth[feature_bins(x, self.depth_gap, self.keep_by_depth.shape[0])]
+                keep_logit = KEEP_LOGIT_GAIN * by_depth + self.validity_prior
+            y = y * self.return_mask(x, ring, rest[:, :1], rand, keep_logit)
         out = self.apply_validity(x, y, rest, rand)
         return (out, keep_logit) if with_keep else out
 
     def return_mask(self, x: torch.Tensor, ring: torch.Tensor, logit: torch.Tensor,
-                    rand: dict[str, torch.Tensor] | None) -> torch.Tensor:
+                    rand: dict[str, torch.Tensor] | None, keep_logit: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 1, H, W)`` 0/1 (straight-through): which pixels of the anchored output keep a return.
 
         Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``; with
-        :attr:`drops` ``learned`` a pixel with a return in ``x`` keeps it where ``logit + validity_prior > 0``; with
+        :attr:`drops` ``learned`` a pixel with a return in ``x`` keeps it where ``keep_logit > 0`` (its depth bin's
+        learned logit plus ``validity_prior``, not the births' logit: sharing it, the critic's push for births on a
+        multizone design sensor held every return, docs/sensor-aware.md "Eleventh round"); with
         :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0`` (and, in a
         second pass, a hole pixel that the first pass's fills left surrounded); with :attr:`pinhole_drop` a
         surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every other pixel keeps what it
@@ -497,9 +516,9 @@ class SensorAwareGenerator(nn.Module):
         """
         mask_logit = logit - self.birth_prior
         kept = None
-        if self.drops == "learned":  # the same logit, on the input's returns, starting at "keep"
+        if keep_logit is not None:  # drops learned: the input's returns, starting at "keep"
             kept = self.input_valid(x) & ~ring
-            mask_logit = torch.where(kept, logit + self.validity_prior, mask_logit)
+            mask_logit = torch.where(kept, keep_logit, mask_logit)
             ring = ring | kept
         if self.pinhole_fill or self.pinhole_drop:
             noise = logistic(rand["uniform"]) if rand is not None else torch.zeros_like(logit)

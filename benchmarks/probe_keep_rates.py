@@ -1,0 +1,120 @@
+"""How far the return-rate term's keep-rate estimate can take the valid mask, measured without training.
+
+The return-rate term (``loss.return_rate_weight``, volo_adapt/return_statistics.py) asks the generator to keep each
+source return with its depth bin's keep rate, estimated from the two *unpaired* training sets; the per-pixel term
+converges to "drop every return of a bin whose rate is below 1/2". This probe applies exactly that depth rule to the
+paired scenes of a ``volo data synth`` set and scores the resulting valid mask against the sensor's truth
+(``paired/B``), beside the identity (keep everything) and the best rule by depth bin (the *true* per-bin keep rate
+from the paired scenes, thresholded). Variants: the estimator as built (:data:`RETURN_BINS`,
+:data:`KEEP_RATE_PRIOR`), without the prior, and with other bin counts. Births (new returns) are not modelled: the
+mask is the source's returns minus the rule's drops.
+
+Usage::
+
+    python benchmarks/probe_keep_rates.py DATA [DATA ...] --out runs/keep-probe   # folders from volo data synth
+
+Writes ``OUT/keep_rates.json`` and ``OUT/keep_rates.md``; seconds per set (reads 64 px sets once). Written by hand:
+it is this project's own probe, no library implements it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from volo_adapt.atomic import atomic_write_bytes
+from volo_adapt.data.eval_sets import load_network_tensors, load_paired
+from volo_adapt.data.sample import DepthCodec
+from volo_adapt.losses import returns_of
+from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, return_histogram
+
+VARIANTS = (
+    ("estimate", RETURN_BINS, KEEP_RATE_PRIOR),
+    ("estimate, no prior", RETURN_BINS, 0.0),
+    ("estimate, 16 bins", 16, KEEP_RATE_PRIOR),
+    ("estimate, 16 bins, no prior", 16, 0.0),
+)
+"""``(name, bins, prior)`` of the estimator variants scored beside the identity and the true-rate rule."""
+
+
+def estimated_keep_rate(source: torch.Tensor, target: torch.Tensor, gap: float, bins: int,
+                        prior: float) -> torch.Tensor:
+    """``(bins,)``: the target set's returns per source return in each depth bin, both raised by ``prior``, capped
+    at 1 (the formula of ``ReturnRateReference.keep_rate`` over whole sets instead of running means).
+
+    Args:
+        source, target: ``(N, C, H, W)`` network images of the two unpaired training sets.
+        gap: the codec's invalid band.
+        bins: depth bins.
+        prior: pseudo-returns per image pixel added to both counts.
+    """
+    def hist(t: torch.Tensor) -> torch.Tensor:
+        return return_histogram(feature_bins(t, gap, bins), returns_of(t, gap), bins)[0]
+
+    return ((hist(target) + prior) / (hist(source) + prior)).clamp(0.0, 1.0)
+
+
+def true_keep_rate(source: torch.Tensor, truth: torch.Tensor, gap: float, bins: int) -> torch.Tensor:
+    """``(bins,)``: of the paired source's returns in each bin, the share the sensor's truth also returns (1 where
+    the bin holds none)."""
+    src = returns_of(source, gap) > 0
+    kept = src & (returns_of(truth, gap) > 0)
+    index = feature_bins(source, gap, bins)[:, :1]
+    n_src = torch.zeros(bins).scatter_add_(0, index[src], torch.ones(int(src.sum())))
+    n_kept = torch.zeros(bins).scatter_add_(0, index[kept], torch.ones(int(kept.sum())))
+    return torch.where(n_src > 0, n_kept / n_src.clamp_min(1.0), torch.ones_like(n_src))
+
+
+def rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, gap: float) -> float:
+    """Valid-mask IoU against ``truth`` of ``source``'s returns minus those in bins whose ``rate`` is below 1/2."""
+    src = returns_of(source, gap) > 0
+    keep = rate[feature_bins(source, gap, rate.shape[0])[:, :1]] >= 0.5
+    mask, want = src & keep, returns_of(truth, gap) > 0
+    return float((mask & want).sum() / (mask | want).sum().clamp_min(1))
+
+
+def probe(data: Path, codec: DepthCodec, size: int) -> dict[str, float]:
+    """The identity's, each variant's and the true-rate rule's IoU on one synth set."""
+    a, _ = load_network_tensors([str(data / "A" / "train")], size, codec, 1000.0)
+    b, _ = load_network_tensors([str(data / "B" / "train")], size, codec, 1000.0)
+    pa, pb = load_paired(data / "paired", "a2b", size, codec, 1000.0)
+    gap = codec.gap
+    row = {"identity": rule_iou(pa, pb, torch.ones(1), gap)}
+    for name, bins, prior in VARIANTS:
+        row[name] = rule_iou(pa, pb, estimated_keep_rate(a, b, gap, bins, prior), gap)
+    for bins in sorted({bins for _, bins, _ in VARIANTS}):
+        row[f"true rate, {bins} bins"] = rule_iou(pa, pb, true_keep_rate(pa, pb, gap, bins), gap)
+    return row
+
+
+def markdown(rows: dict[str, dict[str, float]]) -> str:
+    cols = list(next(iter(rows.values())))
+    lines = ["| set | " + " | ".join(cols) + " |", "| --- |" + " --- |" * len(cols)]
+    lines += [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in cols) + " |" for name, row in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("data", type=Path, nargs="+", help="folders written by volo data synth (A/, B/, paired/)")
+    p.add_argument("--size", type=int, default=64, help="evaluation side, pixels (the sets' own)")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    codec = DepthCodec()
+    rows = {}
+    for data in args.data:
+        if not (data / "paired").is_dir():
+            raise SystemExit(f"{data}: not a volo data synth folder (no paired/)")
+        rows[data.name] = probe(data, codec, args.size)
+        print(data.name, " ".join(f"{k}={v:.3f}" for k, v in rows[data.name].items()), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "keep_rates.json", (json.dumps(rows, indent=2) + "\n").encode())
+    atomic_write_bytes(args.out / "keep_rates.md", markdown(rows).encode())
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""``probe_keep_rates.py`` at toy size: the depth rule's valid mask against a zoo sensor's paired truth."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import probe_keep_rates  # noqa: E402
+
+from volo_adapt.data.sample import DepthCodec  # noqa: E402
+from volo_adapt.synth.dataset_writer import write_synth_dataset  # noqa: E402
+from volo_adapt.synth.zoo import make_sensor  # noqa: E402
+
+CODEC = DepthCodec()
+
+
+def test_the_rule_iou_of_a_rate_is_the_mask_after_dropping_bins_below_one_half():
+    depth = torch.tensor([[1.0, 1.0, 4.0, 4.0]])  # two near returns, two far ones
+    source = CODEC.encode(depth).view(1, 1, 1, 4).expand(1, 4, 1, 4)
+    truth = source.clone()
+    truth[..., 3] = 0.0  # the sensor lost one far return
+    keep_all = torch.ones(8)
+    assert probe_keep_rates.rule_iou(source, truth, keep_all, CODEC.gap) == pytest.approx(3 / 4)
+    far = int(((CODEC.encode(torch.tensor(4.0)) - CODEC.gap) / (1 - CODEC.gap) * 8).long())
+    drop_far = keep_all.clone()
+    drop_far[far] = 0.4
+    assert probe_keep_rates.rule_iou(source, truth, drop_far, CODEC.gap) == pytest.approx(2 / 3)
+    assert probe_keep_rates.true_keep_rate(source, truth, CODEC.gap, 8)[far] == 0.5
+
+
+def test_probe_end_to_end_on_a_toy_zoo_set(tmp_path):
+    data = tmp_path / "tof"
+    write_synth_dataset(data, n_train=3, n_test=3, size=24, seed=2, sensor=make_sensor("tof", 2))
+    rows = probe_keep_rates.main([str(data), "--size", "24", "--out", str(tmp_path / "out")])
+    row = rows["tof"]
+    assert set(row) >= {"identity", "estimate", "true rate, 8 bins"} and all(0 <= v <= 1 for v in row.values())
+    assert json.loads((tmp_path / "out" / "keep_rates.json").read_text()) == rows
+    assert "| tof |" in (tmp_path / "out" / "keep_rates.md").read_text()
+    with pytest.raises(SystemExit, match="not a volo data synth folder"):
+        probe_keep_rates.main([str(tmp_path), "--out", str(tmp_path / "out2")])
