@@ -131,8 +131,8 @@ def _export_torchscript(module: nn.Module, example: torch.Tensor, out: Path, met
             with torch.no_grad():
                 traced = torch.jit.trace(module, example, check_trace=False)
         except (TypeError, RuntimeError) as e:
-            # e.g. model.sensor.reach (the demo preset): its window in pixels follows the input size, which a traced
-            # graph cannot follow; one line for the user instead of the tracer's traceback, nothing written
+            # e.g. Python arithmetic on a traced size (round() of a tensor) in a future layer: one line for the user
+            # instead of the tracer's traceback, nothing written
             raise VoloError(f"--format torchscript: this generator cannot be traced ({first_line(e)}); "
                             "export --format pt or hub instead") from e
     with atomic_path(out) as tmp:

@@ -49,14 +49,19 @@ def box_sums(t: torch.Tensor, radius: int | torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _axis_box_sums(t: torch.Tensor, radius: int | torch.Tensor, dim: int) -> torch.Tensor:
-    """Sums over ``[i - radius, i + radius]`` along ``dim`` (2 or 3) of ``(B, C, H, W)`` float64 ``t``."""
+def _axis_prefix_sums(t: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Along ``dim`` (2 or 3) of ``(B, C, H, W)`` ``t`` of length ``L``: the prefix sums ``(B, C, L + 1, W)`` or
+    ``(B, C, H, L + 1)`` (entry ``k`` = sum of the first ``k`` values), the positions ``0 .. L-1`` (``(L,)`` int64)
+    and ``L`` (0-dim int64), the last two counted from the input (an exported graph follows its size)."""
     line = t[0, 0, :, 0] if dim == 2 else t[0, 0, 0, :]
     ones = torch.ones_like(line, dtype=torch.int64)
-    index = ones.cumsum(0) - 1  # 0 .. L-1, from the input's size (exports follow it)
-    length = ones.sum()
     pad = (0, 0, 1, 0) if dim == 2 else (1, 0)
-    cumulative = F.pad(t.cumsum(dim), pad)  # entry k = sum of the first k values along dim
+    return F.pad(t.cumsum(dim), pad), ones.cumsum(0) - 1, ones.sum()
+
+
+def _axis_box_sums(t: torch.Tensor, radius: int | torch.Tensor, dim: int) -> torch.Tensor:
+    """Sums over ``[i - radius, i + radius]`` along ``dim`` (2 or 3) of ``(B, C, H, W)`` float64 ``t``."""
+    cumulative, index, length = _axis_prefix_sums(t, dim)
     hi = torch.minimum(index + radius + 1, length)
     lo = (index - radius).clamp_min(0)
     return cumulative.index_select(dim, hi) - cumulative.index_select(dim, lo)
@@ -99,15 +104,11 @@ def _adaptive_means_by_sums(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 def _axis_adaptive_means(t: torch.Tensor, factor: int, dim: int) -> torch.Tensor:
     """Adaptive-bin means along ``dim`` (2 or 3) of ``(B, C, H, W)`` float64 ``t`` into ``ceil(L / factor)`` cells."""
-    line = t[0, 0, :, 0] if dim == 2 else t[0, 0, 0, :]
-    ones = torch.ones_like(line, dtype=torch.int64)
-    length = ones.sum()
-    cell = (ones.cumsum(0) - 1)[::factor] // factor  # 0 .. n-1: one entry per cell, n = ceil(L / factor)
+    cumulative, index, length = _axis_prefix_sums(t, dim)
+    cell = index[::factor] // factor  # 0 .. n-1: one entry per cell, n = ceil(L / factor)
     n = (length + factor - 1) // factor
     start = cell * length // n
     end = ((cell + 1) * length + n - 1) // n
-    pad = (0, 0, 1, 0) if dim == 2 else (1, 0)
-    cumulative = F.pad(t.cumsum(dim), pad)
     sums = cumulative.index_select(dim, end) - cumulative.index_select(dim, start)
     shape = [1, 1, -1, 1] if dim == 2 else [1, 1, 1, -1]
     return sums / (end - start).to(t.dtype).view(shape)
