@@ -29,7 +29,7 @@ from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.eval_sets import load_network_tensors, load_paired
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
-from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, return_histogram
+from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, keep_rate_of, return_histogram
 
 VARIANTS = (
     ("estimate", RETURN_BINS, KEEP_RATE_PRIOR),
@@ -43,7 +43,7 @@ VARIANTS = (
 def estimated_keep_rate(source: torch.Tensor, target: torch.Tensor, gap: float, bins: int,
                         prior: float) -> torch.Tensor:
     """``(bins,)``: the target set's returns per source return in each depth bin, both raised by ``prior``, capped
-    at 1 (the formula of ``ReturnRateReference.keep_rate`` over whole sets instead of running means).
+    at 1 (:func:`keep_rate_of`, as ``ReturnRateReference.keep_rate``, over whole sets instead of running means).
 
     Args:
         source, target: ``(N, C, H, W)`` network images of the two unpaired training sets.
@@ -54,7 +54,7 @@ def estimated_keep_rate(source: torch.Tensor, target: torch.Tensor, gap: float, 
     def hist(t: torch.Tensor) -> torch.Tensor:
         return return_histogram(feature_bins(t, gap, bins), returns_of(t, gap), bins)[0]
 
-    return ((hist(target) + prior) / (hist(source) + prior)).clamp(0.0, 1.0)
+    return keep_rate_of(hist(target), hist(source), prior)
 
 
 def true_keep_rate(source: torch.Tensor, truth: torch.Tensor, gap: float, bins: int) -> torch.Tensor:

@@ -75,6 +75,13 @@ def return_histogram(bins_of: torch.Tensor, weight: torch.Tensor, bins: int = RE
     return hist / (b * h * w)
 
 
+def keep_rate_of(target_hist: torch.Tensor, source_hist: torch.Tensor, prior: float = KEEP_RATE_PRIOR) -> torch.Tensor:
+    """Per bin, the target's returns per source return, both raised by ``prior`` (returns per image pixel) and
+    capped at 1: 1 where the source has none (nothing to drop there). Histograms from :func:`return_histogram`
+    (any shape, the same for both)."""
+    return ((target_hist + prior) / (source_hist + prior)).clamp(0.0, 1.0)
+
+
 class ReturnRateReference(nn.Module):
     """Running means of each domain's returns per bin (its real images), whose ratio is the keep rate the
     return-rate term asks a translation for. Buffers (saved in checkpoints): ``hist_a``, ``hist_b`` ``(F, bins)``
@@ -110,7 +117,7 @@ class ReturnRateReference(nn.Module):
         counts raised by :data:`KEEP_RATE_PRIOR` (so 1 where the other domain has none: nothing to drop there),
         i.e. the keep rate of a translation into ``dst``."""
         num, den = (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
-        return ((num + KEEP_RATE_PRIOR) / (den + KEEP_RATE_PRIOR)).clamp(0.0, 1.0)
+        return keep_rate_of(num, den)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
         # a checkpoint written with another bin count (16 before this build's 8) holds running means that do not
