@@ -85,12 +85,18 @@ def test_reference_keep_rate_is_the_target_returns_per_source_return_per_bin():
     assert set(ref.state_dict()) == {"hist_a", "hist_b", "seen"}  # saved with the module's checkpoint
 
 
-def test_a_bin_with_few_source_returns_reads_as_kept():
+def test_a_bin_with_few_source_returns_reads_as_its_nearer_neighbour():
     """The prior: a far bin where the source has a handful of returns and the target none is not evidence enough
-    to drop them (on the design sets such bins dropped what phone_lidar and builtin_lidar keep)."""
+    to drop them where the nearer bins are kept (without it such bins dropped what phone_lidar and builtin_lidar
+    keep), nor to keep them where the nearer bins are dropped (a prior towards 1 kept tof's farthest bins)."""
     ref = ReturnRateReference(GAP)
     ref.hist_a[0, 7] = KEEP_RATE_PRIOR / 10  # 0.1 % of the pixels; the target none
-    assert float(ref.keep_rate("B")[0, 7]) > 0.9 and float(ref.keep_rate("B")[0, 7]) < 1.0
+    ref.hist_a[0, 5] = ref.hist_b[0, 5] = 0.2  # a well-filled bin the target keeps
+    assert 0.9 < float(ref.keep_rate("B")[0, 7]) < 1.0
+    ref.hist_b[0, 5] = 0.02  # the target keeps a tenth of it
+    assert float(ref.keep_rate("B")[0, 5]) == pytest.approx(0.03 / 0.21)
+    assert float(ref.keep_rate("B")[0, 6]) == pytest.approx(0.03 / 0.21)  # no evidence at all: the nearer bin's
+    assert float(ref.keep_rate("B")[0, 7]) == pytest.approx(0.03 / 0.21 / 1.1)  # little: close to it, below 1/2
 
 
 def test_running_means_saved_with_another_bin_count_are_re_estimated_not_refused():

@@ -51,8 +51,8 @@ REVIEWED_FLOATS = {
     4.0: "LOG_SCALE_BOUND / STE_SLOPE (numerical shaping of the head's outputs)",
     0.2: "LeakyReLU slope of pix2pix/CycleGAN (Isola et al. 2017)",
     0.3: "LeakyReLU slope of the original VoloGAN networks (docs/paper-differences.md)",
-    0.01: "SSIM K1 (Wang et al. 2004); KEEP_RATE_PRIOR, pseudo-returns per image pixel in every depth bin (a "
-          "sample-size guard chosen on the design sets, docs/sensor-aware.md eleventh round)",
+    0.01: "SSIM K1 (Wang et al. 2004); KEEP_RATE_PRIOR, pseudo-returns per image pixel in every depth bin, at the "
+          "nearer bin's rate (a sample-size guard chosen on the design sets, docs/sensor-aware.md eleventh round)",
     0.03: "SSIM K2 (Wang et al. 2004)",
     0.125: "GridResampling.TAP_STEP: spacing of the learned kernel taps, cells (the kernels' resolution)",
     1.5: "GridResampling: MIN_CELL_PX (finer is the image's own resolution) and 1.5 cells of border padding",
