@@ -9,9 +9,15 @@ from the paired scenes, thresholded). Variants: the estimator as built (:data:`R
 :data:`KEEP_RATE_PRIOR`), without the prior, and with other bin counts. Births (new returns) are not modelled: the
 mask is the source's returns minus the rule's drops.
 
+With ``--c2st`` it also asks what a drop rule costs in distinguishability: the C2ST accuracy (``volo eval``'s
+classifier, RGB-D and depth only, mean over ``--c2st-repeats`` classifier seeds) of the source's *test* images
+with the rule's drops applied against the target's test images, beside the untouched source and random drops at
+the true per-bin rate (what a depth-only model of the sensor's own dropout rate would scatter).
+
 Usage::
 
     python benchmarks/probe_keep_rates.py DATA [DATA ...] --out runs/keep-probe   # folders from volo data synth
+    python benchmarks/probe_keep_rates.py DATA --c2st --out runs/keep-probe      # + what the rule costs in C2ST
 
 Writes ``OUT/keep_rates.json`` and ``OUT/keep_rates.md``; seconds per set (reads 64 px sets once). Written by hand:
 it is this project's own probe, no library implements it.
@@ -29,6 +35,7 @@ from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.eval_sets import load_network_tensors, load_paired
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
+from volo_adapt.metrics.c2st import c2st
 from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, keep_rate_of, return_histogram
 
 VARIANTS = (
@@ -76,8 +83,30 @@ def rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, gap:
     return float((mask & want).sum() / (mask | want).sum().clamp_min(1))
 
 
-def probe(data: Path, codec: DepthCodec, size: int) -> dict[str, float]:
-    """The identity's, each variant's and the true-rate rule's IoU on one synth set."""
+def dropped(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``x`` ``(N, C, H, W)`` with every channel zeroed where ``keep`` ``(N, 1, H, W)`` bool is False (the network
+    convention for a lost return: no depth, black colour)."""
+    return x * keep.to(x.dtype)
+
+
+def rule_c2st(test_a: torch.Tensor, test_b: torch.Tensor, rate: torch.Tensor, true_rate: torch.Tensor, gap: float,
+              repeats: int) -> dict[str, float]:
+    """C2ST accuracies (RGB-D and depth only) against ``test_b`` of ``test_a`` untouched, with the hard rule of
+    ``rate`` applied, and with random drops at ``true_rate`` per bin (seeded)."""
+    bins_of = feature_bins(test_a, gap, rate.shape[0])[:, :1]
+    draw = torch.rand(bins_of.shape, generator=torch.Generator().manual_seed(0))
+    judged = {"identity": test_a, "rule": dropped(test_a, rate[bins_of] >= 0.5),
+              "random at true rate": dropped(test_a, draw < true_rate[bins_of])}
+    out = {}
+    for name, x in judged.items():
+        for channels in ("rgbd", "depth"):
+            out[f"C2ST {channels}, {name}"] = c2st(x, test_b, channels, repeats=repeats).acc
+    return out
+
+
+def probe(data: Path, codec: DepthCodec, size: int, c2st_repeats: int = 0) -> dict[str, float]:
+    """The identity's, each variant's and the true-rate rule's IoU on one synth set; with ``c2st_repeats`` > 0
+    also :func:`rule_c2st` of the estimate as built."""
     a, _ = load_network_tensors([str(data / "A" / "train")], size, codec, 1000.0)
     b, _ = load_network_tensors([str(data / "B" / "train")], size, codec, 1000.0)
     pa, pb = load_paired(data / "paired", "a2b", size, codec, 1000.0)
@@ -87,6 +116,11 @@ def probe(data: Path, codec: DepthCodec, size: int) -> dict[str, float]:
         row[name] = rule_iou(pa, pb, estimated_keep_rate(a, b, gap, bins, prior), gap)
     for bins in sorted({bins for _, bins, _ in VARIANTS}):
         row[f"true rate, {bins} bins"] = rule_iou(pa, pb, true_keep_rate(pa, pb, gap, bins), gap)
+    if c2st_repeats > 0:
+        ta, _ = load_network_tensors([str(data / "A" / "test")], size, codec, 1000.0)
+        tb, _ = load_network_tensors([str(data / "B" / "test")], size, codec, 1000.0)
+        rate = estimated_keep_rate(a, b, gap, RETURN_BINS, KEEP_RATE_PRIOR)
+        row |= rule_c2st(ta, tb, rate, true_keep_rate(pa, pb, gap, RETURN_BINS), gap, c2st_repeats)
     return row
 
 
@@ -102,13 +136,15 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     p.add_argument("data", type=Path, nargs="+", help="folders written by volo data synth (A/, B/, paired/)")
     p.add_argument("--size", type=int, default=64, help="evaluation side, pixels (the sets' own)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--c2st", action="store_true", help="also the C2ST of the rule's drops on the test images")
+    p.add_argument("--c2st-repeats", type=int, default=5, help="classifier seeds per C2ST (with --c2st)")
     args = p.parse_args(argv)
     codec = DepthCodec()
     rows = {}
     for data in args.data:
         if not (data / "paired").is_dir():
             raise SystemExit(f"{data}: not a volo data synth folder (no paired/)")
-        rows[data.name] = probe(data, codec, args.size)
+        rows[data.name] = probe(data, codec, args.size, args.c2st_repeats if args.c2st else 0)
         print(data.name, " ".join(f"{k}={v:.3f}" for k, v in rows[data.name].items()), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out / "keep_rates.json", (json.dumps(rows, indent=2) + "\n").encode())

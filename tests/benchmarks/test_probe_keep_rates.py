@@ -44,3 +44,20 @@ def test_probe_end_to_end_on_a_toy_zoo_set(tmp_path):
     assert "| tof |" in (tmp_path / "out" / "keep_rates.md").read_text()
     with pytest.raises(SystemExit, match="not a volo data synth folder"):
         probe_keep_rates.main([str(tmp_path), "--out", str(tmp_path / "out2")])
+
+
+def test_c2st_of_the_rule_scores_the_untouched_source_the_rule_and_random_drops(tmp_path):
+    data = tmp_path / "zone_tof"
+    write_synth_dataset(data, n_train=4, n_test=4, size=16, seed=3, sensor=make_sensor("zone_tof", 3))
+    row = probe_keep_rates.main([str(data), "--size", "16", "--c2st", "--c2st-repeats", "1",
+                                 "--out", str(tmp_path / "out")])["zone_tof"]
+    judged = ("identity", "rule", "random at true rate")
+    assert {f"C2ST {c}, {j}" for c in ("rgbd", "depth") for j in judged} <= set(row)
+    assert all(0 <= row[f"C2ST rgbd, {j}"] <= 1 for j in judged)
+
+
+def test_dropped_blanks_every_channel_of_a_lost_return():
+    x = torch.full((1, 4, 2, 2), 0.5)
+    keep = torch.tensor([[[[True, False], [True, True]]]])
+    out = probe_keep_rates.dropped(x, keep)
+    assert torch.all(out[0, :, 0, 1] == 0) and torch.all(out[0, :, 1, :] == 0.5)
