@@ -15,7 +15,8 @@ from volo_adapt.data.sample import DepthCodec
 def build_generator(model: ModelConfig, data: DataConfig | None = None, direction: str = "a2b") -> nn.Module:
     """The generator described by ``model`` (same architecture for both directions).
 
-    ``direction`` (``"a2b"`` or ``"b2a"``) only orders ``model.sensor.pinhole_rates`` as (source, target).
+    ``direction`` (``"a2b"`` or ``"b2a"``) only orders ``model.sensor.pinhole_rates`` as (source, target) and picks
+    its own of ``model.sensor.birth_ring_counts``.
 
     With any ``model.sensor`` switch on, the registry's backbone is built with raw feature outputs and wrapped in
     :class:`~volo_adapt.models.sensor_head.SensorAwareGenerator` (which needs the codec's ``data.depth_gap`` and,
@@ -63,7 +64,17 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         birth_prior=sensor.birth_prior,
         drops=sensor.drops,
         pinhole_rates=_source_and_target(sensor.pinhole_rates, direction),
+        birth_rings=_of_direction(sensor.birth_ring_counts, direction),
     )
+
+
+def _of_direction(counts: list[int], direction: str) -> int:
+    """``[A -> B, B -> A]`` -> the count of ``direction`` (0 when none are set)."""
+    if not counts:
+        return 0
+    if direction not in ("a2b", "b2a"):
+        raise ValueError(f"direction must be a2b or b2a, got {direction!r}")
+    return int(counts[0] if direction == "a2b" else counts[1])
 
 
 def _source_and_target(rates: list[float], direction: str) -> tuple[float, float] | None:

@@ -170,6 +170,17 @@ class SensorHeadConfig:
     (dimensionless, each in ``[0, 1)``); empty = off. Set by ``pinholes: auto`` at the start of training
     (overwriting any value given), or by hand with ``pinholes: none``. Stored with the run."""
 
+    birth_rings: str = "none"
+    """none | auto: at the start of training, estimate from both domains' training images how many one-pixel rings
+    around its source's surfaces each generator should fill with new returns (the target's returns beyond the
+    source's, depth bin by depth bin, against the rings' sizes; models/birth_rings.py, training/domain_births.py)
+    and store them in :attr:`birth_ring_counts`; each generator then starts with new returns on those rings (needs
+    ``new_returns: anchored``; rings beyond ``reach`` stay empty). A candidate: off in every preset."""
+    birth_ring_counts: list[int] = field(default_factory=list)
+    """``[A -> B, B -> A]``: rings filled by each generator (integers, 0..8); empty = off. Set by ``birth_rings:
+    auto`` at the start of training (overwriting any value given), or by hand with ``birth_rings: none``. Stored
+    with the run."""
+
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
     colour matrix, offset, tone curve, vignetting, plus the bases' blends and sampled noise; see

@@ -33,6 +33,7 @@ def choices() -> dict[str, tuple[str, ...]]:
     from volo_adapt.losses import ADVERSARIAL_KINDS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
     from volo_adapt.models.sensor_head import COLOUR_MODES, DROP_MODES, NEW_RETURN_MODES, VALIDITY_MODES
+    from volo_adapt.training.domain_births import BIRTH_RING_MODES
     from volo_adapt.training.domain_pinholes import PINHOLE_MODES
     from volo_adapt.training.loggers import LOGGERS
     from volo_adapt.training.schedules import SCHEDULES
@@ -53,6 +54,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.drops": DROP_MODES,
         "model.sensor.native_grid": NATIVE_GRID_MODES,
         "model.sensor.pinholes": PINHOLE_MODES,
+        "model.sensor.birth_rings": BIRTH_RING_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
@@ -126,6 +128,15 @@ def _check_model(m: ModelConfig) -> None:
           "model.sensor.pinhole_rates", f"must be empty or [domain A, domain B] fractions in [0, 1), got {rates}")
     _need((s.pinholes == "none" and not rates) or s.new_returns == "anchored", "model.sensor.pinholes",
           "filling and dropping pinholes needs model.sensor.new_returns=anchored")
+    from volo_adapt.models.birth_rings import MAX_RINGS
+
+    counts = s.birth_ring_counts
+    _need(len(counts) in (0, 2) and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_RINGS
+                                        for n in counts),
+          "model.sensor.birth_ring_counts",
+          f"must be empty or [A -> B, B -> A] integers in 0..{MAX_RINGS}, got {counts}")
+    _need((s.birth_rings == "none" and not counts) or s.new_returns == "anchored", "model.sensor.birth_rings",
+          "filling rings with new returns needs model.sensor.new_returns=anchored")
     _need(s.native_cell_px == 0 or s.native_cell_px >= MIN_CELL_PX, "model.sensor.native_cell_px",
           f"must be 0 (none) or >= {MIN_CELL_PX} pixels, got {s.native_cell_px}")
 

@@ -95,6 +95,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from volo_adapt.models.birth_rings import ring_distance
 from volo_adapt.models.box_sums import adaptive_mean_pool, box_sums, side_length
 from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.grid_resampling import GridResampling
@@ -258,6 +259,11 @@ class SensorAwareGenerator(nn.Module):
             starts by filling source pinholes with probability ``p`` or dropping surrounded valid pixels with
             probability ``q`` (:func:`~volo_adapt.models.pinholes.fill_and_drop`), through the return logit plus a
             learned offset (:attr:`fill_logit`, :attr:`drop_logit`) and logistic noise. None = off.
+        birth_rings: with ``anchored``, how many one-pixel rings (city-block distance) around the input's returns
+            start with new returns (:mod:`~volo_adapt.models.birth_rings`, estimated from the two training sets by
+            ``model.sensor.birth_rings: auto``): there the return logit gets a learned offset
+            (:attr:`ring_logit`, starting at +6) instead of ``-birth_prior``; rings beyond ``reach`` stay empty.
+            0 = off. A candidate, off in every preset.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -295,6 +301,7 @@ class SensorAwareGenerator(nn.Module):
         drops: str = "none",
         native_cell_px: float = 0.0,
         pinhole_rates: tuple[float, float] | None = None,
+        birth_rings: int = 0,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -315,6 +322,8 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError("drops='learned' needs new_returns='anchored' (one return logit decides births and drops)")
         if pinhole_rates is not None and new_returns != "anchored":
             raise ValueError("pinhole_rates need new_returns='anchored' (a filled pinhole is an anchored new return)")
+        if birth_rings < 0 or (birth_rings > 0 and new_returns != "anchored"):
+            raise ValueError(f"birth_rings must be >= 0 and needs new_returns='anchored', got {birth_rings}")
         self.backbone = backbone
         self.channels = channels
         self.depth_gap = float(depth_gap)
@@ -360,6 +369,11 @@ class SensorAwareGenerator(nn.Module):
         if self.pinhole_drop:
             self.drop_logit = nn.Parameter(torch.tensor(bounded_logit(drop)))
             """Offset of the drop logit (minus the return logit) at surrounded valid pixels; starts at logit(q)."""
+        self.birth_rings = int(birth_rings)
+        if self.birth_rings:
+            self.ring_logit = nn.Parameter(torch.tensor(bounded_logit(1.0)))
+            """Offset of the return logit on the first :attr:`birth_rings` rings around the input's returns; starts
+            at the bound (+6: every ring pixel within reach returns), learned."""
         if drops == "learned":
             self.keep_by_depth = nn.Parameter(torch.zeros(RETURN_BINS))
             """The keep logit of a return in each depth bin of the input (volo_adapt.return_statistics' bins),
@@ -392,12 +406,17 @@ class SensorAwareGenerator(nn.Module):
     def anchored(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` with the depth of every pixel that has no return but a valid pixel within :attr:`reach` replaced
         by the valid-only mean depth of the reach box (the anchor of a possible new return), and the ``(B, 1, H, W)``
-        bool mask of those pixels; ``(x, None)`` unless ``new_returns == "anchored"``."""
+        bool mask of those pixels; ``(x, None)`` unless ``new_returns == "anchored"``. With :attr:`birth_rings` the
+        colour is anchored the same way (the rings' new returns are many and start returned: black, the network's
+        colour of "no return", would ring every surface)."""
         if self.new_returns != "anchored":
             return x, None
         valid = self.input_valid(x)
-        fill = valid_mean_basis(x[:, -1:], valid, self.reach_px(x).clamp_min(1))
-        ring = ~valid & (fill >= self.depth_gap / 2)
+        channels = x if self.birth_rings else x[:, -1:]
+        fill = valid_mean_basis(channels, valid, self.reach_px(x).clamp_min(1))
+        ring = ~valid & (fill[:, -1:] >= self.depth_gap / 2)
+        if self.birth_rings:
+            return torch.where(ring, fill, x), ring
         depth = torch.where(ring, fill, x[:, -1:])
         return torch.cat([x[:, :-1], depth], dim=1), ring
 
@@ -505,7 +524,8 @@ class SensorAwareGenerator(nn.Module):
                     rand: dict[str, torch.Tensor] | None, keep_logit: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 1, H, W)`` 0/1 (straight-through): which pixels of the anchored output keep a return.
 
-        Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``; with
+        Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``, or
+        ``logit + ring_logit > 0`` on the first :attr:`birth_rings` rings around ``x``'s returns; with
         :attr:`drops` ``learned`` a pixel with a return in ``x`` keeps it where ``keep_logit > 0`` (its depth bin's
         learned logit plus ``validity_prior``, not the births' logit: sharing it, the critic's push for births on a
         multizone design sensor held every return, docs/sensor-aware.md "Eleventh round"); with
@@ -515,6 +535,9 @@ class SensorAwareGenerator(nn.Module):
         has (1). ``rand`` None: no noise (the deterministic translation).
         """
         mask_logit = logit - self.birth_prior
+        if self.birth_rings:
+            on_rings = ring & (ring_distance(self.input_valid(x), self.birth_rings) <= self.birth_rings)
+            mask_logit = torch.where(on_rings, logit + self.ring_logit, mask_logit)
         kept = None
         if keep_logit is not None:  # drops learned: the input's returns, starting at "keep"
             kept = self.input_valid(x) & ~ring

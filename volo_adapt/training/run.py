@@ -261,6 +261,9 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
     if cfg.model.sensor.pinholes == "auto":
         rates = [float(r) for r in saved_sensor.get("pinhole_rates", [])]
         cfg = cfg.replace(model={"sensor": {"pinhole_rates": rates}})
+    if cfg.model.sensor.birth_rings == "auto":
+        counts = [int(n) for n in saved_sensor.get("birth_ring_counts", [])]
+        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": counts}})
     saved_data = saved.get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
@@ -366,6 +369,12 @@ def _train(
         measured = estimate_domain_pinholes(data_a, data_b, cfg.data)
         notes.append(measured.note)
         cfg = cfg.replace(model={"sensor": {"pinhole_rates": measured.rates}})
+    if ckpt_path is None and cfg.model.sensor.birth_rings == "auto":
+        from volo_adapt.training.domain_births import estimate_birth_rings
+
+        births = estimate_birth_rings(data_a, data_b, cfg.data)
+        notes.append(births.note)
+        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts}})
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 

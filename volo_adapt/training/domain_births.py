@@ -1,0 +1,67 @@
+"""``model.sensor.birth_rings: auto``: how many rings around its source's surfaces each generator fills, measured on
+both domains' training images at the start (:mod:`volo_adapt.models.birth_rings`).
+
+Reads up to :data:`MAX_SAMPLES` images of each domain's first training source at the training size (as evaluation
+reads them), counts each domain's returns per depth bin (``return_statistics.return_histogram``) and the rings
+around its surfaces, and returns ``[rings A -> B, rings B -> A]`` for ``model.sensor.birth_ring_counts``. Like the
+native grid and the pinhole rates, the estimate runs once, at the start of a fresh run; resume, translate and export
+rebuild from the stored counts. Nothing here knows any sensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from volo_adapt.config import DataConfig
+from volo_adapt.errors import DataError, first_line
+
+BIRTH_RING_MODES = ("none", "auto")
+"""Accepted values of ``model.sensor.birth_rings``."""
+MAX_SAMPLES = 256
+"""Images read per domain (the first ones in key order): the per-bin excess is a difference of two means, so it
+needs more images than the pinhole rate (256 at 64 px: about 4 MB per domain)."""
+
+
+@dataclass(frozen=True)
+class DomainBirths:
+    """The estimate behind ``birth_ring_counts``.
+
+    Attributes:
+        counts: ``[A -> B, B -> A]`` rings filled (integers in ``0..MAX_RINGS``).
+        note: one line for the run's start-up notes.
+    """
+
+    counts: list[int]
+    note: str
+
+
+def _read(spec: str, data: DataConfig, max_samples: int) -> torch.Tensor:
+    from volo_adapt.build import build_codec
+    from volo_adapt.data.eval_sets import load_network_tensors
+
+    try:
+        x, _ = load_network_tensors([spec], data.image_size, build_codec(data), data.depth_scale, max_samples)
+    except DataError as e:
+        raise DataError(f"{first_line(e)} (measuring new returns for model.sensor.birth_rings: auto)") from e
+    return x
+
+
+def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig,
+                         max_samples: int = MAX_SAMPLES) -> DomainBirths:
+    """Both directions' ring counts from the domains' first sources, and a start-up note."""
+    from volo_adapt.losses import returns_of
+    from volo_adapt.models.birth_rings import excess_returns, ring_sizes, rings_to_fill
+    from volo_adapt.return_statistics import feature_bins, return_histogram
+
+    x = {"A": _read(data_a[0], data, max_samples), "B": _read(data_b[0], data, max_samples)}
+    gap = data.depth_gap
+    hist = {k: return_histogram(feature_bins(t, gap), returns_of(t, gap))[0] for k, t in x.items()}
+    sizes = {k: ring_sizes(returns_of(t, gap) > 0) for k, t in x.items()}
+    excess = {"A": excess_returns(hist["B"], hist["A"]), "B": excess_returns(hist["A"], hist["B"])}  # by source
+    counts = [rings_to_fill(excess["A"], sizes["A"]), rings_to_fill(excess["B"], sizes["B"])]
+    note = (f"new returns per 1000 pixels beyond the source's, by depth bin: A -> B {1000 * excess['A']:.1f} "
+            f"(first ring {1000 * sizes['A'][0]:.1f}; rings filled: {counts[0]}), B -> A {1000 * excess['B']:.1f} "
+            f"(first ring {1000 * sizes['B'][0]:.1f}; rings filled: {counts[1]})")
+    return DomainBirths(counts, note)
