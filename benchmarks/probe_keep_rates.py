@@ -6,8 +6,10 @@ converges to "drop every return of a bin whose rate is below 1/2". This probe ap
 paired scenes of a ``volo data synth`` set and scores the resulting valid mask against the sensor's truth
 (``paired/B``), beside the identity (keep everything) and the best rule by depth bin (the *true* per-bin keep rate
 from the paired scenes, thresholded). Variants: the estimator as built (:data:`RETURN_BINS`,
-:data:`KEEP_RATE_PRIOR`), without the prior, and with other bin counts. Births (new returns) are not modelled: the
-mask is the source's returns minus the rule's drops.
+:data:`KEEP_RATE_PRIOR`), without the prior, and with other bin counts; the mask is the source's returns minus the
+rule's drops. New returns as ``model.sensor.birth_rings: auto`` counts them (:mod:`volo_adapt.models.birth_rings`:
+the target's returns beyond the source's per depth bin, in whole rings around the source's surfaces) are scored
+alone ("rings") and with the estimate's drops ("estimate + rings").
 
 With ``--c2st`` it also asks what a drop rule costs in distinguishability: the C2ST accuracy (``volo eval``'s
 classifier, RGB-D and depth only, mean over ``--c2st-repeats`` classifier seeds) of the source's *test* images
@@ -36,6 +38,7 @@ from volo_adapt.data.eval_sets import load_network_tensors, load_paired
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
 from volo_adapt.metrics.c2st import c2st
+from volo_adapt.models.birth_rings import excess_returns, ring_distance, ring_sizes, rings_to_fill
 from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, keep_rate_of, return_histogram
 
 VARIANTS = (
@@ -77,9 +80,25 @@ def true_keep_rate(source: torch.Tensor, truth: torch.Tensor, gap: float, bins: 
 
 def rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, gap: float) -> float:
     """Valid-mask IoU against ``truth`` of ``source``'s returns minus those in bins whose ``rate`` is below 1/2."""
+    return mask_iou(source, truth, rate, 0, gap)
+
+
+def estimated_rings(source: torch.Tensor, target: torch.Tensor, gap: float) -> int:
+    """Rings around the source's surfaces that the target's excess returns fill (as ``birth_rings: auto``
+    estimates them, over whole sets): ``(N, C, H, W)`` network images of the two unpaired training sets."""
+    def hist(t: torch.Tensor) -> torch.Tensor:
+        return return_histogram(feature_bins(t, gap), returns_of(t, gap))[0]
+
+    return rings_to_fill(excess_returns(hist(target), hist(source)), ring_sizes(returns_of(source, gap) > 0))
+
+
+def mask_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, rings: int, gap: float) -> float:
+    """:func:`rule_iou` with new returns on the first ``rings`` rings around ``source``'s returns added."""
     src = returns_of(source, gap) > 0
     keep = rate[feature_bins(source, gap, rate.shape[0])[:, :1]] >= 0.5
-    mask, want = src & keep, returns_of(truth, gap) > 0
+    distance = ring_distance(src, rings)
+    born = (distance >= 1) & (distance <= rings)
+    mask, want = (src & keep) | born, returns_of(truth, gap) > 0
     return float((mask & want).sum() / (mask | want).sum().clamp_min(1))
 
 
@@ -116,6 +135,11 @@ def probe(data: Path, codec: DepthCodec, size: int, c2st_repeats: int = 0) -> di
         row[name] = rule_iou(pa, pb, estimated_keep_rate(a, b, gap, bins, prior), gap)
     for bins in sorted({bins for _, bins, _ in VARIANTS}):
         row[f"true rate, {bins} bins"] = rule_iou(pa, pb, true_keep_rate(pa, pb, gap, bins), gap)
+    rings = estimated_rings(a, b, gap)
+    row["rings (count)"] = float(rings)
+    row["rings"] = mask_iou(pa, pb, torch.ones(1), rings, gap)
+    row["estimate + rings"] = mask_iou(pa, pb, estimated_keep_rate(a, b, gap, RETURN_BINS, KEEP_RATE_PRIOR), rings,
+                                       gap)
     if c2st_repeats > 0:
         ta, _ = load_network_tensors([str(data / "A" / "test")], size, codec, 1000.0)
         tb, _ = load_network_tensors([str(data / "B" / "test")], size, codec, 1000.0)

@@ -39,7 +39,8 @@ def test_probe_end_to_end_on_a_toy_zoo_set(tmp_path):
     write_synth_dataset(data, n_train=3, n_test=3, size=24, seed=2, sensor=make_sensor("tof", 2))
     rows = probe_keep_rates.main([str(data), "--size", "24", "--out", str(tmp_path / "out")])
     row = rows["tof"]
-    assert set(row) >= {"identity", "estimate", "true rate, 8 bins"} and all(0 <= v <= 1 for v in row.values())
+    assert set(row) >= {"identity", "estimate", "true rate, 8 bins", "rings", "estimate + rings"}
+    assert all(0 <= v <= 1 for k, v in row.items() if k != "rings (count)") and row["rings (count)"] >= 0
     assert json.loads((tmp_path / "out" / "keep_rates.json").read_text()) == rows
     assert "| tof |" in (tmp_path / "out" / "keep_rates.md").read_text()
     with pytest.raises(SystemExit, match="not a volo data synth folder"):
@@ -61,3 +62,17 @@ def test_dropped_blanks_every_channel_of_a_lost_return():
     keep = torch.tensor([[[[True, False], [True, True]]]])
     out = probe_keep_rates.dropped(x, keep)
     assert torch.all(out[0, :, 0, 1] == 0) and torch.all(out[0, :, 1, :] == 0.5)
+
+
+def test_the_mask_with_rings_adds_the_rings_around_the_source_returns():
+    depth = torch.zeros(1, 1, 5, 5)
+    depth[..., 2, 2] = 2.0  # one return in the middle
+    source = CODEC.encode(depth).expand(1, 4, 5, 5)
+    truth_depth = depth.clone()
+    truth_depth[..., 1:4, 2] = truth_depth[..., 2, 1:4] = 2.0  # the sensor returns its first ring (a plus)
+    truth = CODEC.encode(truth_depth).expand(1, 4, 5, 5)
+    keep_all = torch.ones(8)
+    assert probe_keep_rates.mask_iou(source, truth, keep_all, 0, CODEC.gap) == pytest.approx(1 / 5)
+    assert probe_keep_rates.mask_iou(source, truth, keep_all, 1, CODEC.gap) == pytest.approx(1.0)
+    assert probe_keep_rates.mask_iou(source, truth, keep_all, 2, CODEC.gap) == pytest.approx(5 / 13)
+    assert probe_keep_rates.estimated_rings(source, truth, CODEC.gap) == 1
