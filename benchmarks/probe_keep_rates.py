@@ -39,7 +39,7 @@ from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
 from volo_adapt.metrics.c2st import c2st
 from volo_adapt.models.birth_rings import excess_returns, ring_distance, ring_sizes, rings_to_fill
-from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, keep_rate_of, return_histogram
+from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, histogram_of_returns, keep_rate_of
 
 VARIANTS = (
     ("estimate", RETURN_BINS, KEEP_RATE_PRIOR),
@@ -61,10 +61,8 @@ def estimated_keep_rate(source: torch.Tensor, target: torch.Tensor, gap: float, 
         bins: depth bins.
         prior: pseudo-returns per image pixel added to both counts.
     """
-    def hist(t: torch.Tensor) -> torch.Tensor:
-        return return_histogram(feature_bins(t, gap, bins), returns_of(t, gap), bins)[0]
-
-    return keep_rate_of(hist(target), hist(source), prior)
+    return keep_rate_of(histogram_of_returns(target, gap, bins)[0], histogram_of_returns(source, gap, bins)[0],
+                        prior)
 
 
 def true_keep_rate(source: torch.Tensor, truth: torch.Tensor, gap: float, bins: int) -> torch.Tensor:
@@ -86,10 +84,8 @@ def rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, gap:
 def estimated_rings(source: torch.Tensor, target: torch.Tensor, gap: float) -> int:
     """Rings around the source's surfaces that the target's excess returns fill (as ``birth_rings: auto``
     estimates them, over whole sets): ``(N, C, H, W)`` network images of the two unpaired training sets."""
-    def hist(t: torch.Tensor) -> torch.Tensor:
-        return return_histogram(feature_bins(t, gap), returns_of(t, gap))[0]
-
-    return rings_to_fill(excess_returns(hist(target), hist(source)), ring_sizes(returns_of(source, gap) > 0))
+    excess = excess_returns(histogram_of_returns(target, gap)[0], histogram_of_returns(source, gap)[0])
+    return rings_to_fill(excess, ring_sizes(returns_of(source, gap) > 0))
 
 
 def mask_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, rings: int, gap: float) -> float:
@@ -131,20 +127,19 @@ def probe(data: Path, codec: DepthCodec, size: int, c2st_repeats: int = 0) -> di
     pa, pb = load_paired(data / "paired", "a2b", size, codec, 1000.0)
     gap = codec.gap
     row = {"identity": rule_iou(pa, pb, torch.ones(1), gap)}
-    for name, bins, prior in VARIANTS:
-        row[name] = rule_iou(pa, pb, estimated_keep_rate(a, b, gap, bins, prior), gap)
+    rates = {name: estimated_keep_rate(a, b, gap, bins, prior) for name, bins, prior in VARIANTS}
+    for name, rate in rates.items():
+        row[name] = rule_iou(pa, pb, rate, gap)
     for bins in sorted({bins for _, bins, _ in VARIANTS}):
         row[f"true rate, {bins} bins"] = rule_iou(pa, pb, true_keep_rate(pa, pb, gap, bins), gap)
     rings = estimated_rings(a, b, gap)
     row["rings (count)"] = float(rings)
     row["rings"] = mask_iou(pa, pb, torch.ones(1), rings, gap)
-    row["estimate + rings"] = mask_iou(pa, pb, estimated_keep_rate(a, b, gap, RETURN_BINS, KEEP_RATE_PRIOR), rings,
-                                       gap)
+    row["estimate + rings"] = mask_iou(pa, pb, rates["estimate"], rings, gap)
     if c2st_repeats > 0:
         ta, _ = load_network_tensors([str(data / "A" / "test")], size, codec, 1000.0)
         tb, _ = load_network_tensors([str(data / "B" / "test")], size, codec, 1000.0)
-        rate = estimated_keep_rate(a, b, gap, RETURN_BINS, KEEP_RATE_PRIOR)
-        row |= rule_c2st(ta, tb, rate, true_keep_rate(pa, pb, gap, RETURN_BINS), gap, c2st_repeats)
+        row |= rule_c2st(ta, tb, rates["estimate"], true_keep_rate(pa, pb, gap, RETURN_BINS), gap, c2st_repeats)
     return row
 
 

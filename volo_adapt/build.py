@@ -69,12 +69,10 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
 
 
 def _of_direction(counts: list[int], direction: str) -> int:
-    """``[A -> B, B -> A]`` -> the count of ``direction`` (0 when none are set)."""
-    if not counts:
-        return 0
-    if direction not in ("a2b", "b2a"):
-        raise ValueError(f"direction must be a2b or b2a, got {direction!r}")
-    return int(counts[0] if direction == "a2b" else counts[1])
+    """``[A -> B, B -> A]`` -> the count of ``direction`` (0 when none are set): the first of the pair as
+    :func:`_source_and_target` orders it."""
+    pair = _source_and_target(counts, direction)
+    return 0 if pair is None else int(pair[0])
 
 
 def _source_and_target(rates: list[float], direction: str) -> tuple[float, float] | None:

@@ -77,6 +77,12 @@ def return_histogram(bins_of: torch.Tensor, weight: torch.Tensor, bins: int = RE
     return hist / (b * h * w)
 
 
+def histogram_of_returns(t: torch.Tensor, gap: float, bins: int = RETURN_BINS) -> torch.Tensor:
+    """``(F, bins)``: :func:`return_histogram` of the returns of network images ``t`` (``(B, C, H, W)``, encoded
+    depth last), binned by :func:`feature_bins`."""
+    return return_histogram(feature_bins(t, gap, bins), returns_of(t, gap), bins)
+
+
 def keep_rate_of(target_hist: torch.Tensor, source_hist: torch.Tensor, prior: float = KEEP_RATE_PRIOR) -> torch.Tensor:
     """Per bin (the last dimension, nearest first), the target's returns per source return, capped at 1, with
     ``prior`` pseudo-returns (per image pixel) that keep at the *nearer* bin's rate (1 before the nearest bin):
@@ -120,7 +126,7 @@ class ReturnRateReference(nn.Module):
 
     def histogram(self, t: torch.Tensor) -> torch.Tensor:
         """``(F, bins)``: :func:`return_histogram` of the returns of real images ``t``."""
-        return return_histogram(feature_bins(t, self.gap, self.bins), returns_of(t, self.gap), self.bins)
+        return histogram_of_returns(t, self.gap, self.bins)
 
     @torch.no_grad()
     def update(self, real_a: torch.Tensor, real_b: torch.Tensor) -> None:

@@ -57,3 +57,11 @@ def one_smoke_batch(tiny_data: tuple[str, str], out: Path, *overrides: str
     losses = {k: float(v) for k, v in module.trainer.callback_metrics.items() if k.startswith("loss/")}
     weights = {k: v.detach().float().contiguous() for k, v in module.state_dict().items()}
     return losses, weights
+
+
+def unreadable_source(root: Path) -> str:
+    """A folder source (``rgb/``, ``depth/``) whose one sample is not a PNG; returns its path."""
+    for d in ("rgb", "depth"):
+        (root / d).mkdir(parents=True)
+        (root / d / "0.png").write_bytes(b"not a png")
+    return str(root)

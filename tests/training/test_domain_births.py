@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.training.conftest import smoke_config
+from tests.training.conftest import smoke_config, unreadable_source
 from volo_adapt.config import DataConfig
 from volo_adapt.training.domain_births import estimate_birth_rings
 
@@ -70,8 +70,6 @@ def test_auto_stores_the_counts_keeps_them_on_resume_and_checkpoints_rebuild_bot
 def test_an_unreadable_source_says_the_estimate_read_it(tmp_path) -> None:
     from volo_adapt.errors import DataError
 
-    for d in ("rgb", "depth"):
-        (tmp_path / d).mkdir()
-        (tmp_path / d / "0.png").write_bytes(b"not a png")
+    bad = unreadable_source(tmp_path)
     with pytest.raises(DataError, match=r"birth_rings: auto"):
-        estimate_birth_rings([str(tmp_path)], [str(tmp_path)], DataConfig(image_size=SIZE))
+        estimate_birth_rings([bad], [bad], DataConfig(image_size=SIZE))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.conftest import smoke_config
+from tests.training.conftest import smoke_config, unreadable_source
 from volo_adapt.config import DataConfig
 from volo_adapt.training.domain_pinholes import estimate_domain_pinholes
 
@@ -68,8 +68,6 @@ def test_auto_stores_the_rates_keeps_them_on_resume_and_checkpoints_rebuild_both
 def test_an_unreadable_source_says_the_estimate_read_it(tmp_path) -> None:
     from volo_adapt.errors import DataError
 
-    for d in ("rgb", "depth"):
-        (tmp_path / d).mkdir()
-        (tmp_path / d / "0.png").write_bytes(b"not a png")
+    bad = unreadable_source(tmp_path)
     with pytest.raises(DataError, match=r"pinholes: auto"):
-        estimate_domain_pinholes([str(tmp_path)], [str(tmp_path)], DataConfig(image_size=SIZE))
+        estimate_domain_pinholes([bad], [bad], DataConfig(image_size=SIZE))

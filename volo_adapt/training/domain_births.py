@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from volo_adapt.config import DataConfig
-from volo_adapt.errors import DataError, first_line
 
 BIRTH_RING_MODES = ("none", "auto")
 """Accepted values of ``model.sensor.birth_rings``."""
@@ -37,27 +34,18 @@ class DomainBirths:
     note: str
 
 
-def _read(spec: str, data: DataConfig, max_samples: int) -> torch.Tensor:
-    from volo_adapt.build import build_codec
-    from volo_adapt.data.eval_sets import load_network_tensors
-
-    try:
-        x, _ = load_network_tensors([spec], data.image_size, build_codec(data), data.depth_scale, max_samples)
-    except DataError as e:
-        raise DataError(f"{first_line(e)} (measuring new returns for model.sensor.birth_rings: auto)") from e
-    return x
-
-
 def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig,
                          max_samples: int = MAX_SAMPLES) -> DomainBirths:
     """Both directions' ring counts from the domains' first sources, and a start-up note."""
     from volo_adapt.losses import returns_of
     from volo_adapt.models.birth_rings import excess_returns, ring_sizes, rings_to_fill
-    from volo_adapt.return_statistics import feature_bins, return_histogram
+    from volo_adapt.return_statistics import histogram_of_returns
+    from volo_adapt.training.training_sample import read_training_sample
 
-    x = {"A": _read(data_a[0], data, max_samples), "B": _read(data_b[0], data, max_samples)}
+    purpose = "measuring new returns for model.sensor.birth_rings: auto"
+    x = {k: read_training_sample(spec[0], data, max_samples, purpose) for k, spec in (("A", data_a), ("B", data_b))}
     gap = data.depth_gap
-    hist = {k: return_histogram(feature_bins(t, gap), returns_of(t, gap))[0] for k, t in x.items()}
+    hist = {k: histogram_of_returns(t, gap)[0] for k, t in x.items()}
     sizes = {k: ring_sizes(returns_of(t, gap) > 0) for k, t in x.items()}
     excess = {"A": excess_returns(hist["B"], hist["A"]), "B": excess_returns(hist["A"], hist["B"])}  # by source
     counts = [rings_to_fill(excess["A"], sizes["A"]), rings_to_fill(excess["B"], sizes["B"])]

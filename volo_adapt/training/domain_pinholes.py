@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from volo_adapt.config import DataConfig
-from volo_adapt.errors import DataError, first_line
 
 PINHOLE_MODES = ("none", "auto")
 """Accepted values of ``model.sensor.pinholes``."""
@@ -43,15 +42,11 @@ def source_rate(spec: str, data: DataConfig, max_samples: int = MAX_SAMPLES) -> 
         DataError: the source cannot be read (one line, saying that the pinhole estimate read it).
     """
     from volo_adapt.build import build_codec
-    from volo_adapt.data.eval_sets import load_network_tensors
     from volo_adapt.models.pinholes import pinhole_rate
+    from volo_adapt.training.training_sample import read_training_sample
 
-    codec = build_codec(data)
-    try:
-        x, _ = load_network_tensors([spec], data.image_size, codec, data.depth_scale, max_samples)
-    except DataError as e:
-        raise DataError(f"{first_line(e)} (measuring pinholes for model.sensor.pinholes: auto)") from e
-    return pinhole_rate(codec.valid_from_encoded(x[:, -1:]))
+    x = read_training_sample(spec, data, max_samples, "measuring pinholes for model.sensor.pinholes: auto")
+    return pinhole_rate(build_codec(data).valid_from_encoded(x[:, -1:]))
 
 
 def estimate_domain_pinholes(data_a: list[str], data_b: list[str], data: DataConfig,
