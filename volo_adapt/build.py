@@ -65,6 +65,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         drops=sensor.drops,
         pinhole_rates=_source_and_target(sensor.pinhole_rates, direction),
         birth_rings=_of_direction(sensor.birth_ring_counts, direction),
+        ring_powers=_powers_of_direction(sensor.birth_ring_powers, direction),
     )
 
 
@@ -73,6 +74,16 @@ def _of_direction(counts: list[int], direction: str) -> int:
     :func:`_source_and_target` orders it."""
     pair = _source_and_target(counts, direction)
     return 0 if pair is None else int(pair[0])
+
+
+def _powers_of_direction(powers: list[list[float]], direction: str) -> tuple[float, float] | None:
+    """``[[colour, depth] of A -> B, [colour, depth] of B -> A]`` -> the pair of ``direction``; None when unset."""
+    if not powers:
+        return None
+    if direction not in ("a2b", "b2a"):
+        raise ValueError(f"direction must be a2b or b2a, got {direction!r}")
+    colour, depth = powers[0] if direction == "a2b" else powers[1]
+    return float(colour), float(depth)
 
 
 def _source_and_target(rates: list[float], direction: str) -> tuple[float, float] | None:

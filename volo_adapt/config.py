@@ -174,12 +174,20 @@ class SensorHeadConfig:
     """none | auto: at the start of training, estimate from both domains' training images how many one-pixel rings
     around its source's surfaces each generator should fill with new returns (the target's returns beyond the
     source's, depth bin by depth bin, against the rings' sizes; models/birth_rings.py, training/domain_births.py)
-    and store them in :attr:`birth_ring_counts`; each generator then starts with new returns on those rings (needs
-    ``new_returns: anchored``; rings beyond ``reach`` stay empty). A candidate: off in every preset."""
+    and store them in :attr:`birth_ring_counts`, with the anchors' starting exponents in :attr:`birth_ring_powers`;
+    each generator then starts with new returns on those rings (needs ``new_returns: anchored``; rings beyond
+    ``reach`` stay empty). A candidate: off in every preset."""
     birth_ring_counts: list[int] = field(default_factory=list)
     """``[A -> B, B -> A]``: rings filled by each generator (integers, 0..8); empty = off. Set by ``birth_rings:
     auto`` at the start of training (overwriting any value given), or by hand with ``birth_rings: none``. Stored
     with the run."""
+    birth_ring_powers: list[list[float]] = field(default_factory=list)
+    """``[[colour, depth] of A -> B, [colour, depth] of B -> A]``: the exponents the rings' anchors start with (a
+    new return's value = the valid-only mean of its box times the box's share of returns to this power; 0 = the
+    surface's own value, 1 = the plain box mean with no-return pixels as 0; models/birth_rings.py, each >= 0).
+    Set by ``birth_rings: auto`` with the counts: the exponents that give the source's edge returns the target's
+    (:func:`~volo_adapt.models.birth_rings.anchor_power_for`); empty = the built-in start
+    (:data:`~volo_adapt.models.birth_rings.RING_ANCHOR_START`). Stored with the run."""
 
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:

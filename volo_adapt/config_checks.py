@@ -135,6 +135,11 @@ def _check_model(m: ModelConfig) -> None:
                                         for n in counts),
           "model.sensor.birth_ring_counts",
           f"must be empty or [A -> B, B -> A] integers in 0..{MAX_RINGS}, got {counts}")
+    powers = s.birth_ring_powers
+    _need(len(powers) in (0, 2) and all(isinstance(p, (list, tuple)) and len(p) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 8 for v in p) for p in powers),
+          "model.sensor.birth_ring_powers",
+          f"must be empty or [[colour, depth] of A -> B, [colour, depth] of B -> A], each in [0, 8], got {powers}")
     _need((s.birth_rings == "none" and not counts) or s.new_returns == "anchored", "model.sensor.birth_rings",
           "filling rings with new returns needs model.sensor.new_returns=anchored")
     _need(s.native_cell_px == 0 or s.native_cell_px >= MIN_CELL_PX, "model.sensor.native_cell_px",

@@ -141,17 +141,23 @@ def test_a_reach_window_that_follows_the_input_size_follows_it_in_the_exported_g
         assert (_run_export(path, fmt, x) - expected).abs().max() < 1e-4, side
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-def test_the_demo_presets_generator_exports_and_follows_the_input_size(tmp_path, fmt):
+RINGS = ("model.sensor.birth_ring_counts=[2, 1]", "model.sensor.birth_ring_powers=[[3, 0.75], [0, 0]]")
+"""The birth-rings candidate as an estimate leaves it: two rings A -> B with mixing anchors."""
+
+
+@pytest.mark.parametrize(("fmt", "extra"), [("torchscript", ()), ("onnx", ()), ("onnx", RINGS)],
+                         ids=["torchscript", "onnx", "onnx-birth-rings"])
+def test_the_demo_presets_generator_exports_and_follows_the_input_size(tmp_path, fmt, extra):
     """The demo preset's sensor section as trained on the built-in demo data (a native grid found: 2.462 px cells)
     on a tiny backbone: its reach window, low-pass bases (adaptive pooling: a fixed output size in ONNX), learned
     resamplings, valid-only means, coordinates and native-grid basis all follow the input's size (and aspect, and
-    batch) in the exported graph (ONNX was refused in one line, TorchScript too, before they did)."""
+    batch) in the exported graph (ONNX was refused in one line, TorchScript too, before they did); with the
+    birth-rings candidate, its rings and their anchors too."""
     pytest.importorskip("onnx", reason="the optional 'onnx' extra is not installed")
     from tests.inference import ckpt_factory as factory
     from volo_adapt.config import load_config
 
-    demo = load_config("demo", ["model.sensor.native_grid=none", "model.sensor.native_cell_px=2.462"])
+    demo = load_config("demo", ["model.sensor.native_grid=none", "model.sensor.native_cell_px=2.462", *extra])
     cfg = factory.tiny_config("resnet9").replace(model={"sensor": demo.model.sensor})
     g = load_generator(factory.make_checkpoint(tmp_path / "demo.ckpt", cfg))
     path = export_generator(g, tmp_path / f"g.{fmt}", fmt)

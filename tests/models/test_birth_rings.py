@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from volo_adapt.build import build_generator
 from volo_adapt.config import load_config
 from volo_adapt.data.sample import DepthCodec
-from volo_adapt.models.birth_rings import excess_returns, ring_distance, ring_sizes, rings_to_fill
+from volo_adapt.models.birth_rings import excess_returns, ring_anchor, ring_distance, ring_sizes, rings_to_fill
 
 GAP = 0.05
 ANCHORED = ["model.generator=resnet9", "model.gen_kwargs={n_blocks: 1}", f"data.depth_gap={GAP}",
@@ -57,18 +58,24 @@ def _generator(counts: str, direction: str = "a2b"):
     return build_generator(cfg.model, cfg.data, direction)
 
 
-def test_an_untrained_generator_fills_its_own_rings_with_the_surfaces_depth_and_colour() -> None:
+def test_an_untrained_generator_fills_its_own_rings_with_the_surface_mixed_with_its_surroundings() -> None:
     x = square()
     g = _generator("[1, 0]")
     y = g(x, stochastic=False)
     born = (y[:, -1:] > 0) & (x[:, -1:] == 0)
     ring = ring_distance(x[:, -1:] > 0, 1) == 1
     assert torch.equal(born, ring)  # exactly the first ring: 24 new returns
-    assert torch.allclose(y[:, -1:][born], x[0, -1, 6, 6]) and torch.allclose(y[:, :3][born.expand(-1, 3, -1, -1)],
-                                                                               torch.tensor(0.6))
+    # the anchors: the surface's value times the reach box's share of returns to the starting powers (colour 1,
+    # depth 0.5); the share counted here by average pooling, independently of the generator's box sums
+    r = int(g.reach_px(x))
+    share = F.avg_pool2d((x[:, -1:] > 0).float(), 2 * r + 1, stride=1, padding=r, count_include_pad=False)[born]
+    assert torch.allclose(y[:, -1:][born], x[0, -1, 6, 6] * share.sqrt(), atol=1e-6)
+    assert torch.allclose(y[:, 0:1][born], 0.6 * share, atol=1e-6)
+    assert float(share.max()) < 0.5  # the mix is not the surface's own value
     assert torch.equal(y[x[:, -1:].expand_as(x) > 0], x[x[:, -1:].expand_as(x) > 0])  # the square itself unchanged
     y.sum().backward()
     assert g.ring_logit.grad is not None and g.ring_logit.grad != 0  # where rings return stays learned
+    assert bool((g.ring_anchor_power.grad != 0).all())  # and how much of the surroundings they mix in
     other = _generator("[1, 0]", "b2a")
     assert other.birth_rings == 0 and torch.equal(other(x, stochastic=False), x)  # the other direction: none
     two = _generator("[2, 0]")(x, stochastic=False)
@@ -84,3 +91,14 @@ def test_bad_birth_ring_settings_name_the_key(sets: list[str]) -> None:
         load_config("smoke", [*ANCHORED, *sets])
     with pytest.raises(ConfigError, match=r"model\.sensor\.birth_rings: .*anchored"):
         load_config("smoke", ["model.sensor.birth_rings=auto"])
+
+
+def test_the_ring_anchor_runs_from_the_valid_only_mean_to_the_mean_with_no_returns_as_zero() -> None:
+    fill = torch.full((1, 2, 1, 4), 0.8)
+    valid = torch.tensor([[[[True, True, False, False]]]])
+    share = torch.tensor([1.0, 2 / 3, 1 / 3, 0.0])  # 3-pixel boxes, cut to 2 at the ends
+    out = ring_anchor(fill, valid, 1, torch.tensor([0.0, 1.0]))
+    assert torch.allclose(out[0, 0, 0], torch.tensor([0.8, 0.8, 0.8, 0.0]))  # power 0: the surface's value
+    assert torch.allclose(out[0, 1, 0], 0.8 * share)  # power 1: the plain mean, no-return pixels counted as 0
+    assert torch.allclose(ring_anchor(fill, valid, 1, torch.tensor([-1.0, 2.0]))[0, :, 0],
+                          torch.stack([torch.tensor([0.8, 0.8, 0.8, 0.0]), 0.8 * share**2]))  # negative: clamped

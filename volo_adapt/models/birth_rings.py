@@ -14,14 +14,26 @@ own masks say how many pixels each ring around its surfaces holds (:func:`ring_s
 turns the two into a ring count: whole rings while at least half of the next one is still owed. The generator then
 starts with new returns on those rings (``SensorAwareGenerator``'s ``birth_rings``; the ring logit stays learned).
 
+What a ring's new return holds is estimated the same way. Along a silhouette, a hole-filling pipeline repeats the
+surface's own value, while upsampling (or a camera's blur towards a dark background) mixes the surface with the
+no-return pixels beside it. A new return starts at :func:`ring_anchor`: the valid-only mean of its box times the
+box's share of returns to a power (0: the surface's value; 1: the plain box mean with no-return pixels as 0), one
+power for colour and one for depth. :func:`anchor_power_for` picks the powers at which the source's edge returns,
+after the rings are filled, look like the target's own (:func:`edge_ratio`: an edge return against the valid-only
+mean of its box, a median over the set); the generator learns from there.
+
 Rings are city-block (4-neighbour) distances: the first ring is the pixels that share an edge with a return.
 Hand-written because no library measures this; nothing here knows a sensor.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
+
+from volo_adapt.models.box_sums import box_sums
 
 MAX_RINGS = 8
 """Most rings measured or filled (pixels): beyond it a target's extra returns are not a ring around surfaces."""
@@ -86,3 +98,104 @@ def rings_to_fill(excess: float, sizes: list[float]) -> int:
             break
         count, owed = count + 1, owed - size
     return count
+
+
+RING_ANCHOR_GAIN = 4.0
+"""Factor on the learned part of the rings' anchor exponents (``SensorAwareGenerator.ring_anchor_power``). Adam moves
+a parameter by about the learning rate per step: at the presets' 5e-4, 0.3 in 600 batches; the gain makes the
+exponent's steps four times larger, so that it can cross from one end of its useful range (0-1.5) to the other
+within a short run (as ``KEEP_LOGIT_GAIN`` does for the keep logit)."""
+
+RING_ANCHOR_START = (1.0, 0.5)
+"""``(colour, depth)``: the exponents the rings' anchors start with. On the design instances' paired scenes
+(docs/sensor-aware.md, "Fourteenth round") the colour of every sensor's new returns sat closest to the exponent
+1.5 (the camera sees the dark background there, not the surface), and their depth at 0 (hole-filling sensors) or
+about 1.5 (upsampling with no-return pixels mixed in): colour starts at 1, depth halfway between, both learned."""
+
+
+def ring_anchor(fill: torch.Tensor, valid: torch.Tensor, radius: int | torch.Tensor,
+                power: torch.Tensor) -> torch.Tensor:
+    """The starting value of a ring's new return: the valid-only mean ``fill`` times the box's valid share raised to
+    ``power`` (per channel).
+
+    Exponent 0 keeps the valid-only mean (a hole filled with the surface's own value); exponent 1 gives the plain
+    box mean with the no-return pixels counted as 0, the codec's value for "no return" (a surface mixed with what
+    lies beside it, as upsampling or blur across a silhouette mixes it); in between and beyond, a learned mix. Hand-
+    written because no library anchors a new return; nothing here knows a sensor.
+
+    Args:
+        fill: ``(B, C, H, W)`` float, the valid-only means of each pixel's box (``valid_mean_basis``).
+        valid: ``(B, 1, H, W)`` bool, the input's returns.
+        radius: the box's radius, pixels (>= 1; an int or a 0-dim integer tensor).
+        power: ``(C,)`` float, the exponents (>= 0; clamped there).
+
+    Returns:
+        ``(B, C, H, W)``, ``fill``'s dtype; equals ``fill`` where the box is all returns, 0 where it has none.
+
+    Example:
+        >>> fill = torch.full((1, 1, 1, 3), 0.8); valid = torch.tensor([[[[True, False, False]]]])
+        >>> ring_anchor(fill, valid, 1, torch.tensor([1.0]))
+        tensor([[[[0.4000, 0.2667, 0.0000]]]])
+    """
+    share = box_sums(valid, radius) / box_sums(torch.ones_like(valid, dtype=torch.float64), radius)
+    scale = share.to(fill.dtype).clamp_min(1e-6) ** power.clamp_min(0.0).view(1, -1, 1, 1).to(fill.dtype)
+    return fill * torch.where(share > 0, scale, torch.zeros_like(scale))
+
+
+ANCHOR_POWERS = tuple(0.125 * k for k in range(25))
+"""The exponents :func:`anchor_power_for` tries (0 to 3 in steps of 0.125)."""
+
+
+def edge_ratio(channel: torch.Tensor, valid: torch.Tensor, radius: int) -> float:
+    """Median, over an image set's *edge returns* (returns with a 4-neighbour that has none), of the value divided
+    by the valid-only mean of its ``(2 radius + 1)``-sided box; NaN without edge returns.
+
+    About 1 where a set's silhouettes are clean or filled with the surface's own value; well below 1 where the
+    returns along a silhouette mix the surface with the no-return pixels beside it (upsampled or blurred depth, a
+    camera's blur towards a dark background).
+
+    Args:
+        channel: ``(N, 1, H, W)`` float, one channel of network tensors (encoded depth or a colour), >= 0.
+        valid: ``(N, 1, H, W)`` bool, the returns.
+        radius: the box radius, pixels (>= 1).
+    """
+    from volo_adapt.models.sensor_head import valid_mean_basis  # the generator's own normalised box mean
+
+    edge = valid & (ring_distance(~valid, 1) == 1)  # a return next to a pixel without one
+    mean = valid_mean_basis(channel, valid, radius)
+    ok = edge & (mean > 0)
+    if not bool(ok.any()):
+        return float("nan")
+    return float((channel[ok] / mean[ok]).median())
+
+
+def anchor_power_for(target_ratio: float, channel: torch.Tensor, valid: torch.Tensor, rings: int,
+                     radius: int, default: float) -> float:
+    """The exponent of :data:`ANCHOR_POWERS` whose rings rule (the first ``rings`` rings around the source's
+    returns, within the box ``radius``, take :func:`ring_anchor`) gives the source's images the target's
+    :func:`edge_ratio`, nearest in log ratio. ``default`` without rings or a finite target ratio; a target ratio
+    of 0 (more than half of the target's edge returns are exactly 0: black colour beside every silhouette) is
+    matched as 1e-3, i.e. by the largest exponents.
+
+    Args:
+        target_ratio: the target set's :func:`edge_ratio` of the same channel.
+        channel: ``(N, 1, H, W)`` float, the channel of the source's images.
+        valid: ``(N, 1, H, W)`` bool, the source's returns.
+        rings, radius: the rings filled and the anchor's box radius, pixels.
+        default: returned when there is nothing to match.
+    """
+    from volo_adapt.models.sensor_head import valid_mean_basis
+
+    if rings <= 0 or not math.isfinite(target_ratio) or target_ratio < 0:
+        return default
+    target = max(target_ratio, 1e-3)
+    ring = ~valid & (ring_distance(valid, rings) <= rings) & (box_sums(valid, radius) > 0)
+    mean = valid_mean_basis(channel, valid, radius)
+    filled_valid = valid | ring
+
+    def miss(power: float) -> float:
+        filled = torch.where(ring, ring_anchor(mean, valid, radius, torch.tensor([power])), channel)
+        ratio = edge_ratio(filled, filled_valid, radius)
+        return abs(math.log(max(ratio, 1e-6) / target)) if math.isfinite(ratio) else math.inf
+
+    return min(ANCHOR_POWERS, key=miss)

@@ -95,7 +95,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from volo_adapt.models.birth_rings import ring_distance
+from volo_adapt.models.birth_rings import RING_ANCHOR_GAIN, RING_ANCHOR_START, ring_anchor, ring_distance
 from volo_adapt.models.box_sums import adaptive_mean_pool, box_sums, side_length
 from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.grid_resampling import GridResampling
@@ -263,6 +263,8 @@ class SensorAwareGenerator(nn.Module):
             start with new returns (:mod:`~volo_adapt.models.birth_rings`, estimated from the two training sets by
             ``model.sensor.birth_rings: auto``): there the return logit gets a learned offset
             (:attr:`ring_logit`, starting at +6) instead of ``-birth_prior``; rings beyond ``reach`` stay empty.
+        ring_powers: with ``birth_rings``, ``(colour, depth)``: the exponents the rings' anchors start with
+            (:func:`~volo_adapt.models.birth_rings.ring_anchor`; learned from there); None: the built-in start.
             0 = off. A candidate, off in every preset.
 
     Shapes:
@@ -302,6 +304,7 @@ class SensorAwareGenerator(nn.Module):
         native_cell_px: float = 0.0,
         pinhole_rates: tuple[float, float] | None = None,
         birth_rings: int = 0,
+        ring_powers: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -374,6 +377,11 @@ class SensorAwareGenerator(nn.Module):
             self.ring_logit = nn.Parameter(torch.tensor(bounded_logit(1.0)))
             """Offset of the return logit on the first :attr:`birth_rings` rings around the input's returns; starts
             at the bound (+6: every ring pixel within reach returns), learned."""
+            start = RING_ANCHOR_START if ring_powers is None else tuple(float(v) for v in ring_powers)
+            self.ring_anchor_power = nn.Parameter(torch.tensor(start) / RING_ANCHOR_GAIN)
+            """``(2,)``: the learned exponents (colour, depth) of the box's valid share in a new return's anchor,
+            before :data:`~volo_adapt.models.birth_rings.RING_ANCHOR_GAIN` (:func:`~volo_adapt.models.birth_rings.
+            ring_anchor`: 0 = the surface's valid-only mean, 1 = the box mean with no-return pixels as 0)."""
         if drops == "learned":
             self.keep_by_depth = nn.Parameter(torch.zeros(RETURN_BINS))
             """The keep logit of a return in each depth bin of the input (volo_adapt.return_statistics' bins),
@@ -407,16 +415,20 @@ class SensorAwareGenerator(nn.Module):
         """``x`` with the depth of every pixel that has no return but a valid pixel within :attr:`reach` replaced
         by the valid-only mean depth of the reach box (the anchor of a possible new return), and the ``(B, 1, H, W)``
         bool mask of those pixels; ``(x, None)`` unless ``new_returns == "anchored"``. With :attr:`birth_rings` the
-        colour is anchored the same way (the rings' new returns are many and start returned: black, the network's
-        colour of "no return", would ring every surface)."""
+        colour is anchored too (the rings' new returns are many and start returned: black, the network's colour of
+        "no return", would ring every surface), and both anchors are scaled by the box's valid share to a learned
+        power (:func:`~volo_adapt.models.birth_rings.ring_anchor`: a surface mixed with what lies beside it)."""
         if self.new_returns != "anchored":
             return x, None
         valid = self.input_valid(x)
         channels = x if self.birth_rings else x[:, -1:]
-        fill = valid_mean_basis(channels, valid, self.reach_px(x).clamp_min(1))
+        radius = self.reach_px(x).clamp_min(1)
+        fill = valid_mean_basis(channels, valid, radius)
         ring = ~valid & (fill[:, -1:] >= self.depth_gap / 2)
         if self.birth_rings:
-            return torch.where(ring, fill, x), ring
+            power = RING_ANCHOR_GAIN * self.ring_anchor_power  # (colour, depth) -> one exponent per channel
+            power = torch.cat([power[:1].expand(x.shape[1] - 1), power[1:]])
+            return torch.where(ring, ring_anchor(fill, valid, radius, power), x), ring
         depth = torch.where(ring, fill, x[:, -1:])
         return torch.cat([x[:, :-1], depth], dim=1), ring
 

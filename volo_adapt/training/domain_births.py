@@ -3,7 +3,9 @@ both domains' training images at the start (:mod:`volo_adapt.models.birth_rings`
 
 Reads up to :data:`MAX_SAMPLES` images of each domain's first training source at the training size (as evaluation
 reads them), counts each domain's returns per depth bin (``return_statistics.return_histogram``) and the rings
-around its surfaces, and returns ``[rings A -> B, rings B -> A]`` for ``model.sensor.birth_ring_counts``. Like the
+around its surfaces, and returns ``[rings A -> B, rings B -> A]`` for ``model.sensor.birth_ring_counts``; then,
+for each direction with rings, the anchor exponents (colour, depth) that give the source's edge returns the
+target's (``birth_rings.anchor_power_for``) for ``model.sensor.birth_ring_powers``. Like the
 native grid and the pinhole rates, the estimate runs once, at the start of a fresh run; resume, translate and export
 rebuild from the stored counts. Nothing here knows any sensor.
 """
@@ -27,18 +29,28 @@ class DomainBirths:
 
     Attributes:
         counts: ``[A -> B, B -> A]`` rings filled (integers in ``0..MAX_RINGS``).
+        powers: ``[[colour, depth] of A -> B, [colour, depth] of B -> A]``: the rings' anchor exponents.
         note: one line for the run's start-up notes.
     """
 
     counts: list[int]
+    powers: list[list[float]]
     note: str
 
 
-def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig,
+def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig, reach: float,
                          max_samples: int = MAX_SAMPLES) -> DomainBirths:
-    """Both directions' ring counts from the domains' first sources, and a start-up note."""
+    """Both directions' ring counts and anchor exponents from the domains' first sources, and a start-up note.
+    ``reach``: the generators' ``model.sensor`` reach as a fraction of the image side (their anchors' box)."""
     from volo_adapt.losses import returns_of
-    from volo_adapt.models.birth_rings import excess_returns, ring_sizes, rings_to_fill
+    from volo_adapt.models.birth_rings import (
+        RING_ANCHOR_START,
+        anchor_power_for,
+        edge_ratio,
+        excess_returns,
+        ring_sizes,
+        rings_to_fill,
+    )
     from volo_adapt.return_statistics import histogram_of_returns
     from volo_adapt.training.training_sample import read_training_sample
 
@@ -46,10 +58,20 @@ def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig,
     x = {k: read_training_sample(spec[0], data, max_samples, purpose) for k, spec in (("A", data_a), ("B", data_b))}
     gap = data.depth_gap
     hist = {k: histogram_of_returns(t, gap)[0] for k, t in x.items()}
-    sizes = {k: ring_sizes(returns_of(t, gap) > 0) for k, t in x.items()}
+    valid = {k: returns_of(t, gap) > 0 for k, t in x.items()}
+    sizes = {k: ring_sizes(v) for k, v in valid.items()}
     excess = {"A": excess_returns(hist["B"], hist["A"]), "B": excess_returns(hist["A"], hist["B"])}  # by source
     counts = [rings_to_fill(excess["A"], sizes["A"]), rings_to_fill(excess["B"], sizes["B"])]
+    radius = max(1, round(data.image_size * reach))  # the generator's anchor box (SensorAwareGenerator.reach_px)
+    # one colour exponent for the three channels (the generator's), measured on their mean
+    channels = {"colour": lambda t: t[:, :-1].mean(1, keepdim=True), "depth": lambda t: t[:, -1:]}
+    powers = []
+    for (source, target), rings in zip((("A", "B"), ("B", "A")), counts, strict=True):
+        powers.append([anchor_power_for(edge_ratio(pick(x[target]), valid[target], radius), pick(x[source]),
+                                        valid[source], rings, radius, start)
+                       for pick, start in zip(channels.values(), RING_ANCHOR_START, strict=True)])
     note = (f"new returns per 1000 pixels beyond the source's, by depth bin: A -> B {1000 * excess['A']:.1f} "
             f"(first ring {1000 * sizes['A'][0]:.1f}; rings filled: {counts[0]}), B -> A {1000 * excess['B']:.1f} "
-            f"(first ring {1000 * sizes['B'][0]:.1f}; rings filled: {counts[1]})")
-    return DomainBirths(counts, note)
+            f"(first ring {1000 * sizes['B'][0]:.1f}; rings filled: {counts[1]}); ring anchors' exponents (colour, "
+            f"depth): A -> B {powers[0][0]:g}, {powers[0][1]:g}; B -> A {powers[1][0]:g}, {powers[1][1]:g}")
+    return DomainBirths(counts, powers, note)

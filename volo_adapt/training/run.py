@@ -263,7 +263,8 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
         cfg = cfg.replace(model={"sensor": {"pinhole_rates": rates}})
     if cfg.model.sensor.birth_rings == "auto":
         counts = [int(n) for n in saved_sensor.get("birth_ring_counts", [])]
-        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": counts}})
+        powers = [[float(v) for v in p] for p in saved_sensor.get("birth_ring_powers", [])]
+        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": counts, "birth_ring_powers": powers}})
     saved_data = saved.get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
@@ -372,9 +373,9 @@ def _train(
     if ckpt_path is None and cfg.model.sensor.birth_rings == "auto":
         from volo_adapt.training.domain_births import estimate_birth_rings
 
-        births = estimate_birth_rings(data_a, data_b, cfg.data)
+        births = estimate_birth_rings(data_a, data_b, cfg.data, cfg.model.sensor.effective_reach(cfg.data.image_size))
         notes.append(births.note)
-        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts}})
+        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts, "birth_ring_powers": births.powers}})
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 
