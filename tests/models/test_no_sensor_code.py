@@ -48,13 +48,16 @@ REVIEWED_FLOATS = {
     1.0: "one (clamps, unit scales)",
     2.0: "two (validity logit 2 * valid - 1)",
     3.0: "SensorAwareGenerator's default validity_prior and birth_prior (logit offsets, not sensor values)",
-    4.0: "LOG_SCALE_BOUND / STE_SLOPE (numerical shaping of the head's outputs)",
+    4.0: "LOG_SCALE_BOUND / STE_SLOPE (numerical shaping of the head's outputs); RING_ANCHOR_GAIN, step-size "
+         "factor of the rings' anchor exponents (an optimisation scale)",
     0.2: "LeakyReLU slope of pix2pix/CycleGAN (Isola et al. 2017)",
     0.3: "LeakyReLU slope of the original VoloGAN networks (docs/paper-differences.md)",
     0.01: "SSIM K1 (Wang et al. 2004); KEEP_RATE_PRIOR, pseudo-returns per image pixel in every depth bin, at the "
           "nearer bin's rate (a sample-size guard chosen on the design sets, docs/sensor-aware.md eleventh round)",
     0.03: "SSIM K2 (Wang et al. 2004)",
-    0.125: "GridResampling.TAP_STEP: spacing of the learned kernel taps, cells (the kernels' resolution)",
+    0.125: "GridResampling.TAP_STEP: spacing of the learned kernel taps, cells (the kernels' resolution); "
+           "birth_rings.ANCHOR_POWERS: spacing of the exponents the estimate tries (its resolution)",
+    1e-3: "birth_rings.anchor_power_for: a target edge ratio of 0 is matched as 1e-3 (log of 0 guard)",
     1.5: "GridResampling: MIN_CELL_PX (finer is the image's own resolution) and 1.5 cells of border padding",
     6.0: "pinholes.LOGIT_BOUND: bound on the initial fill / drop logits (probabilities 0.0025..0.9975)",
     9.0: "pinholes.valid_neighbours: pixels in a 3x3 box (an average pool times 9 is a count)",
