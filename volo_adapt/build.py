@@ -70,29 +70,25 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
 
 
 def _of_direction(counts: list[int], direction: str) -> int:
-    """``[A -> B, B -> A]`` -> the count of ``direction`` (0 when none are set): the first of the pair as
-    :func:`_source_and_target` orders it."""
+    """``[A -> B, B -> A]`` -> the count of ``direction`` (0 when none are set)."""
     pair = _source_and_target(counts, direction)
     return 0 if pair is None else int(pair[0])
 
 
 def _powers_of_direction(powers: list[list[float]], direction: str) -> tuple[float, float] | None:
     """``[[colour, depth] of A -> B, [colour, depth] of B -> A]`` -> the pair of ``direction``; None when unset."""
-    if not powers:
-        return None
-    if direction not in ("a2b", "b2a"):
-        raise ValueError(f"direction must be a2b or b2a, got {direction!r}")
-    colour, depth = powers[0] if direction == "a2b" else powers[1]
-    return float(colour), float(depth)
+    pairs = _source_and_target(powers, direction, convert=lambda p: tuple(float(v) for v in p))
+    return None if pairs is None else pairs[0]
 
 
-def _source_and_target(rates: list[float], direction: str) -> tuple[float, float] | None:
-    """``[rate A, rate B]`` as ``(source, target)`` of ``direction``; None when no rates are set."""
+def _source_and_target(rates: list, direction: str, convert=float) -> tuple | None:
+    """``[of A, of B]`` (each ``convert``-ed, default ``float``) as ``(source, target)`` of ``direction``; None when
+    none are set."""
     if not rates:
         return None
     if direction not in ("a2b", "b2a"):
         raise ValueError(f"direction must be a2b or b2a, got {direction!r}")
-    a, b = (float(r) for r in rates)
+    a, b = (convert(r) for r in rates)
     return (a, b) if direction == "a2b" else (b, a)
 
 

@@ -9,7 +9,14 @@ import torch.nn.functional as F
 from volo_adapt.build import build_generator
 from volo_adapt.config import load_config
 from volo_adapt.data.sample import DepthCodec
-from volo_adapt.models.birth_rings import excess_returns, ring_anchor, ring_distance, ring_sizes, rings_to_fill
+from volo_adapt.models.birth_rings import (
+    excess_returns,
+    ring_anchor,
+    ring_distance,
+    ring_sizes,
+    rings_to_fill,
+    valid_share,
+)
 
 GAP = 0.05
 ANCHORED = ["model.generator=resnet9", "model.gen_kwargs={n_blocks: 1}", f"data.depth_gap={GAP}",
@@ -97,8 +104,8 @@ def test_the_ring_anchor_runs_from_the_valid_only_mean_to_the_mean_with_no_retur
     fill = torch.full((1, 2, 1, 4), 0.8)
     valid = torch.tensor([[[[True, True, False, False]]]])
     share = torch.tensor([1.0, 2 / 3, 1 / 3, 0.0])  # 3-pixel boxes, cut to 2 at the ends
-    out = ring_anchor(fill, valid, 1, torch.tensor([0.0, 1.0]))
+    out = ring_anchor(fill, valid_share(valid, 1), torch.tensor([0.0, 1.0]))
     assert torch.allclose(out[0, 0, 0], torch.tensor([0.8, 0.8, 0.8, 0.0]))  # power 0: the surface's value
     assert torch.allclose(out[0, 1, 0], 0.8 * share)  # power 1: the plain mean, no-return pixels counted as 0
-    assert torch.allclose(ring_anchor(fill, valid, 1, torch.tensor([-1.0, 2.0]))[0, :, 0],
+    assert torch.allclose(ring_anchor(fill, valid_share(valid, 1), torch.tensor([-1.0, 2.0]))[0, :, 0],
                           torch.stack([torch.tensor([0.8, 0.8, 0.8, 0.0]), 0.8 * share**2]))  # negative: clamped

@@ -113,8 +113,13 @@ RING_ANCHOR_START = (1.0, 0.5)
 about 1.5 (upsampling with no-return pixels mixed in): colour starts at 1, depth halfway between, both learned."""
 
 
-def ring_anchor(fill: torch.Tensor, valid: torch.Tensor, radius: int | torch.Tensor,
-                power: torch.Tensor) -> torch.Tensor:
+def valid_share(valid: torch.Tensor, radius: int | torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)`` float64 in [0, 1]: the share of each pixel's ``(2 radius + 1)``-sided box (cut at the image
+    border) that holds returns; ``valid`` ``(B, 1, H, W)`` bool, ``radius`` an int or a 0-dim integer tensor."""
+    return box_sums(valid, radius) / box_sums(torch.ones_like(valid, dtype=torch.float64), radius)
+
+
+def ring_anchor(fill: torch.Tensor, share: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
     """The starting value of a ring's new return: the valid-only mean ``fill`` times the box's valid share raised to
     ``power`` (per channel).
 
@@ -125,8 +130,7 @@ def ring_anchor(fill: torch.Tensor, valid: torch.Tensor, radius: int | torch.Ten
 
     Args:
         fill: ``(B, C, H, W)`` float, the valid-only means of each pixel's box (``valid_mean_basis``).
-        valid: ``(B, 1, H, W)`` bool, the input's returns.
-        radius: the box's radius, pixels (>= 1; an int or a 0-dim integer tensor).
+        share: ``(B, 1, H, W)``, the same box's share of returns (:func:`valid_share`).
         power: ``(C,)`` float, the exponents (>= 0; clamped there).
 
     Returns:
@@ -134,10 +138,9 @@ def ring_anchor(fill: torch.Tensor, valid: torch.Tensor, radius: int | torch.Ten
 
     Example:
         >>> fill = torch.full((1, 1, 1, 3), 0.8); valid = torch.tensor([[[[True, False, False]]]])
-        >>> ring_anchor(fill, valid, 1, torch.tensor([1.0]))
+        >>> ring_anchor(fill, valid_share(valid, 1), torch.tensor([1.0]))
         tensor([[[[0.4000, 0.2667, 0.0000]]]])
     """
-    share = box_sums(valid, radius) / box_sums(torch.ones_like(valid, dtype=torch.float64), radius)
     scale = share.to(fill.dtype).clamp_min(1e-6) ** power.clamp_min(0.0).view(1, -1, 1, 1).to(fill.dtype)
     return fill * torch.where(share > 0, scale, torch.zeros_like(scale))
 
@@ -159,9 +162,18 @@ def edge_ratio(channel: torch.Tensor, valid: torch.Tensor, radius: int) -> float
         valid: ``(N, 1, H, W)`` bool, the returns.
         radius: the box radius, pixels (>= 1).
     """
+    return _median_edge_ratio(channel, valid, edge_returns(valid), radius)
+
+
+def edge_returns(valid: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` bool: the returns of ``valid`` with a 4-neighbour that has none."""
+    return valid & (ring_distance(~valid, 1) == 1)
+
+
+def _median_edge_ratio(channel: torch.Tensor, valid: torch.Tensor, edge: torch.Tensor, radius: int) -> float:
+    """:func:`edge_ratio` with the edge returns given (:func:`edge_returns` of ``valid``)."""
     from volo_adapt.models.sensor_head import valid_mean_basis  # the generator's own normalised box mean
 
-    edge = valid & (ring_distance(~valid, 1) == 1)  # a return next to a pixel without one
     mean = valid_mean_basis(channel, valid, radius)
     ok = edge & (mean > 0)
     if not bool(ok.any()):
@@ -189,13 +201,15 @@ def anchor_power_for(target_ratio: float, channel: torch.Tensor, valid: torch.Te
     if rings <= 0 or not math.isfinite(target_ratio) or target_ratio < 0:
         return default
     target = max(target_ratio, 1e-3)
-    ring = ~valid & (ring_distance(valid, rings) <= rings) & (box_sums(valid, radius) > 0)
+    share = valid_share(valid, radius)
+    ring = ~valid & (ring_distance(valid, rings) <= rings) & (share > 0)
     mean = valid_mean_basis(channel, valid, radius)
     filled_valid = valid | ring
+    filled_edge = edge_returns(filled_valid)  # the same for every exponent: only the values change
 
     def miss(power: float) -> float:
-        filled = torch.where(ring, ring_anchor(mean, valid, radius, torch.tensor([power])), channel)
-        ratio = edge_ratio(filled, filled_valid, radius)
+        filled = torch.where(ring, ring_anchor(mean, share, torch.tensor([power])), channel)
+        ratio = _median_edge_ratio(filled, filled_valid, filled_edge, radius)
         return abs(math.log(max(ratio, 1e-6) / target)) if math.isfinite(ratio) else math.inf
 
     return min(ANCHOR_POWERS, key=miss)

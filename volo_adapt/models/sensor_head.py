@@ -95,7 +95,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from volo_adapt.models.birth_rings import RING_ANCHOR_GAIN, RING_ANCHOR_START, ring_anchor, ring_distance
+from volo_adapt.models.birth_rings import RING_ANCHOR_GAIN, RING_ANCHOR_START, ring_anchor, ring_distance, valid_share
 from volo_adapt.models.box_sums import adaptive_mean_pool, box_sums, side_length
 from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.grid_resampling import GridResampling
@@ -263,9 +263,9 @@ class SensorAwareGenerator(nn.Module):
             start with new returns (:mod:`~volo_adapt.models.birth_rings`, estimated from the two training sets by
             ``model.sensor.birth_rings: auto``): there the return logit gets a learned offset
             (:attr:`ring_logit`, starting at +6) instead of ``-birth_prior``; rings beyond ``reach`` stay empty.
+            0 = off. A candidate, off in every preset.
         ring_powers: with ``birth_rings``, ``(colour, depth)``: the exponents the rings' anchors start with
             (:func:`~volo_adapt.models.birth_rings.ring_anchor`; learned from there); None: the built-in start.
-            0 = off. A candidate, off in every preset.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -428,7 +428,7 @@ class SensorAwareGenerator(nn.Module):
         if self.birth_rings:
             power = RING_ANCHOR_GAIN * self.ring_anchor_power  # (colour, depth) -> one exponent per channel
             power = torch.cat([power[:1].expand(x.shape[1] - 1), power[1:]])
-            return torch.where(ring, ring_anchor(fill, valid, radius, power), x), ring
+            return torch.where(ring, ring_anchor(fill, valid_share(valid, radius), power), x), ring
         depth = torch.where(ring, fill, x[:, -1:])
         return torch.cat([x[:, :-1], depth], dim=1), ring
 
