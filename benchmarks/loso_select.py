@@ -43,11 +43,13 @@ class SensorRow:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A preset under comparison: its name, what it was run with, and its rows by sensor."""
+    """A preset under comparison: its name, what it was run with, its training budget (``"7m"`` or ``"1800
+    batches"``) and its rows by sensor."""
 
     name: str
     settings: str
     rows: dict[str, SensorRow]
+    budget: str = "?"
 
 
 class SelectionError(ValueError):
@@ -73,8 +75,10 @@ def load_candidate(spec: str) -> Candidate:
         raise SelectionError(f"{path}: not a bench_quality.py --zoo quality.json ({type(e).__name__}: {e})") from None
     if not rows:
         raise SelectionError(f"{path}: no preset rows")
-    settings = f"{preset} {' '.join(sets)} (budget {zoo.get('budget') or zoo.get('steps')}, seeds {zoo.get('seeds')})"
-    return Candidate(name, settings, rows)
+    # a --steps table also carries the (unused) default wall-clock budget: the batch budget is the one trained to
+    budget = f"{zoo['steps']} batches" if zoo.get("steps") else zoo.get("budget")
+    settings = f"{preset} {' '.join(sets)} (budget {budget}, seeds {zoo.get('seeds')})"
+    return Candidate(name, settings, rows, str(budget))
 
 
 def check_comparable(candidates: list[Candidate]) -> list[str]:
@@ -83,6 +87,9 @@ def check_comparable(candidates: list[Candidate]) -> list[str]:
         raise SelectionError("need at least two candidates to choose between")
     sensors = list(candidates[0].rows)
     for c in candidates[1:]:
+        if c.budget != candidates[0].budget:  # a batch budget and a wall-clock one train different amounts
+            raise SelectionError(f"candidate {c.name}: budget {c.budget} differs from {candidates[0].name}'s "
+                                 f"{candidates[0].budget}")
         if set(c.rows) != set(sensors):
             raise SelectionError(f"candidate {c.name}: sensors {sorted(c.rows)} differ from {candidates[0].name}'s "
                                  f"{sorted(sensors)}")

@@ -13,14 +13,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import loso_select  # noqa: E402
 
 
-def _table(tmp_path: Path, name: str, rows: dict[str, tuple[int, float]], sets: list[str] | None = None) -> str:
-    """A minimal quality.json: per sensor (targets met of 11, C2ST RGB-D) for the preset row, plus other rows."""
+def _table(tmp_path: Path, name: str, rows: dict[str, tuple[int, float]], sets: list[str] | None = None,
+           steps: int | None = None) -> str:
+    """A minimal quality.json: per sensor (targets met of 11, C2ST RGB-D) for the preset row, plus other rows;
+    ``steps``: trained to that many batches (``bench_quality.py --steps``) instead of 7 minutes."""
     summary = []
     for sensor, (met, c2st) in rows.items():
         summary.append({"sensor": sensor, "row": "preset", "c2st_rgbd_acc/acc": c2st,
                         "met": [f"t{i}" for i in range(met)], "missed": [f"m{i}" for i in range(11 - met)]})
         summary.append({"sensor": sensor, "row": "identity", "c2st_rgbd_acc/acc": 0.9, "met": [], "missed": []})
-    doc = {"zoo": {"budget": "7m", "seeds": [0, 1, 2], "rows": {"preset": ["demo", sets or []]}}, "summary": summary}
+    doc = {"zoo": {"budget": "7m", "steps": steps, "seeds": [0, 1, 2], "rows": {"preset": ["demo", sets or []]}},
+           "summary": summary}
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(doc))
     return f"{name}={path}"
@@ -75,3 +78,12 @@ def test_writes_the_table_it_prints(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = tmp_path / "loso.md"
     assert loso_select.main([a, b, "--out", str(out)]) == 0
     assert out.read_text() == capsys.readouterr().out
+
+
+def test_batch_budgets_are_named_and_not_mixed_with_wall_clock_ones(tmp_path: Path) -> None:
+    rows = {"s1": (7, 0.7), "s2": (7, 0.7)}
+    a, b = (loso_select.load_candidate(_table(tmp_path, n, rows, steps=1800)) for n in ("a", "b"))
+    assert "(budget 1800 batches, seeds [0, 1, 2])" in loso_select.selection_markdown([a, b])
+    timed = loso_select.load_candidate(_table(tmp_path, "t", rows))
+    with pytest.raises(loso_select.SelectionError, match="candidate t: budget 7m differs from a's 1800 batches"):
+        loso_select.check_comparable([a, timed])
