@@ -211,6 +211,26 @@ def test_geometry_loss_measures_moved_surfaces_in_metres_and_ignores_validity_ch
     assert float(depth_geometry_loss(src, noisy, 0.25, 5.0, 0.05)) < 0.005  # zero-mean noise mostly averages out
 
 
+def test_geometry_loss_interior_region_ignores_the_edge_band_of_the_source_silhouette():
+    from volo_adapt.data.sample import DepthCodec
+    from volo_adapt.losses import depth_geometry_loss
+
+    codec = DepthCodec(0.25, 5.0, 0.05)
+    depth = torch.zeros(1, 1, 16, 16)
+    depth[..., :, :10] = 2.0  # a surface on the left 10 columns, no return to its right
+    src = torch.cat([torch.full((1, 3, 16, 16), 0.5), codec.encode(depth)], 1)
+    mixed = src.clone()
+    mixed[:, 3:, :, 8:10] = codec.encode(torch.full((1, 1, 16, 2), 1.0))  # the last two columns mixed, 1 m nearer
+    assert float(depth_geometry_loss(src, mixed, 0.25, 5.0, 0.05)) > 0.1
+    assert float(depth_geometry_loss(src, mixed, 0.25, 5.0, 0.05, region="interior")) < 1e-5
+    moved = src.clone()
+    moved[:, 3:, :, :10] = codec.encode(torch.full((1, 1, 16, 10), 2.5))  # the whole surface 0.5 m farther
+    # interior: columns 0-7 (the image border cuts the window, it is not a silhouette), every one 0.5 m off
+    assert float(depth_geometry_loss(src, moved, 0.25, 5.0, 0.05, region="interior")) == pytest.approx(0.5, abs=1e-4)
+    with pytest.raises(ValueError, match="region"):
+        depth_geometry_loss(src, moved, 0.25, 5.0, 0.05, region="edges")
+
+
 def test_patch_sliced_wasserstein_is_zero_for_equal_sets_and_grows_with_the_difference():
     from volo_adapt.losses import patch_sliced_wasserstein
 

@@ -271,6 +271,11 @@ class LossConfig:
     """Lambda of the geometry term: depth of each translation vs its own source, in metres, after a 5x5 low-pass,
     on pixels valid in both (a sensor adds noise and drops returns but does not move surfaces; see
     volo_adapt.losses.depth_geometry_loss). 0 = off (the original)."""
+    geometry_region: str = "all"
+    """all | interior: the pixels the geometry term compares. all: every pixel valid in both; interior: only those
+    whose whole 5x5 window holds returns in the source (not within 2 px of a source silhouette or hole, where a
+    resampling or blurring sensor mixes a surface with what lies beside it; docs/sensor-aware.md, "Sixteenth
+    round"). A candidate: all in every preset."""
     colour_anchor_weight: float = 0.0
     """Lambda of the colour anchor: mean absolute RGB change of each translation against its own source on pixels
     valid in both (SimGAN's self-regularisation; volo_adapt.losses.colour_anchor_loss). 0 = off (the original)."""

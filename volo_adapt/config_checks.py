@@ -30,7 +30,7 @@ FSDP_REFUSAL = (
 def choices() -> dict[str, tuple[str, ...]]:
     """Each choice key of the config -> its accepted names, as the owning modules list them."""
     from volo_adapt.hardware import TRAIN_PRECISIONS
-    from volo_adapt.losses import ADVERSARIAL_KINDS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
+    from volo_adapt.losses import ADVERSARIAL_KINDS, GEOMETRY_REGIONS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
     from volo_adapt.models.sensor_head import COLOUR_MODES, DROP_MODES, NEW_RETURN_MODES, VALIDITY_MODES
     from volo_adapt.training.domain_births import BIRTH_RING_MODES
@@ -58,6 +58,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
+        "loss.geometry_region": GEOMETRY_REGIONS,
         "loss.routing": ROUTINGS,
         "optim.gen_optimizer": GEN_OPTIMIZERS,
         "optim.critic_optimizer": CRITIC_OPTIMIZERS,

@@ -24,6 +24,7 @@ ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 RECONSTRUCTION_KINDS = ("l1", "l2")
 SSIM_KINDS = ("global", "windowed")
 RECONSTRUCTION_MASKS = ("none", "kept")  # loss.reconstruction_mask (see LossConfig)
+GEOMETRY_REGIONS = ("all", "interior")  # loss.geometry_region (see LossConfig)
 ROUTINGS = ("vologan", "cyclegan")  # loss.routing: which loss reaches which generator (see VoloGANModule)
 NORMALIZE_KINDS = ("weights", "channels", "none")
 
@@ -330,6 +331,7 @@ def depth_geometry_loss(
     far: float,
     gap: float,
     window: int = GEOMETRY_WINDOW,
+    region: str = "all",
 ) -> torch.Tensor:
     """How far a translation moved the surfaces of its source, in metres (a depth sensor measures the scene it
     sees: it adds noise, drops returns and mixes depth across edges, but it does not move surfaces).
@@ -346,6 +348,12 @@ def depth_geometry_loss(
         far: codec far plane, metres.
         gap: codec invalid band ``[0, gap)`` (values below ``gap / 2`` are invalid).
         window: odd box-filter side in pixels.
+        region: ``all`` compares every pixel valid in both; ``interior`` only those whose whole window holds
+            returns in the source, i.e. not within ``window // 2`` pixels of a source silhouette or hole, and both
+            low-passes average over those pixels only. In that edge band a sensor that resamples or blurs mixes a
+            surface with what lies beside it (metres of depth change), which ``all`` penalises like a moved
+            surface; ``interior`` leaves the band to the adversarial term (docs/sensor-aware.md, "Sixteenth
+            round").
 
     Returns:
         Scalar fp32 tensor, mean absolute depth difference in metres (0 when no pixel is valid in both).
@@ -360,19 +368,29 @@ def depth_geometry_loss(
         raise ValueError(f"expected two (B, C, H, W) tensors of one shape, got {tuple(source.shape)} and "
                          f"{tuple(translated.shape)}")
     assert window % 2 == 1, window
+    if region not in GEOMETRY_REGIONS:
+        raise ValueError(f"region must be one of {GEOMETRY_REGIONS}, got {region!r}")
     scale = (far - near) / (1.0 - gap)
 
-    def lowpassed(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        e = t[:, -1:].float()
-        valid = returns_of(t, gap)
-        metres = (near + (e - gap) * scale) * valid
-        num = F.avg_pool2d(metres, window, 1, window // 2, count_include_pad=False)
-        den = F.avg_pool2d(valid, window, 1, window // 2, count_include_pad=False)
-        return num / den.clamp_min(1e-6), valid
+    def box_mean(t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        num = F.avg_pool2d(t * weight, window, 1, window // 2, count_include_pad=False)
+        den = F.avg_pool2d(weight, window, 1, window // 2, count_include_pad=False)
+        return num / den.clamp_min(1e-6)
 
-    d_src, v_src = lowpassed(source)
-    d_out, v_out = lowpassed(translated)
-    both = (v_src * v_out).detach()
+    def metres(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        valid = returns_of(t, gap)
+        return (near + (t[:, -1:].float() - gap) * scale) * valid, valid
+
+    m_src, v_src = metres(source)
+    m_out, v_out = metres(translated)
+    w_src, w_out = v_src, v_out
+    if region == "interior":
+        # pixels whose whole window holds source returns (one missing return in 5x5 gives a share of 0.96); both
+        # low-passes average over those pixels only, so the edge band's values enter no compared window
+        inner = (box_mean(v_src, torch.ones_like(v_src)) > 1.0 - 1e-3).float()
+        w_src, w_out = v_src * inner, v_out * inner
+    d_src, d_out = box_mean(m_src, w_src), box_mean(m_out, w_out)
+    both = (w_src * w_out).detach()
     return ((d_out - d_src).abs() * both).sum() / both.sum().clamp_min(1.0)
 
 
