@@ -272,10 +272,22 @@ class LossConfig:
     on pixels valid in both (a sensor adds noise and drops returns but does not move surfaces; see
     volo_adapt.losses.depth_geometry_loss). 0 = off (the original)."""
     geometry_region: str = "all"
-    """all | interior: the pixels the geometry term compares. all: every pixel valid in both; interior: only those
-    whose whole 5x5 window holds returns in the source (not within 2 px of a source silhouette or hole, where a
-    resampling or blurring sensor mixes a surface with what lies beside it; docs/sensor-aware.md, "Sixteenth
-    round"). A candidate: all in every preset."""
+    """all | interior | auto: the pixels the geometry term compares. all: every pixel valid in both; interior: only
+    those whose whole 5x5 window holds returns in the source (not within 2 px of a source silhouette or hole, where
+    a resampling or blurring sensor mixes a surface with what lies beside it); auto: at the start of training,
+    compare the two domains' silhouettes (training/domain_edges.py) and store ``all`` or ``interior`` in
+    :attr:`geometry_region_estimate` (docs/sensor-aware.md, "Sixteenth round")."""
+    geometry_region_estimate: str = ""
+    """With ``geometry_region: auto``: the region the start-up estimate chose (``all`` or ``interior``; empty = not
+    estimated yet, read as ``all``). Set at the start of a fresh run (overwriting any value given) and stored with
+    it, so that resume trains with the same term."""
+
+    @property
+    def effective_geometry_region(self) -> str:
+        """The region the geometry term uses: :attr:`geometry_region`, or its estimate for ``auto``."""
+        if self.geometry_region == "auto":
+            return self.geometry_region_estimate or "all"
+        return self.geometry_region
     colour_anchor_weight: float = 0.0
     """Lambda of the colour anchor: mean absolute RGB change of each translation against its own source on pixels
     valid in both (SimGAN's self-regularisation; volo_adapt.losses.colour_anchor_loss). 0 = off (the original)."""

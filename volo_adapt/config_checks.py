@@ -58,7 +58,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
-        "loss.geometry_region": GEOMETRY_REGIONS,
+        "loss.geometry_region": (*GEOMETRY_REGIONS, "auto"),
         "loss.routing": ROUTINGS,
         "optim.gen_optimizer": GEN_OPTIMIZERS,
         "optim.critic_optimizer": CRITIC_OPTIMIZERS,
@@ -148,6 +148,8 @@ def _check_model(m: ModelConfig) -> None:
 
 
 def _check_loss(lo: LossConfig, channels: int) -> None:
+    from volo_adapt.losses import GEOMETRY_REGIONS
+
     for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight",
               "colour_anchor_weight", "return_rate_weight"):
         _need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
@@ -155,6 +157,8 @@ def _check_loss(lo: LossConfig, channels: int) -> None:
     _need(len(lo.channel_weights) == channels, "loss.channel_weights",
           f"needs one weight per channel of model.channels={channels}, got {len(lo.channel_weights)} weights "
           f"{lo.channel_weights}")
+    _need(lo.geometry_region_estimate in ("", *GEOMETRY_REGIONS), "loss.geometry_region_estimate",
+          f"must be empty, 'all' or 'interior', got {lo.geometry_region_estimate!r}")
     _need(lo.l1_to_l2_at == -1 or 0 <= lo.l1_to_l2_at <= 1, "loss.l1_to_l2_at",
           f"must be -1 or in [0, 1], got {lo.l1_to_l2_at}")
 

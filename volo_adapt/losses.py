@@ -24,7 +24,7 @@ ADVERSARIAL_KINDS = ("lsgan", "hinge", "bce")
 RECONSTRUCTION_KINDS = ("l1", "l2")
 SSIM_KINDS = ("global", "windowed")
 RECONSTRUCTION_MASKS = ("none", "kept")  # loss.reconstruction_mask (see LossConfig)
-GEOMETRY_REGIONS = ("all", "interior")  # loss.geometry_region (see LossConfig)
+GEOMETRY_REGIONS = ("all", "interior")  # depth_geometry_loss's regions (loss.geometry_region adds "auto")
 ROUTINGS = ("vologan", "cyclegan")  # loss.routing: which loss reaches which generator (see VoloGANModule)
 NORMALIZE_KINDS = ("weights", "channels", "none")
 

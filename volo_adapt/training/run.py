@@ -265,6 +265,9 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
         counts = [int(n) for n in saved_sensor.get("birth_ring_counts", [])]
         powers = [[float(v) for v in p] for p in saved_sensor.get("birth_ring_powers", [])]
         cfg = cfg.replace(model={"sensor": {"birth_ring_counts": counts, "birth_ring_powers": powers}})
+    if cfg.loss.geometry_region == "auto":
+        estimate = str(saved.get("loss", {}).get("geometry_region_estimate", ""))
+        cfg = cfg.replace(loss={"geometry_region_estimate": estimate})
     saved_data = saved.get("data", {})
     saved_a, saved_b = list(saved_data.get("data_a") or []), list(saved_data.get("data_b") or [])
     if not (cfg.data.data_a or cfg.data.data_b) and saved_a and saved_b:
@@ -376,6 +379,12 @@ def _train(
         births = estimate_birth_rings(data_a, data_b, cfg.data, cfg.model.sensor.effective_reach(cfg.data.image_size))
         notes.append(births.note)
         cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts, "birth_ring_powers": births.powers}})
+    if ckpt_path is None and cfg.loss.geometry_region == "auto" and cfg.loss.geometry_weight > 0:
+        from volo_adapt.training.domain_edges import estimate_geometry_region
+
+        edges = estimate_geometry_region(data_a, data_b, cfg.data)
+        notes.append(edges.note)
+        cfg = cfg.replace(loss={"geometry_region_estimate": edges.region})
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 
