@@ -72,6 +72,7 @@ def estimate_geometry_region(data_a: list[str], data_b: list[str], data: DataCon
         x = read_training_sample(spec[0], data, max_samples, purpose)
         ratios.append(edge_ratio(x[:, -1:], returns_of(x, data.depth_gap) > 0, 1))
     region = region_for(*ratios)
+    compared = "the interior only" if region == "interior" else "all pixels"
     note = (f"depth at the silhouettes against the surface's 3x3 mean (median over edge returns): A {ratios[0]:.3f}, "
-            f"B {ratios[1]:.3f}; the geometry term compares {'the interior only' if region == 'interior' else 'all pixels'}")
+            f"B {ratios[1]:.3f}; the geometry term compares {compared}")
     return DomainEdges(region, (ratios[0], ratios[1]), note)

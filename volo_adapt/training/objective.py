@@ -321,7 +321,8 @@ class CycleObjective:
                  f"cycle_{src}": weighted_reconstruction_loss(real, cyc, w, rec_kind, mask, pixel_mask=kept)}
         if lc.geometry_weight > 0:
             c = self.codec
-            terms[f"geo_{dst}"] = depth_geometry_loss(real, fake, c.near, c.far, c.gap, region=lc.effective_geometry_region)
+            region = lc.effective_geometry_region
+            terms[f"geo_{dst}"] = depth_geometry_loss(real, fake, c.near, c.far, c.gap, region=region)
         if lc.colour_anchor_weight > 0:
             terms[f"col_{dst}"] = colour_anchor_loss(real, fake, self.codec.gap)
         if keep is not None and self.return_reference is not None:
