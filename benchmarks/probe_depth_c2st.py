@@ -13,7 +13,8 @@ the interior.
 
 With ``--run DATA=CKPT`` a trained checkpoint's translation of the same paired scenes is measured too (EMA weights,
 as ``volo eval`` and ``bench_quality.py`` evaluate): in the source's edge band and in its interior, the mean change
-of the encoded depth against the source and the share of source returns kept, beside the truth's; and its C2ST
+of the encoded depth against the source and the share of source returns kept, and its new returns per source
+return, beside the truth's; and its C2ST
 with and without the truth's band values pasted in where both have a return.
 
 Usage::
@@ -85,7 +86,7 @@ def with_depth(x: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
 def band_changes(source: torch.Tensor, other: torch.Tensor, gap: float, k: int = 2) -> dict[str, float]:
     """In the source's ``k`` px edge band (its returns within ``k`` px of a no-return pixel) and in its interior:
     the mean change of ``other``'s encoded depth against the source where both return, and the share of the
-    source's returns ``other`` keeps."""
+    source's returns ``other`` keeps; and ``other``'s returns where the source has none, per source return."""
     vs, vo = returns_of(source, gap) > 0, returns_of(other, gap) > 0
     band = (ring_distance(~vs, k) <= k) & vs
     out = {}
@@ -94,6 +95,7 @@ def band_changes(source: torch.Tensor, other: torch.Tensor, gap: float, k: int =
         diff = (other[:, -1:] - source[:, -1:])[both]
         out[f"{name}: mean change"] = float(diff.mean()) if diff.numel() else float("nan")
         out[f"{name}: kept"] = float(both.sum() / region.sum().clamp_min(1))
+    out["new returns per source return"] = float((vo & ~vs).sum() / vs.sum().clamp_min(1))
     return out
 
 

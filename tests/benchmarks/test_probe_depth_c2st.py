@@ -46,6 +46,7 @@ def test_hybrids_take_band_and_interior_from_the_named_sides():
     assert torch.equal(h["source values, truth mask"][0, 0, 0, 6], truth[0, -1, 0, 6])  # the truth's new return
     changes = probe_depth_c2st.band_changes(source, truth, CODEC.gap, k=1)
     assert changes["band: kept"] == 1.0 and changes["interior: kept"] == 1.0
+    assert changes["new returns per source return"] == pytest.approx(8 / 48)  # column 6 against columns 0-5
     assert changes["band: mean change"] == pytest.approx(changes["interior: mean change"], rel=1e-4)
     assert changes["band: mean change"] > 0  # 2.1 m encodes above 2.0 m
 
