@@ -14,8 +14,8 @@ the interior.
 With ``--run DATA=CKPT`` a trained checkpoint's translation of the same paired scenes is measured too (EMA weights,
 as ``volo eval`` and ``bench_quality.py`` evaluate): in the source's edge band and in its interior, the mean change
 of the encoded depth against the source and the share of source returns kept, and its new returns per source
-return, beside the truth's; and its C2ST
-with and without the truth's band values pasted in where both have a return.
+return, beside the truth's; and its C2ST with and without the truth's band values pasted in where both have a
+return.
 
 Usage::
 
