@@ -263,3 +263,27 @@ def fmt(value: float | None, digits: int = 3) -> str:
     if value is None or value != value:
         return "-"
     return f"{value:.{digits}g}"
+
+
+def probe_each_set(sets: list, required: tuple[str, ...], probe_one: Callable[[Any], dict[str, float]]
+                   ) -> dict[str, dict[str, float]]:
+    """``{folder name: probe_one(folder)}`` over ``volo data synth`` folders (``pathlib.Path``), each printed as one
+    line as it is done; SystemExit naming the first folder that lacks one of the ``required`` subfolders."""
+    rows = {}
+    for data in sets:
+        if not all((data / sub).is_dir() for sub in required):
+            raise SystemExit(f"{data}: not a volo data synth folder (no {' or '.join(s + '/' for s in required)})")
+        rows[data.name] = probe_one(data)
+        print(data.name, " ".join(f"{k}={v:.3f}" for k, v in rows[data.name].items()), flush=True)
+    return rows
+
+
+def write_probe_rows(out, stem: str, rows: dict[str, dict[str, float]], markdown: Callable[[dict], str]) -> None:
+    """``OUT/STEM.json`` and ``OUT/STEM.md`` (``markdown(rows)``), written atomically; ``out`` a ``pathlib.Path``."""
+    import json
+
+    from volo_adapt.atomic import atomic_write_bytes
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / f"{stem}.json", (json.dumps(rows, indent=2) + "\n").encode())
+    atomic_write_bytes(out / f"{stem}.md", markdown(rows).encode())

@@ -29,13 +29,12 @@ trains ``--repeats`` small classifiers). Written by hand: it is this project's o
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from benchkit import probe_each_set, write_probe_rows
 
-from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.eval_sets import load_network_tensors, load_paired
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
@@ -155,15 +154,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     args = p.parse_args(argv)
     runs = parse_runs(args.run)
     codec = DepthCodec()
-    rows = {}
-    for data in args.data:
-        if not (data / "paired").is_dir() or not (data / "B" / "test").is_dir():
-            raise SystemExit(f"{data}: not a volo data synth folder (no paired/ or B/test/)")
-        rows[data.name] = probe(data, codec, args.size, args.repeats, runs.get(data.name))
-        print(data.name, " ".join(f"{k}={v:.3f}" for k, v in rows[data.name].items()), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out / "depth_c2st.json", (json.dumps(rows, indent=2) + "\n").encode())
-    atomic_write_bytes(args.out / "depth_c2st.md", markdown(rows).encode())
+    rows = probe_each_set(args.data, ("paired", "B/test"),
+                          lambda data: probe(data, codec, args.size, args.repeats, runs.get(data.name)))
+    write_probe_rows(args.out, "depth_c2st", rows, markdown)
     return rows
 
 

@@ -28,12 +28,11 @@ it is this project's own probe, no library implements it.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
+from benchkit import probe_each_set, write_probe_rows
 
-from volo_adapt.atomic import atomic_write_bytes
 from volo_adapt.data.eval_sets import load_network_tensors, load_paired
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
@@ -159,15 +158,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     p.add_argument("--c2st-repeats", type=int, default=5, help="classifier seeds per C2ST (with --c2st)")
     args = p.parse_args(argv)
     codec = DepthCodec()
-    rows = {}
-    for data in args.data:
-        if not (data / "paired").is_dir():
-            raise SystemExit(f"{data}: not a volo data synth folder (no paired/)")
-        rows[data.name] = probe(data, codec, args.size, args.c2st_repeats if args.c2st else 0)
-        print(data.name, " ".join(f"{k}={v:.3f}" for k, v in rows[data.name].items()), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out / "keep_rates.json", (json.dumps(rows, indent=2) + "\n").encode())
-    atomic_write_bytes(args.out / "keep_rates.md", markdown(rows).encode())
+    rows = probe_each_set(args.data, ("paired",),
+                          lambda data: probe(data, codec, args.size, args.c2st_repeats if args.c2st else 0))
+    write_probe_rows(args.out, "keep_rates", rows, markdown)
     return rows
 
 
