@@ -276,7 +276,8 @@ class LossConfig:
     those whose whole 5x5 window holds returns in the source (not within 2 px of a source silhouette or hole, where
     a resampling or blurring sensor mixes a surface with what lies beside it); auto: at the start of training,
     compare the two domains' silhouettes (training/domain_edges.py) and store ``all`` or ``interior`` in
-    :attr:`geometry_region_estimate` (docs/sensor-aware.md, "Sixteenth round")."""
+    :attr:`geometry_region_estimate` (docs/sensor-aware.md, "Sixteenth round"). A candidate: ``all`` in every
+    preset (judged over three seeds on the zoo table, the leave-one-sensor-out folds disagreed)."""
     geometry_region_estimate: str = ""
     """With ``geometry_region: auto``: the region the start-up estimate chose (``all`` or ``interior``; empty = not
     estimated yet, read as ``all``). Set at the start of a fresh run (overwriting any value given) and stored with
