@@ -56,6 +56,12 @@ def valid_median5(depth: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return patches.median(1, keepdim=True).values * valid
 
 
+def edge_band(valid: torch.Tensor, k: int) -> torch.Tensor:
+    """``(N, 1, H, W)`` bool: the pixels within ``k`` px (city-block) of a no-return pixel of ``valid``, those
+    included."""
+    return ring_distance(~valid, k) <= k
+
+
 def hybrids(source: torch.Tensor, truth: torch.Tensor, gap: float) -> dict[str, torch.Tensor]:
     """The judged depth channels, ``(N, 1, H, W)`` encoded, of paired ``source`` and ``truth`` (``(N, C, H, W)``
     network tensors of the same scenes); see the module docstring."""
@@ -71,7 +77,7 @@ def hybrids(source: torch.Tensor, truth: torch.Tensor, gap: float) -> dict[str, 
         "truth, noise removed (valid 5x5 median)": valid_median5(dt, vt),
     }
     for k in BANDS:
-        band = ring_distance(~vs, k) <= k  # within k px of a source no-return pixel (those included)
+        band = edge_band(vs, k)
         out[f"truth values in the {k} px band, source inside"] = torch.where(vt, torch.where(band, dt, filled), zero)
         out[f"source values in the {k} px band, truth inside"] = torch.where(vt, torch.where(band, filled, dt), zero)
     return out
@@ -87,7 +93,7 @@ def band_changes(source: torch.Tensor, other: torch.Tensor, gap: float, k: int =
     the mean change of ``other``'s encoded depth against the source where both return, and the share of the
     source's returns ``other`` keeps; and ``other``'s returns where the source has none, per source return."""
     vs, vo = returns_of(source, gap) > 0, returns_of(other, gap) > 0
-    band = (ring_distance(~vs, k) <= k) & vs
+    band = edge_band(vs, k) & vs
     out = {}
     for name, region in (("band", band), ("interior", vs & ~band)):
         both = region & vo
@@ -114,7 +120,7 @@ def probe(data: Path, codec: DepthCodec, size: int, repeats: int, ckpt: Path | N
         translated = translate_tensors(load_generator(ckpt, direction="a2b"), source)
         row |= {f"model, {k}": v for k, v in band_changes(source, translated, codec.gap).items()}
         vs, vt, vy = (returns_of(t, codec.gap) > 0 for t in (source, truth, translated))
-        paste = (ring_distance(~vs, 2) <= 2) & vs & vt & vy
+        paste = edge_band(vs, 2) & vs & vt & vy
         pasted = with_depth(translated, torch.where(paste, truth[:, -1:], translated[:, -1:]))
         row["C2ST depth, model"] = c2st(translated, test_b, "depth", repeats=repeats).acc
         row["C2ST depth, model with the truth's 2 px band values"] = c2st(pasted, test_b, "depth",

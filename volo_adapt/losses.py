@@ -387,7 +387,8 @@ def depth_geometry_loss(
     if region == "interior":
         # pixels whose whole window holds source returns (one missing return in 5x5 gives a share of 0.96); both
         # low-passes average over those pixels only, so the edge band's values enter no compared window
-        inner = (box_mean(v_src, torch.ones_like(v_src)) > 1.0 - 1e-3).float()
+        share = F.avg_pool2d(v_src, window, 1, window // 2, count_include_pad=False)
+        inner = (share > 1.0 - 1e-3).float()
         w_src, w_out = v_src * inner, v_out * inner
     d_src, d_out = box_mean(m_src, w_src), box_mean(m_out, w_out)
     both = (w_src * w_out).detach()
