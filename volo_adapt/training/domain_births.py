@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from volo_adapt.config import DataConfig
+from volo_adapt.training.training_sample import TrainingSamples
 
 BIRTH_RING_MODES = ("none", "auto")
 """Accepted values of ``model.sensor.birth_rings``."""
@@ -39,9 +40,10 @@ class DomainBirths:
 
 
 def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig, reach: float,
-                         max_samples: int = MAX_SAMPLES) -> DomainBirths:
+                         max_samples: int = MAX_SAMPLES, samples: TrainingSamples | None = None) -> DomainBirths:
     """Both directions' ring counts and anchor exponents from the domains' first sources, and a start-up note.
-    ``reach``: the generators' ``model.sensor`` reach as a fraction of the image side (their anchors' box)."""
+    ``reach``: the generators' ``model.sensor`` reach as a fraction of the image side (their anchors' box);
+    ``samples``: the start-up's shared reads (a fresh one when None)."""
     from volo_adapt.losses import returns_of
     from volo_adapt.models.birth_rings import (
         RING_ANCHOR_START,
@@ -52,10 +54,10 @@ def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig,
         rings_to_fill,
     )
     from volo_adapt.return_statistics import histogram_of_returns
-    from volo_adapt.training.training_sample import read_training_sample
 
+    samples = samples or TrainingSamples(data)
     purpose = "measuring new returns for model.sensor.birth_rings: auto"
-    x = {k: read_training_sample(spec[0], data, max_samples, purpose) for k, spec in (("A", data_a), ("B", data_b))}
+    x = {k: samples.read(spec[0], max_samples, purpose) for k, spec in (("A", data_a), ("B", data_b))}
     gap = data.depth_gap
     hist = {k: histogram_of_returns(t, gap)[0] for k, t in x.items()}
     valid = {k: returns_of(t, gap) > 0 for k, t in x.items()}

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 from volo_adapt.config import DataConfig
+from volo_adapt.training.training_sample import TrainingSamples
 
 MAX_SAMPLES = 128
 """Images read per domain (the first ones in key order): a median over some 10^4 edge returns at 64 px."""
@@ -60,16 +61,17 @@ def region_for(ratio_a: float, ratio_b: float, tolerance: float = EDGE_MIX_TOLER
 
 
 def estimate_geometry_region(data_a: list[str], data_b: list[str], data: DataConfig,
-                             max_samples: int = MAX_SAMPLES) -> DomainEdges:
-    """Both domains' depth edge ratios from their first sources, the region they imply, and a start-up note."""
+                             max_samples: int = MAX_SAMPLES, samples: TrainingSamples | None = None) -> DomainEdges:
+    """Both domains' depth edge ratios from their first sources, the region they imply, and a start-up note.
+    ``samples``: the start-up's shared reads (a fresh one when None)."""
     from volo_adapt.losses import returns_of
     from volo_adapt.models.birth_rings import edge_ratio
-    from volo_adapt.training.training_sample import read_training_sample
 
+    samples = samples or TrainingSamples(data)
     purpose = "comparing the domains' silhouettes for loss.geometry_region: auto"
     ratios = []
     for spec in (data_a, data_b):
-        x = read_training_sample(spec[0], data, max_samples, purpose)
+        x = samples.read(spec[0], max_samples, purpose)
         ratios.append(edge_ratio(x[:, -1:], returns_of(x, data.depth_gap) > 0, 1))
     region = region_for(*ratios)
     compared = "the interior only" if region == "interior" else "all pixels"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from volo_adapt.config import DataConfig
+from volo_adapt.training.training_sample import TrainingSamples
 
 PINHOLE_MODES = ("none", "auto")
 """Accepted values of ``model.sensor.pinholes``."""
@@ -35,27 +36,29 @@ class DomainPinholes:
     note: str
 
 
-def source_rate(spec: str, data: DataConfig, max_samples: int = MAX_SAMPLES) -> float:
-    """Pinhole rate of the first ``max_samples`` images of ``spec`` at ``data.image_size``.
+def source_rate(spec: str, data: DataConfig, max_samples: int = MAX_SAMPLES,
+                samples: TrainingSamples | None = None) -> float:
+    """Pinhole rate of the first ``max_samples`` images of ``spec`` at ``data.image_size`` (read through
+    ``samples``, the start-up's shared reads, when given).
 
     Raises:
         DataError: the source cannot be read (one line, saying that the pinhole estimate read it).
     """
     from volo_adapt.build import build_codec
     from volo_adapt.models.pinholes import pinhole_rate
-    from volo_adapt.training.training_sample import read_training_sample
 
-    x = read_training_sample(spec, data, max_samples, "measuring pinholes for model.sensor.pinholes: auto")
+    x = (samples or TrainingSamples(data)).read(spec, max_samples, "measuring pinholes for model.sensor.pinholes: auto")
     return pinhole_rate(build_codec(data).valid_from_encoded(x[:, -1:]))
 
 
 def estimate_domain_pinholes(data_a: list[str], data_b: list[str], data: DataConfig,
-                             max_samples: int = MAX_SAMPLES) -> DomainPinholes:
-    """Both domains' rates from their first sources, and a start-up note with the fill / drop they imply."""
+                             max_samples: int = MAX_SAMPLES, samples: TrainingSamples | None = None) -> DomainPinholes:
+    """Both domains' rates from their first sources, and a start-up note with the fill / drop they imply.
+    ``samples``: the start-up's shared reads (a fresh one when None)."""
     from volo_adapt.models.pinholes import fill_and_drop
 
-    rate_a = source_rate(data_a[0], data, max_samples)
-    rate_b = source_rate(data_b[0], data, max_samples)
+    rate_a = source_rate(data_a[0], data, max_samples, samples)
+    rate_b = source_rate(data_b[0], data, max_samples, samples)
     fill, drop = fill_and_drop(rate_a, rate_b)
     start = (f"A -> B starts filling {fill:.0%} of source pinholes" if fill else
              f"A -> B starts dropping {1000 * drop:.2f} per 1000 surrounded pixels" if drop else "no change")

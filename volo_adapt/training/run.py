@@ -55,6 +55,7 @@ from volo_adapt.training.module import VoloGANModule
 from volo_adapt.training.preemption import StopRequest, requeue_slurm_job, slurm_job_id, stop_signal_handlers
 from volo_adapt.training.trainer_setup import lightning_strategy as _strategy  # noqa: F401 (tests import it here)
 from volo_adapt.training.trainer_setup import make_trainer
+from volo_adapt.training.training_sample import TrainingSamples
 
 log = logging.getLogger(__name__)
 
@@ -367,24 +368,8 @@ def _train(
         found = estimate_target_cell(data_b, cfg.data.image_size)
         notes.append(found.note)
         cfg = cfg.replace(model={"sensor": {"native_cell_px": found.cell_px}})
-    if ckpt_path is None and cfg.model.sensor.pinholes == "auto":
-        from volo_adapt.training.domain_pinholes import estimate_domain_pinholes
-
-        measured = estimate_domain_pinholes(data_a, data_b, cfg.data)
-        notes.append(measured.note)
-        cfg = cfg.replace(model={"sensor": {"pinhole_rates": measured.rates}})
-    if ckpt_path is None and cfg.model.sensor.birth_rings == "auto":
-        from volo_adapt.training.domain_births import estimate_birth_rings
-
-        births = estimate_birth_rings(data_a, data_b, cfg.data, cfg.model.sensor.effective_reach(cfg.data.image_size))
-        notes.append(births.note)
-        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts, "birth_ring_powers": births.powers}})
-    if ckpt_path is None and cfg.loss.geometry_region == "auto" and cfg.loss.geometry_weight > 0:
-        from volo_adapt.training.domain_edges import estimate_geometry_region
-
-        edges = estimate_geometry_region(data_a, data_b, cfg.data)
-        notes.append(edges.note)
-        cfg = cfg.replace(loss={"geometry_region_estimate": edges.region})
+    if ckpt_path is None:
+        cfg = _estimate_from_domains(cfg, data_a, data_b, notes)
     if rank_zero_only.rank == 0:
         atomic_write_bytes(run_dir / "config.yaml", cfg.to_yaml().encode())
 
@@ -401,6 +386,35 @@ def _train(
     trainer = make_trainer(cfg, run_dir, cbs.all, progress)
     interrupted = _fit(trainer, module, datamodule, ckpt_path)
     return _result(cfg, run_dir, module, cbs, ckpt_path, request if interrupted else None, notes)
+
+
+def _estimate_from_domains(cfg: RunConfig, data_a: list[str], data_b: list[str], notes: list[str]) -> RunConfig:
+    """A fresh run's estimates from both domains' first training sources (``birth_rings``, ``geometry_region``,
+    ``pinholes``: ``auto``), stored in the returned config; each adds its one-line note to ``notes``.
+
+    They share one :class:`TrainingSamples`, largest read first (256, 128, 64 images), so each domain is decoded
+    once; it is dropped on return (up to 1 GiB per domain at 512 px)."""
+    samples = TrainingSamples(cfg.data)
+    if cfg.model.sensor.birth_rings == "auto":
+        from volo_adapt.training.domain_births import estimate_birth_rings
+
+        births = estimate_birth_rings(data_a, data_b, cfg.data, cfg.model.sensor.effective_reach(cfg.data.image_size),
+                                      samples=samples)
+        notes.append(births.note)
+        cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts, "birth_ring_powers": births.powers}})
+    if cfg.loss.geometry_region == "auto" and cfg.loss.geometry_weight > 0:
+        from volo_adapt.training.domain_edges import estimate_geometry_region
+
+        edges = estimate_geometry_region(data_a, data_b, cfg.data, samples=samples)
+        notes.append(edges.note)
+        cfg = cfg.replace(loss={"geometry_region_estimate": edges.region})
+    if cfg.model.sensor.pinholes == "auto":
+        from volo_adapt.training.domain_pinholes import estimate_domain_pinholes
+
+        measured = estimate_domain_pinholes(data_a, data_b, cfg.data, samples=samples)
+        notes.append(measured.note)
+        cfg = cfg.replace(model={"sensor": {"pinhole_rates": measured.rates}})
+    return cfg
 
 
 def _result(cfg: RunConfig, run_dir: Path, module: VoloGANModule, cbs: _RunCallbacks, ckpt_path: Path | None,
