@@ -15,7 +15,7 @@ With ``--run DATA=CKPT`` a trained checkpoint's translation of the same paired s
 as ``volo eval`` and ``bench_quality.py`` evaluate): in the source's edge band and in its interior, the mean change
 of the encoded depth against the source and the share of source returns kept, and its new returns per source
 return, beside the truth's; and its C2ST with and without the truth's band values pasted in where both have a
-return.
+return. That set is then read with the checkpoint's own depth codec (the others with the presets' defaults).
 
 Usage::
 
@@ -106,18 +106,24 @@ def band_changes(source: torch.Tensor, other: torch.Tensor, gap: float, k: int =
 
 def probe(data: Path, codec: DepthCodec, size: int, repeats: int, ckpt: Path | None = None) -> dict[str, float]:
     """One synth set's row: every hybrid's C2ST depth accuracy against ``B/test``; with ``ckpt`` also the
-    translation's band changes and C2ST (module docstring)."""
+    translation's band changes and C2ST (module docstring). With ``ckpt`` the sets are read with the checkpoint's
+    own depth codec (as ``volo eval`` reads them), not ``codec``."""
+    generator = None
+    if ckpt is not None:
+        from volo_adapt.inference.loading import load_generator
+
+        generator = load_generator(ckpt, direction="a2b")
+        codec = generator.codec
     source, truth = load_paired(data / "paired", "a2b", size, codec, 1000.0)
     test_b, _ = load_network_tensors([str(data / "B" / "test")], size, codec, 1000.0)
     row = {f"C2ST depth, {name}": c2st(with_depth(truth, d), test_b, "depth", repeats=repeats).acc
            for name, d in hybrids(source, truth, codec.gap).items()}
     row |= {f"truth, {k}": v for k, v in band_changes(source, truth, codec.gap).items()}
-    if ckpt is not None:
+    if generator is not None:
         from volo_adapt.inference.engine import translate_tensors
-        from volo_adapt.inference.loading import load_generator
 
         torch.manual_seed(0)  # the translation's noise draws, as bench_quality.py's evaluation seeds them
-        translated = translate_tensors(load_generator(ckpt, direction="a2b"), source)
+        translated = translate_tensors(generator, source)
         row |= {f"model, {k}": v for k, v in band_changes(source, translated, codec.gap).items()}
         vs, vt, vy = (returns_of(t, codec.gap) > 0 for t in (source, truth, translated))
         paste = edge_band(vs, 2) & vs & vt & vy

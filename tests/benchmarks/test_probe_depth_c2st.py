@@ -79,3 +79,21 @@ def test_probe_end_to_end_on_a_toy_zoo_set_with_a_checkpoint(tmp_path):
         probe_depth_c2st.main([str(tmp_path), "--out", str(tmp_path / "out2")])
     with pytest.raises(SystemExit, match="expected DATA=CKPT"):
         probe_depth_c2st.main([str(data), "--run", f"{data}={tmp_path / 'missing.ckpt'}", "--out", str(tmp_path)])
+
+
+def test_a_checkpoint_run_reads_the_sets_with_the_checkpoints_own_codec(tmp_path):
+    """The sets are encoded as the checkpoint's run encoded its data, whatever codec the caller passes."""
+    from volo_adapt.data.sample import DepthCodec
+
+    spec = importlib.util.spec_from_file_location("ckpt_factory", ROOT / "tests" / "inference" / "ckpt_factory.py")
+    factory = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(factory)
+    ckpt = factory.make_checkpoint(tmp_path / "far.ckpt", factory.tiny_config(image_size=24, far=12.0))
+    data = tmp_path / "tof"
+    write_synth_dataset(data, n_train=2, n_test=4, size=24, seed=5, sensor=make_sensor("tof", 5))
+    own = probe_depth_c2st.probe(data, DepthCodec(far=12.0), 24, 1, ckpt)
+    passed_default = probe_depth_c2st.probe(data, DepthCodec(), 24, 1, ckpt)
+    truth_keys = [k for k in own if k.startswith("truth, ")]
+    assert truth_keys and all(own[k] == pytest.approx(passed_default[k], nan_ok=True) for k in truth_keys)
+    default = probe_depth_c2st.probe(data, DepthCodec(), 24, 1)  # no checkpoint: the codec passed in
+    assert any(own[k] != pytest.approx(default[k], nan_ok=True) for k in truth_keys)
