@@ -171,12 +171,14 @@ class SensorHeadConfig:
     (overwriting any value given), or by hand with ``pinholes: none``. Stored with the run."""
 
     birth_rings: str = "none"
-    """none | auto: at the start of training, estimate from both domains' training images how many one-pixel rings
-    around its source's surfaces each generator should fill with new returns (the target's returns beyond the
-    source's, depth bin by depth bin, against the rings' sizes; models/birth_rings.py, training/domain_births.py)
-    and store them in :attr:`birth_ring_counts`, with the anchors' starting exponents in :attr:`birth_ring_powers`;
-    each generator then starts with new returns on those rings (needs ``new_returns: anchored``; rings beyond
-    ``reach`` stay empty). A candidate: off in every preset."""
+    """none | auto | auto_a2b: at the start of training, estimate from both domains' training images how many
+    one-pixel rings around its source's surfaces each generator should fill with new returns (the target's returns
+    beyond the source's, depth bin by depth bin, against the rings' sizes; models/birth_rings.py,
+    training/domain_births.py) and store them in :attr:`birth_ring_counts`, with the anchors' starting exponents in
+    :attr:`birth_ring_powers`; each generator then starts with new returns on those rings (needs ``new_returns:
+    anchored``; rings beyond ``reach`` stay empty). ``auto_a2b``: the same estimate, but only the translation
+    (A -> B) fills rings; the B -> A generator, which only serves the cycle and identity terms, fills none.
+    Candidates: off in every preset."""
     birth_ring_counts: list[int] = field(default_factory=list)
     """``[A -> B, B -> A]``: rings filled by each generator (integers, 0..8); empty = off. Set by ``birth_rings:
     auto`` at the start of training (overwriting any value given), or by hand with ``birth_rings: none``. Stored

@@ -51,6 +51,7 @@ from volo_adapt.training.checkpoint import (
     checkpoints_dir,
     choose_resume_checkpoint,
 )
+from volo_adapt.training.domain_births import ESTIMATED_RING_MODES
 from volo_adapt.training.module import VoloGANModule
 from volo_adapt.training.preemption import StopRequest, requeue_slurm_job, slurm_job_id, stop_signal_handlers
 from volo_adapt.training.trainer_setup import lightning_strategy as _strategy  # noqa: F401 (tests import it here)
@@ -262,7 +263,7 @@ def _resume_data(cfg: RunConfig, ckpt_path: Path, notes: list[str]) -> RunConfig
     if cfg.model.sensor.pinholes == "auto":
         rates = [float(r) for r in saved_sensor.get("pinhole_rates", [])]
         cfg = cfg.replace(model={"sensor": {"pinhole_rates": rates}})
-    if cfg.model.sensor.birth_rings == "auto":
+    if cfg.model.sensor.birth_rings in ESTIMATED_RING_MODES:
         counts = [int(n) for n in saved_sensor.get("birth_ring_counts", [])]
         powers = [[float(v) for v in p] for p in saved_sensor.get("birth_ring_powers", [])]
         cfg = cfg.replace(model={"sensor": {"birth_ring_counts": counts, "birth_ring_powers": powers}})
@@ -395,11 +396,11 @@ def _estimate_from_domains(cfg: RunConfig, data_a: list[str], data_b: list[str],
     They share one :class:`TrainingSamples`, largest read first (256, 128, 64 images), so each domain is decoded
     once; it is dropped on return (up to 1 GiB per domain at 512 px)."""
     samples = TrainingSamples(cfg.data)
-    if cfg.model.sensor.birth_rings == "auto":
+    if cfg.model.sensor.birth_rings in ESTIMATED_RING_MODES:
         from volo_adapt.training.domain_births import estimate_birth_rings
 
         births = estimate_birth_rings(data_a, data_b, cfg.data, cfg.model.sensor.effective_reach(cfg.data.image_size),
-                                      samples=samples)
+                                      samples=samples, a2b_only=cfg.model.sensor.birth_rings == "auto_a2b")
         notes.append(births.note)
         cfg = cfg.replace(model={"sensor": {"birth_ring_counts": births.counts, "birth_ring_powers": births.powers}})
     if cfg.loss.geometry_region == "auto" and cfg.loss.geometry_weight > 0:
