@@ -60,6 +60,28 @@ def test_the_estimate_finds_one_ring_one_way_and_none_the_other(clean_to_halo) -
     assert same.counts == [0, 0]
 
 
+def test_auto_a2b_keeps_the_translations_rings_and_gives_the_reverse_generator_none(clean_to_halo) -> None:
+    """The halo set as A and the clean set as B: the estimate wants one ring B -> A; ``auto_a2b`` fills none there
+    and the note says what was estimated."""
+    halo_to_clean = [clean_to_halo[1]], [clean_to_halo[0]]
+    both = estimate_birth_rings(*halo_to_clean, DataConfig(image_size=SIZE), REACH)
+    a2b = estimate_birth_rings(*halo_to_clean, DataConfig(image_size=SIZE), REACH, a2b_only=True)
+    assert both.counts == [0, 1] and a2b.counts == [0, 0]
+    assert "rings filled: 0 of 1 estimated, birth_rings: auto_a2b)" in a2b.note
+    forward = estimate_birth_rings([clean_to_halo[0]], [clean_to_halo[1]], DataConfig(image_size=SIZE), REACH,
+                                   a2b_only=True)
+    assert forward.counts == [1, 0]  # the translation's own rings stay
+
+
+def test_auto_a2b_is_a_config_choice_and_a_typo_is_refused() -> None:
+    from volo_adapt.config import load_config
+    from volo_adapt.errors import ConfigError
+
+    assert load_config("smoke", [*ANCHORED, "model.sensor.birth_rings=auto_a2b"]).model.sensor.birth_rings == "auto_a2b"
+    with pytest.raises(ConfigError, match="auto_a2b"):
+        load_config("smoke", [*ANCHORED, "model.sensor.birth_rings=a2b"])
+
+
 def test_a_halo_that_mixes_the_surface_with_its_surroundings_gets_mixing_anchors(clean_to_halo, tmp_path) -> None:
     """A halo at 0.6 of the disc's depth and black (an upsampled depth map beside a camera that sees the dark
     background): the depth anchor mixes in the no-return pixels, the colour anchor as far as it goes."""
