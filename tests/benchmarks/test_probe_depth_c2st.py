@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import probe_depth_c2st  # noqa: E402
 
+from tests.inference import ckpt_factory  # noqa: E402
 from volo_adapt.data.sample import DepthCodec  # noqa: E402
 from volo_adapt.synth.dataset_writer import write_synth_dataset  # noqa: E402
 from volo_adapt.synth.zoo import make_sensor  # noqa: E402
@@ -62,10 +62,7 @@ def test_valid_median_ignores_no_return_neighbours():
 
 
 def test_probe_end_to_end_on_a_toy_zoo_set_with_a_checkpoint(tmp_path):
-    spec = importlib.util.spec_from_file_location("ckpt_factory", ROOT / "tests" / "inference" / "ckpt_factory.py")
-    factory = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(factory)
-    ckpt = factory.make_checkpoint(tmp_path / "tiny.ckpt", factory.tiny_config(image_size=24))
+    ckpt = ckpt_factory.make_checkpoint(tmp_path / "tiny.ckpt", ckpt_factory.tiny_config(image_size=24))
     data = tmp_path / "phone_lidar"
     write_synth_dataset(data, n_train=2, n_test=4, size=24, seed=3, sensor=make_sensor("phone_lidar", 3))
     rows = probe_depth_c2st.main([str(data), "--size", "24", "--repeats", "1", "--run", f"{data}={ckpt}",
@@ -83,12 +80,7 @@ def test_probe_end_to_end_on_a_toy_zoo_set_with_a_checkpoint(tmp_path):
 
 def test_a_checkpoint_run_reads_the_sets_with_the_checkpoints_own_codec(tmp_path):
     """The sets are encoded as the checkpoint's run encoded its data, whatever codec the caller passes."""
-    from volo_adapt.data.sample import DepthCodec
-
-    spec = importlib.util.spec_from_file_location("ckpt_factory", ROOT / "tests" / "inference" / "ckpt_factory.py")
-    factory = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(factory)
-    ckpt = factory.make_checkpoint(tmp_path / "far.ckpt", factory.tiny_config(image_size=24, far=12.0))
+    ckpt = ckpt_factory.make_checkpoint(tmp_path / "far.ckpt", ckpt_factory.tiny_config(image_size=24, far=12.0))
     data = tmp_path / "tof"
     write_synth_dataset(data, n_train=2, n_test=4, size=24, seed=5, sensor=make_sensor("tof", 5))
     own = probe_depth_c2st.probe(data, DepthCodec(far=12.0), 24, 1, ckpt)
