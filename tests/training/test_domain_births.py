@@ -119,3 +119,5 @@ def test_an_unreadable_source_says_the_estimate_read_it(tmp_path) -> None:
     bad = unreadable_source(tmp_path)
     with pytest.raises(DataError, match=r"birth_rings: auto"):
         estimate_birth_rings([bad], [bad], DataConfig(image_size=SIZE), REACH)
+    with pytest.raises(DataError, match=r"birth_rings: auto_a2b\)"):  # the mode the user set
+        estimate_birth_rings([bad], [bad], DataConfig(image_size=SIZE), REACH, a2b_only=True)

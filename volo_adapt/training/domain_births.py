@@ -61,7 +61,7 @@ def estimate_birth_rings(data_a: list[str], data_b: list[str], data: DataConfig,
     from volo_adapt.return_statistics import histogram_of_returns
 
     samples = samples or TrainingSamples(data)
-    purpose = "measuring new returns for model.sensor.birth_rings: auto"
+    purpose = f"measuring new returns for model.sensor.birth_rings: {'auto_a2b' if a2b_only else 'auto'}"
     x = {k: samples.read(spec[0], max_samples, purpose) for k, spec in (("A", data_a), ("B", data_b))}
     gap = data.depth_gap
     hist = {k: histogram_of_returns(t, gap)[0] for k, t in x.items()}
