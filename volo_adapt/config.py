@@ -144,8 +144,9 @@ class SensorHeadConfig:
     threshold; learned: the new-return logit decides the input's returns too, starting at +validity_prior (all
     kept at initialisation), so deterministic dropouts (dark, grazing or far surfaces, shadows) can be learned
     (needs new_returns: anchored). A drop has no straight-through gradient: loss.return_rate_weight trains it
-    (without that term the logit stays where it starts). A candidate, off in every preset (docs/sensor-aware.md,
-    "Ninth round" and "Tenth round")."""
+    (without that term the logit stays where it starts). On in the demo and sensor presets, with validity_prior 0.5
+    and loss.return_rate_weight 1 (docs/sensor-aware.md: "Ninth round" to "Twelfth round" for the design,
+    "Eighteenth round" for the three-seed judgement)."""
 
     native_grid: str = "none"
     """none | auto: at the start of training, estimate the target domain's native depth grid from its training images
@@ -295,10 +296,10 @@ class LossConfig:
     """Lambda of the colour anchor: mean absolute RGB change of each translation against its own source on pixels
     valid in both (SimGAN's self-regularisation; volo_adapt.losses.colour_anchor_loss). 0 = off (the original)."""
     return_rate_weight: float = 0.0
-    """Lambda of the return-rate term (a candidate): the KL divergence from each source return's keep probability
+    """Lambda of the return-rate term: the KL divergence from each source return's keep probability
     (model.sensor.drops=learned) to the share of returns the target set keeps at that depth (0.59 m bins; running
     means of both domains' real images; volo_adapt.return_statistics), nats. Needs model.sensor.drops=learned.
-    0 = off (every preset)."""
+    0 = off (the default); 1 in the demo and sensor presets."""
     swd_weight: float = 0.0
     """Lambda of the critic-free patch sliced-Wasserstein term between each domain's translations and its real
     images (4x4 patches at scales 1, 2, 4; volo_adapt.losses.patch_sliced_wasserstein). 0 = off (the original)."""

@@ -1,6 +1,7 @@
 """Return statistics: the share of a source's returns that the target sensor keeps at each depth, estimated from
-the two unpaired sets, as a per-pixel target for the generator's keep logit (``loss.return_rate_weight``, a
-candidate: off in every preset; with ``model.sensor.drops: learned``).
+the two unpaired sets, as a per-pixel target for the generator's keep logit (``loss.return_rate_weight``, with
+``model.sensor.drops: learned``; on in the demo and sensor presets since the three-seed judgement of
+docs/sensor-aware.md, "Eighteenth round").
 
 Why: a sensor loses returns where the scene makes it lose them (far surfaces beyond its range, dark or grazing
 ones), almost deterministically (docs/sensor-aware.md, "Ninth round": a redrawn sensor repeats 88-100 % of its
