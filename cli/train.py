@@ -111,6 +111,9 @@ def _print_outcome(console: Console, result: Any, run_dir: Path) -> None:
         + (f", {result.skipped_steps} optimiser steps skipped (non-finite)" if result.skipped_steps else ""),
         highlight=False,
     )
+    if result.keep_rates:
+        console.print(f"estimated share of returns the target keeps per depth bin (A -> B; bins under 0.50 are "
+                      f"dropped): {result.keep_rates}", highlight=False)
     if result.requeue:
         console.print(result.requeue, highlight=False)
 

@@ -155,6 +155,25 @@ class ReturnRateReference(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
+def describe_keep_rates(reference: ReturnRateReference, near: float, far: float, dst: str = "B") -> str | None:
+    """One line for a user: the keep rate of a translation into ``dst`` per depth bin, with the bins' ranges in
+    metres (``near``/``far``: the codec's range), e.g. ``"0.25-0.84 m 1.00, 0.84-1.44 m 0.97, ..."``; None before
+    any batch was folded in (nothing estimated yet). Bins below 1/2 are where learned drops remove the source's
+    returns (:func:`return_rate_loss`).
+
+    Example:
+        >>> ref = ReturnRateReference(gap=0.05, bins=2)
+        >>> _ = ref.hist_a.fill_(0.2), ref.hist_b.copy_(torch.tensor([[0.2, 0.05]])), ref.seen.fill_(1)
+        >>> describe_keep_rates(ref, near=1.0, far=3.0)  # (0.05 + 0.01 * 1.0) / (0.2 + 0.01): KEEP_RATE_PRIOR
+        '1.00-2.00 m 1.00, 2.00-3.00 m 0.29'
+    """
+    if int(reference.seen) == 0:
+        return None
+    rates = reference.keep_rate(dst)[0].tolist()  # depth, the one feature
+    width = (far - near) / len(rates)
+    return ", ".join(f"{near + j * width:.2f}-{near + (j + 1) * width:.2f} m {k:.2f}" for j, k in enumerate(rates))
+
+
 def return_rate_loss(source: torch.Tensor, keep_logit: torch.Tensor, keep_rate: torch.Tensor,
                      gap: float) -> torch.Tensor:
     """How far each source return's keep probability is from its bin's keep rate in the target set: the mean over

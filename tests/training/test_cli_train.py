@@ -48,6 +48,22 @@ def test_tiny_run_from_the_command_line(tiny_data, tmp_path, capsys):
     assert "done: 2 batches" in out
     assert "nearest measured step cpu fp32" in out  # the summary's `step` row: what auto took and why
     assert (tmp_path / "cli" / "checkpoints" / "last.ckpt").is_file()
+    assert "keeps per depth bin" not in out  # smoke has no return-rate term: nothing estimated, nothing said
+
+
+def test_a_run_with_learned_drops_ends_with_the_estimated_keep_rates(tiny_data, tmp_path, capsys):
+    from tests.test_return_statistics import DROPS
+
+    sets = [x for item in [*DROPS, "loss.return_rate_weight=1"] for x in ("--set", item)]
+    code, out, _ = _volo(
+        ["train", "--config", "smoke", "--data-a", tiny_data[0], "--data-b", tiny_data[1],
+         "--out", str(tmp_path / "cli"), "--max-steps", "1", *sets], capsys,
+    )
+    assert code == 0 and "done: 1 batches" in out
+    line = next(x for x in out.splitlines() if "keeps per depth bin" in x)
+    rates = [float(part.rsplit(" ", 1)[1]) for part in line.split(": ", 1)[1].split(", ")]
+    assert len(rates) == 8 and all(0.0 <= k <= 1.0 for k in rates)  # RETURN_BINS bins, each a share
+    assert "0.25-0.84 m" in line  # the smoke preset's codec range, 0.25-5 m, in 8 bins
 
 
 def test_resume_without_config_or_data_continues_with_the_runs_own_config(tiny_data, tmp_path, capsys):

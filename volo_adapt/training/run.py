@@ -81,6 +81,8 @@ class TrainResult:
         skipped_steps: optimiser steps skipped for non-finite values.
         module: the trained LightningModule (None for a dry run).
         notes: human-readable remarks (e.g. "no checkpoint, starting fresh").
+        keep_rates: with ``loss.return_rate_weight > 0``, the estimated share of the source's returns the target
+            keeps per depth bin, one line (:func:`~volo_adapt.return_statistics.describe_keep_rates`); else None.
     """
 
     run_dir: Path
@@ -98,6 +100,7 @@ class TrainResult:
     skipped_steps: int = 0
     module: VoloGANModule | None = None
     notes: list[str] = field(default_factory=list)
+    keep_rates: str | None = None
 
 
 def parameter_counts(module: VoloGANModule) -> dict[str, int]:
@@ -447,4 +450,14 @@ def _result(cfg: RunConfig, run_dir: Path, module: VoloGANModule, cbs: _RunCallb
         skipped_steps=module.skipped_steps,
         module=module,
         notes=notes,
+        keep_rates=_keep_rates(module),
     )
+
+
+def _keep_rates(module: VoloGANModule) -> str | None:
+    """The running keep-rate estimate of a translation into B, one line, or None without the return-rate term."""
+    if module.return_reference is None:
+        return None
+    from volo_adapt.return_statistics import describe_keep_rates
+
+    return describe_keep_rates(module.return_reference, module.codec.near, module.codec.far)
