@@ -66,6 +66,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         pinhole_rates=_source_and_target(sensor.pinhole_rates, direction),
         birth_rings=_of_direction(sensor.birth_ring_counts, direction),
         ring_powers=_powers_of_direction(sensor.birth_ring_powers, direction),
+        ring_depth=sensor.ring_depth,
     )
 
 

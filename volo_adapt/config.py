@@ -192,6 +192,11 @@ class SensorHeadConfig:
     (:func:`~volo_adapt.models.birth_rings.anchor_power_for`); empty = the built-in start
     (:data:`~volo_adapt.models.birth_rings.RING_ANCHOR_START`). Stored with the run."""
 
+    ring_depth: str = "learned"
+    """learned | anchor: with birth rings, whether the head may move a ring's new return off its anchor's depth
+    (``learned``) or it keeps the anchor's depth plus the sampled noise (``anchor``: the anchor's exponent stays
+    learned). A candidate: ``learned`` in every preset (docs/sensor-aware.md, nineteenth round)."""
+
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
     colour matrix, offset, tone curve, vignetting, plus the bases' blends and sampled noise; see

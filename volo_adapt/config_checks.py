@@ -32,7 +32,13 @@ def choices() -> dict[str, tuple[str, ...]]:
     from volo_adapt.hardware import TRAIN_PRECISIONS
     from volo_adapt.losses import ADVERSARIAL_KINDS, GEOMETRY_REGIONS, RECONSTRUCTION_MASKS, ROUTINGS, SSIM_KINDS
     from volo_adapt.models.registry import list_critics, list_generators
-    from volo_adapt.models.sensor_head import COLOUR_MODES, DROP_MODES, NEW_RETURN_MODES, VALIDITY_MODES
+    from volo_adapt.models.sensor_head import (
+        COLOUR_MODES,
+        DROP_MODES,
+        NEW_RETURN_MODES,
+        RING_DEPTH_MODES,
+        VALIDITY_MODES,
+    )
     from volo_adapt.training.domain_births import BIRTH_RING_MODES
     from volo_adapt.training.domain_pinholes import PINHOLE_MODES
     from volo_adapt.training.loggers import LOGGERS
@@ -55,6 +61,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.native_grid": NATIVE_GRID_MODES,
         "model.sensor.pinholes": PINHOLE_MODES,
         "model.sensor.birth_rings": BIRTH_RING_MODES,
+        "model.sensor.ring_depth": RING_DEPTH_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,

@@ -109,3 +109,39 @@ def test_the_ring_anchor_runs_from_the_valid_only_mean_to_the_mean_with_no_retur
     assert torch.allclose(out[0, 1, 0], 0.8 * share)  # power 1: the plain mean, no-return pixels counted as 0
     assert torch.allclose(ring_anchor(fill, valid_share(valid, 1), torch.tensor([-1.0, 2.0]))[0, :, 0],
                           torch.stack([torch.tensor([0.8, 0.8, 0.8, 0.0]), 0.8 * share**2]))  # negative: clamped
+
+
+def _perturbed(counts: str, *sets: str):
+    """A generator of ``counts`` rings whose head is no longer zero (a trained head's residual moves pixels)."""
+    cfg = load_config("smoke", [*ANCHORED, f"model.sensor.birth_ring_counts={counts}", *sets])
+    torch.manual_seed(0)
+    g = build_generator(cfg.model, cfg.data, "a2b")
+    with torch.no_grad():
+        g.head.bias.normal_(0.0, 0.05)
+        g.head.bias[-5] = 0.0  # the return logit (first of `rest`): leave the rings returning as built
+    return g
+
+
+def test_ring_depth_anchor_keeps_a_ring_returns_depth_at_its_anchor_while_learned_lets_the_head_move_it() -> None:
+    x = square()
+    ring = ring_distance(x[:, -1:] > 0, 1) == 1
+    anchored = _perturbed("[1, 0]", "model.sensor.ring_depth=anchor")
+    y = anchored(x, stochastic=False)
+    start, _ = anchored.anchored(x)
+    born = ring & (y[:, -1:] > 0)
+    assert int(born.sum()) == 24
+    assert torch.equal(y[:, -1:][born], start[:, -1:][born].clamp(0, 1))  # the anchor's depth, exactly
+    inside = x[:, -1:] > 0
+    assert not torch.equal(y[:, -1:][inside], x[:, -1:][inside])  # the head still moves the surface's own returns
+    assert not torch.equal(y[:, :1][born], start[:, :1][born])  # and the rings' colour
+    learned = _perturbed("[1, 0]")(x, stochastic=False)
+    assert not torch.allclose(learned[:, -1:][born], start[:, -1:][born])  # the default: the head moves them
+    y.sum().backward()
+    assert bool((anchored.ring_anchor_power.grad != 0).all())  # the anchor's exponent stays learned
+
+
+def test_a_bad_ring_depth_names_the_key() -> None:
+    from volo_adapt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model\.sensor\.ring_depth"):
+        load_config("smoke", [*ANCHORED, "model.sensor.ring_depth=fixed"])

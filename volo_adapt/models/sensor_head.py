@@ -121,6 +121,13 @@ below the codec's threshold (a ramp); ``learned``: a keep logit per depth bin of
 starting at ``+validity_prior`` (every return kept at initialisation), without a straight-through gradient (the
 return-rate term trains it: volo_adapt.return_statistics); needs ``new_returns="anchored"``."""
 
+RING_DEPTH_MODES = ("learned", "anchor")
+"""Where a ring's new return gets its depth (with ``birth_rings``): ``learned`` (the anchor plus the head's residual
+and blends, as every other pixel) or ``anchor`` (the anchor itself, plus the sampled output noise: the head cannot
+move a ring's returns, only the anchor's learned exponent and which of them return; a candidate after the rings'
+returns drifted about twice as far from the truth's as their anchors, docs/sensor-aware.md, fifteenth, sixteenth and
+nineteenth rounds)."""
+
 KEEP_LOGIT_GAIN = 10.0
 """Factor on the keep logit's learned part (``drops="learned"``: one parameter per depth bin,
 ``SensorAwareGenerator.keep_by_depth``). Only the return-rate term trains it, and Adam moves a parameter by about
@@ -266,6 +273,8 @@ class SensorAwareGenerator(nn.Module):
             0 = off. A candidate, off in every preset.
         ring_powers: with ``birth_rings``, ``(colour, depth)``: the exponents the rings' anchors start with
             (:func:`~volo_adapt.models.birth_rings.ring_anchor`; learned from there); None: the built-in start.
+        ring_depth: with ``birth_rings``, one of :data:`RING_DEPTH_MODES`: whether the head's residual may move the
+            depth of a ring's new return (``learned``) or it stays at its anchor plus noise (``anchor``).
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -305,6 +314,7 @@ class SensorAwareGenerator(nn.Module):
         pinhole_rates: tuple[float, float] | None = None,
         birth_rings: int = 0,
         ring_powers: tuple[float, float] | None = None,
+        ring_depth: str = "learned",
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -327,6 +337,8 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError("pinhole_rates need new_returns='anchored' (a filled pinhole is an anchored new return)")
         if birth_rings < 0 or (birth_rings > 0 and new_returns != "anchored"):
             raise ValueError(f"birth_rings must be >= 0 and needs new_returns='anchored', got {birth_rings}")
+        if ring_depth not in RING_DEPTH_MODES:
+            raise ValueError(f"ring_depth must be one of {', '.join(RING_DEPTH_MODES)}, got {ring_depth!r}")
         self.backbone = backbone
         self.channels = channels
         self.depth_gap = float(depth_gap)
@@ -373,6 +385,7 @@ class SensorAwareGenerator(nn.Module):
             self.drop_logit = nn.Parameter(torch.tensor(bounded_logit(drop)))
             """Offset of the drop logit (minus the return logit) at surrounded valid pixels; starts at logit(q)."""
         self.birth_rings = int(birth_rings)
+        self.ring_depth = ring_depth
         if self.birth_rings:
             self.ring_logit = nn.Parameter(torch.tensor(bounded_logit(1.0)))
             """Offset of the return logit on the first :attr:`birth_rings` rings around the input's returns; starts
@@ -519,6 +532,8 @@ class SensorAwareGenerator(nn.Module):
             y = torch.cat([rgb.to(y.dtype), y[:, -1:]], dim=1)
         for i, basis in enumerate(bases):
             y = y + blend[:, i * c : (i + 1) * c] * (basis - start)
+        if ring is not None and self.birth_rings and self.ring_depth == "anchor":  # before the noise: rings get it
+            y = torch.cat([y[:, :-1], torch.where(self.on_rings(x, ring), start[:, -1:], y[:, -1:])], dim=1)
         if self.noise:
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
@@ -531,6 +546,11 @@ class SensorAwareGenerator(nn.Module):
             y = y * self.return_mask(x, ring, rest[:, :1], rand, keep_logit)
         out = self.apply_validity(x, y, rest, rand)
         return (out, keep_logit) if with_keep else out
+
+    def on_rings(self, x: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, H, W)`` bool: the pixels of ``ring`` (no return in ``x``, a surface within reach) on the first
+        :attr:`birth_rings` one-pixel rings around ``x``'s returns."""
+        return ring & (ring_distance(self.input_valid(x), self.birth_rings) <= self.birth_rings)
 
     def return_mask(self, x: torch.Tensor, ring: torch.Tensor, logit: torch.Tensor,
                     rand: dict[str, torch.Tensor] | None, keep_logit: torch.Tensor | None = None) -> torch.Tensor:
@@ -548,8 +568,7 @@ class SensorAwareGenerator(nn.Module):
         """
         mask_logit = logit - self.birth_prior
         if self.birth_rings:
-            on_rings = ring & (ring_distance(self.input_valid(x), self.birth_rings) <= self.birth_rings)
-            mask_logit = torch.where(on_rings, logit + self.ring_logit, mask_logit)
+            mask_logit = torch.where(self.on_rings(x, ring), logit + self.ring_logit, mask_logit)
         kept = None
         if keep_logit is not None:  # drops learned: the input's returns, starting at "keep"
             kept = self.input_valid(x) & ~ring
