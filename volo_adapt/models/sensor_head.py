@@ -532,8 +532,9 @@ class SensorAwareGenerator(nn.Module):
             y = torch.cat([rgb.to(y.dtype), y[:, -1:]], dim=1)
         for i, basis in enumerate(bases):
             y = y + blend[:, i * c : (i + 1) * c] * (basis - start)
-        if ring is not None and self.birth_rings and self.ring_depth == "anchor":  # before the noise: rings get it
-            y = torch.cat([y[:, :-1], torch.where(self.on_rings(x, ring), start[:, -1:], y[:, -1:])], dim=1)
+        rings = self.on_rings(x, ring) if ring is not None and self.birth_rings else None  # once per forward
+        if rings is not None and self.ring_depth == "anchor":  # before the noise: rings get it
+            y = torch.cat([y[:, :-1], torch.where(rings, start[:, -1:], y[:, -1:])], dim=1)
         if self.noise:
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
@@ -543,7 +544,7 @@ class SensorAwareGenerator(nn.Module):
             if self.drops == "learned":
                 by_depth = self.keep_by_depth[feature_bins(x, self.depth_gap, self.keep_by_depth.shape[0])]
                 keep_logit = KEEP_LOGIT_GAIN * by_depth + self.validity_prior
-            y = y * self.return_mask(x, ring, rest[:, :1], rand, keep_logit)
+            y = y * self.return_mask(x, ring, rest[:, :1], rand, keep_logit, rings)
         out = self.apply_validity(x, y, rest, rand)
         return (out, keep_logit) if with_keep else out
 
@@ -553,7 +554,8 @@ class SensorAwareGenerator(nn.Module):
         return ring & (ring_distance(self.input_valid(x), self.birth_rings) <= self.birth_rings)
 
     def return_mask(self, x: torch.Tensor, ring: torch.Tensor, logit: torch.Tensor,
-                    rand: dict[str, torch.Tensor] | None, keep_logit: torch.Tensor | None = None) -> torch.Tensor:
+                    rand: dict[str, torch.Tensor] | None, keep_logit: torch.Tensor | None = None,
+                    rings: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 1, H, W)`` 0/1 (straight-through): which pixels of the anchored output keep a return.
 
         Ring pixels (no return in ``x``, a surface within reach) return where ``logit - birth_prior > 0``, or
@@ -564,11 +566,12 @@ class SensorAwareGenerator(nn.Module):
         :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0`` (and, in a
         second pass, a hole pixel that the first pass's fills left surrounded); with :attr:`pinhole_drop` a
         surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every other pixel keeps what it
-        has (1). ``rand`` None: no noise (the deterministic translation).
+        has (1). ``rand`` None: no noise (the deterministic translation). ``rings``: :meth:`on_rings` of ``x`` and
+        ``ring`` with :attr:`birth_rings`, else None (no ring offset).
         """
         mask_logit = logit - self.birth_prior
-        if self.birth_rings:
-            mask_logit = torch.where(self.on_rings(x, ring), logit + self.ring_logit, mask_logit)
+        if rings is not None:
+            mask_logit = torch.where(rings, logit + self.ring_logit, mask_logit)
         kept = None
         if keep_logit is not None:  # drops learned: the input's returns, starting at "keep"
             kept = self.input_valid(x) & ~ring
