@@ -31,6 +31,7 @@ import argparse
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from benchkit import probe_each_set, write_probe_rows
 
 from volo_adapt.data.eval_sets import load_network_tensors, load_paired
@@ -38,7 +39,14 @@ from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import returns_of
 from volo_adapt.metrics.c2st import c2st
 from volo_adapt.models.birth_rings import excess_returns, ring_distance, ring_sizes, rings_to_fill
-from volo_adapt.return_statistics import KEEP_RATE_PRIOR, RETURN_BINS, feature_bins, histogram_of_returns, keep_rate_of
+from volo_adapt.return_statistics import (
+    KEEP_RATE_PRIOR,
+    RETURN_BINS,
+    feature_bins,
+    histogram_of_returns,
+    keep_rate_of,
+    return_histogram,
+)
 
 VARIANTS = (
     ("estimate", RETURN_BINS, KEEP_RATE_PRIOR),
@@ -47,6 +55,9 @@ VARIANTS = (
     ("estimate, 16 bins, no prior", 16, 0.0),
 )
 """``(name, bins, prior)`` of the estimator variants scored beside the identity and the true-rate rule."""
+
+NEARER_RADII = (1, 2, 4, 8)
+"""Radii (px) of the "nearer surface" neighbourhood of the by-class variants."""
 
 
 def estimated_keep_rate(source: torch.Tensor, target: torch.Tensor, gap: float, bins: int,
@@ -67,12 +78,50 @@ def estimated_keep_rate(source: torch.Tensor, target: torch.Tensor, gap: float, 
 def true_keep_rate(source: torch.Tensor, truth: torch.Tensor, gap: float, bins: int) -> torch.Tensor:
     """``(bins,)``: of the paired source's returns in each bin, the share the sensor's truth also returns (1 where
     the bin holds none)."""
+    return true_rate_of(feature_bins(source, gap, bins)[:, :1], source, truth, gap, bins)
+
+
+def true_rate_of(index: torch.Tensor, source: torch.Tensor, truth: torch.Tensor, gap: float,
+                 classes: int) -> torch.Tensor:
+    """``(classes,)``: of the paired source's returns in each class (``index`` ``(N, 1, H, W)`` long), the share the
+    truth also returns (1 where the class holds none)."""
     src = returns_of(source, gap) > 0
     kept = src & (returns_of(truth, gap) > 0)
-    index = feature_bins(source, gap, bins)[:, :1]
-    n_src = torch.zeros(bins).scatter_add_(0, index[src], torch.ones(int(src.sum())))
-    n_kept = torch.zeros(bins).scatter_add_(0, index[kept], torch.ones(int(kept.sum())))
+    n_src = torch.zeros(classes).scatter_add_(0, index[src], torch.ones(int(src.sum())))
+    n_kept = torch.zeros(classes).scatter_add_(0, index[kept], torch.ones(int(kept.sum())))
     return torch.where(n_src > 0, n_kept / n_src.clamp_min(1.0), torch.ones_like(n_src))
+
+
+def nearer_surface(t: torch.Tensor, gap: float, radius: int, bins: int = RETURN_BINS) -> torch.Tensor:
+    """``(N, 1, H, W)`` long: 1 at a return of ``t`` (network images, encoded depth last) with another return within
+    ``radius`` px (a box) more than one depth bin (``(1 - gap) / bins`` encoded) nearer, else 0."""
+    depth = t[:, -1:].float()
+    valid = returns_of(t, gap) > 0
+    far = torch.full_like(depth, 2.0)  # beyond any encoded depth: holes are never the nearer surface
+    nearest = -F.max_pool2d(-torch.where(valid, depth, far), 2 * radius + 1, stride=1, padding=radius)
+    return (valid & (depth - nearest > (1.0 - gap) / bins)).long()
+
+
+def class_index(t: torch.Tensor, gap: float, radius: int, bins: int = RETURN_BINS) -> torch.Tensor:
+    """``(N, 1, H, W)`` long in ``[0, 2 bins)``: ``2 x depth bin + nearer_surface``."""
+    return feature_bins(t, gap, bins)[:, :1] * 2 + nearer_surface(t, gap, radius, bins)
+
+
+def estimated_keep_rate_by_class(source: torch.Tensor, target: torch.Tensor, gap: float, radius: int,
+                                 bins: int = RETURN_BINS, prior: float = KEEP_RATE_PRIOR) -> torch.Tensor:
+    """``(bins, 2)``: :func:`estimated_keep_rate` per depth bin and :func:`nearer_surface` class (column 0: no
+    nearer surface), each class's rates along depth with the nearer-bin prior."""
+    def hist(t: torch.Tensor) -> torch.Tensor:
+        return return_histogram(class_index(t, gap, radius, bins), returns_of(t, gap), 2 * bins)[0].view(bins, 2)
+
+    return keep_rate_of(hist(target).T, hist(source).T, prior).T
+
+
+def class_rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, radius: int, gap: float) -> float:
+    """Valid-mask IoU against ``truth`` of ``source``'s returns minus those whose class's ``rate`` ``(bins, 2)`` is
+    below 1/2."""
+    keep = rate.reshape(-1)[class_index(source, gap, radius, rate.shape[0])] >= 0.5
+    return iou_against((returns_of(source, gap) > 0) & keep, truth, gap)
 
 
 def rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, gap: float) -> float:
@@ -93,7 +142,12 @@ def mask_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, ring
     keep = rate[feature_bins(source, gap, rate.shape[0])[:, :1]] >= 0.5
     distance = ring_distance(src, rings)
     born = (distance >= 1) & (distance <= rings)
-    mask, want = (src & keep) | born, returns_of(truth, gap) > 0
+    return iou_against((src & keep) | born, truth, gap)
+
+
+def iou_against(mask: torch.Tensor, truth: torch.Tensor, gap: float) -> float:
+    """IoU of ``mask`` ``(N, 1, H, W)`` bool with ``truth``'s returns."""
+    want = returns_of(truth, gap) > 0
     return float((mask & want).sum() / (mask | want).sum().clamp_min(1))
 
 
@@ -131,6 +185,11 @@ def probe(data: Path, codec: DepthCodec, size: int, c2st_repeats: int = 0) -> di
         row[name] = rule_iou(pa, pb, rate, gap)
     for bins in sorted({bins for _, bins, _ in VARIANTS}):
         row[f"true rate, {bins} bins"] = rule_iou(pa, pb, true_keep_rate(pa, pb, gap, bins), gap)
+    for radius in NEARER_RADII:
+        true_rate = true_rate_of(class_index(pa, gap, radius), pa, pb, gap, 2 * RETURN_BINS).view(RETURN_BINS, 2)
+        row[f"estimate by depth and nearer surface, {radius} px"] = class_rule_iou(
+            pa, pb, estimated_keep_rate_by_class(a, b, gap, radius), radius, gap)
+        row[f"true rate by depth and nearer surface, {radius} px"] = class_rule_iou(pa, pb, true_rate, radius, gap)
     rings = estimated_rings(a, b, gap)
     row["rings (count)"] = float(rings)
     row["rings"] = mask_iou(pa, pb, torch.ones(1), rings, gap)

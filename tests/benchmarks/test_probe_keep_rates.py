@@ -39,7 +39,8 @@ def test_probe_end_to_end_on_a_toy_zoo_set(tmp_path):
     write_synth_dataset(data, n_train=3, n_test=3, size=24, seed=2, sensor=make_sensor("tof", 2))
     rows = probe_keep_rates.main([str(data), "--size", "24", "--out", str(tmp_path / "out")])
     row = rows["tof"]
-    assert set(row) >= {"identity", "estimate", "true rate, 8 bins", "rings", "estimate + rings"}
+    assert set(row) >= {"identity", "estimate", "true rate, 8 bins", "rings", "estimate + rings",
+                        "estimate by depth and nearer surface, 4 px", "true rate by depth and nearer surface, 1 px"}
     assert all(0 <= v <= 1 for k, v in row.items() if k != "rings (count)") and row["rings (count)"] >= 0
     assert json.loads((tmp_path / "out" / "keep_rates.json").read_text()) == rows
     assert "| tof |" in (tmp_path / "out" / "keep_rates.md").read_text()
@@ -76,3 +77,22 @@ def test_the_mask_with_rings_adds_the_rings_around_the_source_returns():
     assert probe_keep_rates.mask_iou(source, truth, keep_all, 1, CODEC.gap) == pytest.approx(1.0)
     assert probe_keep_rates.mask_iou(source, truth, keep_all, 2, CODEC.gap) == pytest.approx(5 / 13)
     assert probe_keep_rates.estimated_rings(source, truth, CODEC.gap) == 1
+
+
+def test_a_far_return_beside_a_nearer_surface_is_classed_apart_and_ruled_by_its_class():
+    depth = torch.tensor([[1.0, 4.0, 0.0, 4.0, 4.0]])  # a near return, a far one beside it, a hole, two far ones
+    source = CODEC.encode(depth).view(1, 1, 1, 5).expand(1, 4, 1, 5)
+    classes = probe_keep_rates.nearer_surface(source, CODEC.gap, 1)
+    assert classes.view(-1).tolist() == [0, 1, 0, 0, 0]  # the hole is not a nearer surface
+    assert probe_keep_rates.nearer_surface(source, CODEC.gap, 2).view(-1).tolist() == [0, 1, 0, 0, 0]
+    truth = source.clone()
+    truth[..., 3:] = 0.0  # the sensor loses the far returns with no nearer surface, keeps the one beside it
+    index = probe_keep_rates.class_index(source, CODEC.gap, 1)
+    rate = probe_keep_rates.true_rate_of(index, source, truth, CODEC.gap, 16).view(8, 2)
+    far = int(((CODEC.encode(torch.tensor(4.0)) - CODEC.gap) / (1 - CODEC.gap) * 8).long())
+    assert rate[far].tolist() == [0.0, 1.0]
+    assert probe_keep_rates.class_rule_iou(source, truth, rate, 1, CODEC.gap) == pytest.approx(1.0)
+    assert probe_keep_rates.rule_iou(source, truth, probe_keep_rates.true_keep_rate(source, truth, CODEC.gap, 8),
+                                     CODEC.gap) == pytest.approx(2 / 4)  # by depth alone the far bin keeps 1 of 3
+    estimate = probe_keep_rates.estimated_keep_rate_by_class(source, truth, CODEC.gap, 1)  # truth as the target set
+    assert estimate[far, 0] < 0.05 and estimate[far, 1] > 0.95
