@@ -96,3 +96,14 @@ def test_a_far_return_beside_a_nearer_surface_is_classed_apart_and_ruled_by_its_
                                      CODEC.gap) == pytest.approx(2 / 4)  # by depth alone the far bin keeps 1 of 3
     estimate = probe_keep_rates.estimated_keep_rate_by_class(source, truth, CODEC.gap, 1)  # truth as the target set
     assert estimate[far, 0] < 0.05 and estimate[far, 1] > 0.95
+
+
+def test_moves_first_reads_a_far_deficit_as_moved_while_nearer_excess_lasts():
+    near, far = CODEC.encode(torch.tensor(1.0)), CODEC.encode(torch.tensor(4.0))
+    source = torch.stack([near, near, far, far]).view(1, 1, 1, 4).expand(1, 4, 1, 4)
+    moved = torch.stack([near, near, near, far]).view(1, 1, 1, 4).expand(1, 4, 1, 4)  # one far return moved nearer
+    lost = torch.stack([near, near, far * 0, far * 0]).view(1, 1, 1, 4).expand(1, 4, 1, 4)  # both far ones lost
+    far_bin = int(((far - CODEC.gap) / (1 - CODEC.gap) * 8).long())
+    assert probe_keep_rates.estimated_keep_rate(source, moved, CODEC.gap, 8, 0.01)[far_bin] < 0.6
+    assert probe_keep_rates.moves_first_keep_rate(source, moved, CODEC.gap)[far_bin] == pytest.approx(1.0)
+    assert probe_keep_rates.moves_first_keep_rate(source, lost, CODEC.gap)[far_bin] < 0.05  # no excess to cover it
