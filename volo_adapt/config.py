@@ -195,7 +195,8 @@ class SensorHeadConfig:
     ring_depth: str = "learned"
     """learned | anchor: with birth rings, whether the head may move a ring's new return off its anchor's depth
     (``learned``) or it keeps the anchor's depth plus the sampled noise (``anchor``: the anchor's exponent stays
-    learned). A candidate: ``learned`` in every preset (docs/sensor-aware.md, nineteenth round)."""
+    learned). Judged over three seeds and left off: ``learned`` in every preset (docs/sensor-aware.md, nineteenth and
+    twenty-first rounds)."""
 
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
