@@ -135,8 +135,7 @@ def estimated_keep_rate_by_class(source: torch.Tensor, target: torch.Tensor, gap
 def class_rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, radius: int, gap: float) -> float:
     """Valid-mask IoU against ``truth`` of ``source``'s returns minus those whose class's ``rate`` ``(bins, 2)`` is
     below 1/2."""
-    keep = rate.reshape(-1)[class_index(source, gap, radius, rate.shape[0])] >= 0.5
-    return iou_against((returns_of(source, gap) > 0) & keep, truth, gap)
+    return mask_iou(source, truth, rate.reshape(-1), 0, gap, class_index(source, gap, radius, rate.shape[0]))
 
 
 def rule_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, gap: float) -> float:
@@ -151,18 +150,16 @@ def estimated_rings(source: torch.Tensor, target: torch.Tensor, gap: float) -> i
     return rings_to_fill(excess, ring_sizes(returns_of(source, gap) > 0))
 
 
-def mask_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, rings: int, gap: float) -> float:
-    """:func:`rule_iou` with new returns on the first ``rings`` rings around ``source``'s returns added."""
+def mask_iou(source: torch.Tensor, truth: torch.Tensor, rate: torch.Tensor, rings: int, gap: float,
+             index: torch.Tensor | None = None) -> float:
+    """:func:`rule_iou` with new returns on the first ``rings`` rings around ``source``'s returns added. ``index``:
+    each source pixel's entry of ``rate`` (``(N, 1, H, W)`` long; None: its depth bin, ``rate`` one per bin)."""
     src = returns_of(source, gap) > 0
-    keep = rate[feature_bins(source, gap, rate.shape[0])[:, :1]] >= 0.5
+    index = feature_bins(source, gap, rate.shape[0])[:, :1] if index is None else index
+    keep = rate[index] >= 0.5
     distance = ring_distance(src, rings)
     born = (distance >= 1) & (distance <= rings)
-    return iou_against((src & keep) | born, truth, gap)
-
-
-def iou_against(mask: torch.Tensor, truth: torch.Tensor, gap: float) -> float:
-    """IoU of ``mask`` ``(N, 1, H, W)`` bool with ``truth``'s returns."""
-    want = returns_of(truth, gap) > 0
+    mask, want = (src & keep) | born, returns_of(truth, gap) > 0
     return float((mask & want).sum() / (mask | want).sum().clamp_min(1))
 
 
