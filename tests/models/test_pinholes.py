@@ -130,3 +130,20 @@ def test_a_second_pass_fills_what_the_first_fills_left_surrounded() -> None:
     y = _generator("[0.01, 0.0]")(x, stochastic=False)
     assert all(y[0, -1, r, c] >= GAP for r, c in t_shape)
     assert torch.equal(y[:, -1, :4], x[:, -1, :4])  # the background stays empty
+
+
+def test_pinhole_drops_add_to_learned_drops_instead_of_replacing_them_on_surrounded_returns() -> None:
+    cfg = load_config("smoke", [*ANCHORED, "model.sensor.pinhole_rates=[0.0, 0.2]", "model.sensor.drops=learned"])
+    torch.manual_seed(0)
+    g = build_generator(cfg.model, cfg.data, "a2b")
+    x = codec_batch(b=8, s=32)
+    valid = x[:, -1:] >= GAP / 2
+    around_valid = surrounded(valid) & valid
+    torch.manual_seed(2)
+    y = g(x)  # keep logits untrained (keep everything): only the pinhole draw drops, at about its rate q = 0.2
+    assert 0.15 < (y[:, -1:][around_valid] < GAP / 2).float().mean() < 0.25
+    assert (y[:, -1:][valid & ~surrounded(valid)] >= GAP / 2).all()  # edge returns: no pinhole draw
+    with torch.no_grad():
+        g.keep_by_depth.fill_(-1.0)  # every depth bin says "drop": surrounded returns go too, not only edge ones
+    y = g(x)
+    assert around_valid.any() and not (y[:, -1:][valid] >= GAP / 2).any()

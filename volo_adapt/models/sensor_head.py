@@ -565,9 +565,9 @@ class SensorAwareGenerator(nn.Module):
         multizone design sensor held every return, docs/sensor-aware.md "Eleventh round"); with
         :attr:`pinhole_fill` a source pinhole instead where ``logit + fill_logit (+ logistic noise) > 0`` (and, in a
         second pass, a hole pixel that the first pass's fills left surrounded); with :attr:`pinhole_drop` a
-        surrounded valid pixel is dropped where ``drop_logit - logit (+ noise) > 0``; every other pixel keeps what it
-        has (1). ``rand`` None: no noise (the deterministic translation). ``rings``: :meth:`on_rings` of ``x`` and
-        ``ring`` with :attr:`birth_rings`, else None (no ring offset).
+        surrounded valid pixel is also dropped where ``drop_logit - logit (+ noise) > 0`` (on top of the learned
+        drops); every other pixel keeps what it has (1). ``rand`` None: no noise (the deterministic translation).
+        ``rings``: :meth:`on_rings` of ``x`` and ``ring`` with :attr:`birth_rings`, else None (no ring offset).
         """
         mask_logit = logit - self.birth_prior
         if rings is not None:
@@ -588,16 +588,17 @@ class SensorAwareGenerator(nn.Module):
                 # keeps a pair after one pass, which the speckle detector counts); they get the same decision
                 then = surrounded(valid | (pin & (mask_logit > 0))) & ~valid & ~pin
                 mask_logit = torch.where(then, logit + self.fill_logit + noise, mask_logit)
-            if self.pinhole_drop:
-                mask_logit = torch.where(around & valid, logit - self.drop_logit - noise, mask_logit)
-                ring = ring | (around & valid)
-                kept = None if kept is None else kept & ~(around & valid)
         mask = torch.where(ring, straight_through_mask(mask_logit), torch.ones_like(logit))
         if kept is not None:
             # a drop has no straight-through gradient: through it every term read "drop" as "this depth a little
             # nearer" (the geometry term pushed back as hard as the critic pushed; docs/sensor-aware.md, ninth and
             # tenth rounds); the keep logit is trained by the return-rate term (loss.return_rate_weight) instead
             mask = torch.where(kept, (mask_logit > 0).to(mask.dtype), mask)
+        if self.pinhole_drop:
+            # random pinholes on top of whatever else decides a return (with learned drops a surrounded return is
+            # lost where its depth bin's keep logit or this draw says so), with the straight-through gradient
+            punched = straight_through_mask(logit - self.drop_logit - noise)
+            mask = mask * torch.where(around & valid, punched, torch.ones_like(logit))
         return mask
 
     def apply_validity(self, x: torch.Tensor, y: torch.Tensor, rest: torch.Tensor,
