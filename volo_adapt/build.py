@@ -67,6 +67,8 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         birth_rings=_of_direction(sensor.birth_ring_counts, direction),
         ring_powers=_powers_of_direction(sensor.birth_ring_powers, direction),
         ring_depth=sensor.ring_depth,
+        keep_majority=sensor.keep_majority,
+        pinhole_fill=sensor.pinhole_fill,
     )
 
 

@@ -198,6 +198,17 @@ class SensorHeadConfig:
     learned). Judged over three seeds and left off: ``learned`` in every preset (docs/sensor-aware.md, nineteenth and
     twenty-first rounds)."""
 
+    keep_majority: bool = False
+    """With ``drops: learned``: a return's keep decision is the majority of the decisions of the input's returns in its
+    3x3 box (ties keep), so that drops by depth bin make regions rather than single holes where noise scatters depths
+    across a bin's edge (the speckle detector counted those on two design instances, docs/sensor-aware.md
+    "Twenty-second round"). A candidate: off in every preset."""
+    pinhole_fill: str = "source"
+    """source | output: with ``pinholes`` whose target has fewer pinholes than the source, which holes get the fill
+    decision: the source's pinholes and what their fills leave surrounded (``source``), or also, last, every hole
+    without an input return that the output's returns surround (``output``: births and drops can surround a pixel
+    that no earlier pass looked at). A candidate: ``source`` in every preset."""
+
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:
     colour matrix, offset, tone curve, vignetting, plus the bases' blends and sampled noise; see

@@ -36,6 +36,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         COLOUR_MODES,
         DROP_MODES,
         NEW_RETURN_MODES,
+        PINHOLE_FILL_MODES,
         RING_DEPTH_MODES,
         VALIDITY_MODES,
     )
@@ -62,6 +63,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.pinholes": PINHOLE_MODES,
         "model.sensor.birth_rings": BIRTH_RING_MODES,
         "model.sensor.ring_depth": RING_DEPTH_MODES,
+        "model.sensor.pinhole_fill": PINHOLE_FILL_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,
@@ -136,6 +138,8 @@ def _check_model(m: ModelConfig) -> None:
           "model.sensor.pinhole_rates", f"must be empty or [domain A, domain B] fractions in [0, 1), got {rates}")
     _need((s.pinholes == "none" and not rates) or s.new_returns == "anchored", "model.sensor.pinholes",
           "filling and dropping pinholes needs model.sensor.new_returns=anchored")
+    _need(not s.keep_majority or s.drops == "learned", "model.sensor.keep_majority",
+          "a majority of keep decisions needs model.sensor.drops=learned")
     from volo_adapt.models.birth_rings import MAX_RINGS
 
     counts = s.birth_ring_counts

@@ -11,6 +11,7 @@ from volo_adapt.data.sample import DepthCodec
 from volo_adapt.models.pinholes import (
     LOGIT_BOUND,
     bounded_logit,
+    box_majority,
     fill_and_drop,
     pinhole_rate,
     surrounded,
@@ -147,3 +148,64 @@ def test_pinhole_drops_add_to_learned_drops_instead_of_replacing_them_on_surroun
         g.keep_by_depth.fill_(-1.0)  # every depth bin says "drop": surrounded returns go too, not only edge ones
     y = g(x)
     assert around_valid.any() and not (y[:, -1:][valid] >= GAP / 2).any()
+
+
+def test_box_majority_removes_single_disagreeing_pixels_but_keeps_a_straight_boundary() -> None:
+    among = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+    decision = torch.zeros_like(among)
+    decision[..., 4:] = True  # a straight boundary between "no" (left) and "yes" (right)
+    assert torch.equal(box_majority(decision, among), decision)
+    salted = decision.clone()
+    salted[0, 0, 2, 6] = False  # one "no" inside the "yes" region, one "yes" inside the "no" region
+    salted[0, 0, 5, 1] = True
+    assert torch.equal(box_majority(salted, among), decision)
+    voters = among.clone()
+    voters[..., :, :2] = False  # pixels outside `among` neither vote nor get a result
+    assert not box_majority(torch.ones_like(among), voters)[..., :2].any()
+
+
+def test_keep_majority_turns_scattered_keep_decisions_into_their_neighbourhoods_majority() -> None:
+    sets = [*ANCHORED, "model.sensor.drops=learned"]
+    g = torch.Generator().manual_seed(0)
+    depth = 1.44 + 0.03 * torch.randn(2, 1, 32, 32, generator=g)  # noise across the edge between two depth bins
+    depth[..., :8, :] = 0.0  # background rows
+    rgb = torch.full((2, 3, 32, 32), 0.5) * (depth > 0)
+    x = torch.cat([rgb, DepthCodec(near=0.25, far=5.0, gap=GAP).encode(depth)], 1)
+    valid = x[:, -1:] >= GAP / 2
+    outs = {}
+    for majority in (False, True):
+        cfg = load_config("smoke", [*sets, f"model.sensor.keep_majority={str(majority).lower()}"])
+        torch.manual_seed(0)
+        g = build_generator(cfg.model, cfg.data, "a2b")
+        with torch.no_grad():  # keep the bin below 1.44 m, drop the bin above: a scatter of single holes and returns
+            g.keep_by_depth.zero_()
+            g.keep_by_depth[2] = -1.0
+        outs[majority] = g(x, stochastic=False)[:, -1:] >= GAP / 2
+    plain, smooth = outs[False], outs[True]
+    assert torch.equal(smooth, box_majority(plain & valid, valid))  # the plain decisions, majority-filtered
+    from volo_adapt.metrics.depth_stats import subject_mask
+    from volo_adapt.metrics.speckle import isolated_holes
+
+    assert not torch.equal(smooth, plain)
+    assert isolated_holes(smooth, subject_mask(valid)).sum() < isolated_holes(plain, subject_mask(valid)).sum()
+    with pytest.raises(Exception, match=r"model\.sensor\.keep_majority"):
+        load_config("smoke", [*ANCHORED, "model.sensor.keep_majority=true"])
+
+
+def test_output_fill_pass_fills_holes_that_the_outputs_returns_surround() -> None:
+    depth = torch.full((1, 1, 16, 16), 2.0)
+    depth[:, :, :4] = 0.0  # background band
+    depth[:, :, 8:10, 6:8] = 0.0  # a 2x2 hole: 5 valid neighbours each, never a source pinhole
+    rgb = torch.full((1, 3, 16, 16), 0.5) * (depth > 0)
+    x = torch.cat([rgb, DepthCodec(near=0.25, far=5.0, gap=GAP).encode(depth)], 1)
+    for mode, filled in (("source", False), ("output", True)):
+        cfg = load_config("smoke", [*ANCHORED, "model.sensor.pinhole_rates=[0.01, 0.0]",
+                                    f"model.sensor.pinhole_fill={mode}"])
+        g = build_generator(cfg.model, cfg.data, "a2b")
+        _, ring = g.anchored(x)
+        logit = torch.zeros(1, 1, 16, 16)  # the head's return logit: no births (0 - birth_prior < 0) ...
+        assert not g.return_mask(x, ring, logit, None)[..., 8:10, 6:8].any()
+        logit[..., 8, 6] = g.birth_prior + 1.0  # ... except one pixel of the hole: the other three are surrounded
+        mask = g.return_mask(x, ring, logit, None)
+        assert mask[..., 8, 6] == 1 and bool(mask[..., 8:10, 6:8].all()) is filled
+        assert not mask[..., :4, :][ring[..., :4, :]].any()  # the background gets no return

@@ -48,6 +48,25 @@ def surrounded(valid: torch.Tensor) -> torch.Tensor:
     return valid_neighbours(valid) > MIN_VALID_NEIGHBOURS - 0.5
 
 
+def box_majority(decision: torch.Tensor, among: torch.Tensor) -> torch.Tensor:
+    """Each pixel of ``among``: whether at least half of the ``among`` pixels in its 3x3 box (itself included, the
+    box cut at the image border) have ``decision`` (ties count as yes); False elsewhere.
+
+    A majority (binary median) filter restricted to ``among``: it removes single pixels that disagree with their
+    neighbourhood (and one-pixel spurs) without moving a straight boundary between two regions.
+
+    Args:
+        decision: ``(B, 1, H, W)`` bool.
+        among: ``(B, 1, H, W)`` bool, the pixels that vote and get a result.
+
+    Returns:
+        ``(B, 1, H, W)`` bool.
+    """
+    yes = F.avg_pool2d(F.pad((decision & among).float(), (1, 1, 1, 1)), 3, 1)
+    votes = F.avg_pool2d(F.pad(among.float(), (1, 1, 1, 1)), 3, 1)
+    return among & (2.0 * yes >= votes - 1e-6)
+
+
 def pinhole_rate(valid: torch.Tensor) -> float:
     """Fraction of surrounded pixels that are invalid (dimensionless, in ``[0, 1]``; 0.0 without any).
 

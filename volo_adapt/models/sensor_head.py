@@ -100,7 +100,7 @@ from volo_adapt.models.box_sums import adaptive_mean_pool, box_sums, side_length
 from volo_adapt.models.camera_colour import GlobalColourModel
 from volo_adapt.models.grid_resampling import GridResampling
 from volo_adapt.models.layers import fp32_call, hard_sigmoid_tf
-from volo_adapt.models.pinholes import bounded_logit, fill_and_drop, logistic, surrounded
+from volo_adapt.models.pinholes import bounded_logit, box_majority, fill_and_drop, logistic, surrounded
 from volo_adapt.models.resampling import LearnedResampling
 from volo_adapt.return_statistics import RETURN_BINS, feature_bins
 
@@ -127,6 +127,11 @@ and blends, as every other pixel) or ``anchor`` (the anchor itself, plus the sam
 move a ring's returns, only the anchor's learned exponent and which of them return; a candidate after the rings'
 returns drifted about twice as far from the truth's as their anchors, docs/sensor-aware.md, fifteenth, sixteenth and
 nineteenth rounds)."""
+
+PINHOLE_FILL_MODES = ("source", "output")
+"""Which holes the pinhole fill decides (``pinhole_rates`` with fewer target pinholes): ``source`` (the source's
+pinholes, and what their fills leave surrounded) or ``output`` (also, last, every hole without an input return that
+the output's returns surround). A candidate: ``source`` in every preset."""
 
 KEEP_LOGIT_GAIN = 10.0
 """Factor on the keep logit's learned part (``drops="learned"``: one parameter per depth bin,
@@ -275,6 +280,14 @@ class SensorAwareGenerator(nn.Module):
             (:func:`~volo_adapt.models.birth_rings.ring_anchor`; learned from there); None: the built-in start.
         ring_depth: with ``birth_rings``, one of :data:`RING_DEPTH_MODES`: whether the head's residual may move the
             depth of a ring's new return (``learned``) or it stays at its anchor plus noise (``anchor``).
+        keep_majority: with ``drops`` ``learned``, a return's keep decision is the majority of the decisions of the
+            input's returns in its 3x3 box (ties keep; :func:`~volo_adapt.models.pinholes.box_majority`), so that
+            drops by depth bin make regions instead of single holes wherever noise scatters depths across a bin's
+            edge. A candidate, off in every preset.
+        pinhole_fill: with ``pinhole_rates`` whose target has fewer pinholes, one of :data:`PINHOLE_FILL_MODES`:
+            ``source`` fills the source's pinholes (and, in a second pass, what the first pass's fills left
+            surrounded); ``output`` also gives the fill decision, last, to every pixel without a return in the
+            input that the output's returns surround (holes that births or drops leave surrounded).
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -315,6 +328,8 @@ class SensorAwareGenerator(nn.Module):
         birth_rings: int = 0,
         ring_powers: tuple[float, float] | None = None,
         ring_depth: str = "learned",
+        keep_majority: bool = False,
+        pinhole_fill: str = "source",
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -339,6 +354,8 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError(f"birth_rings must be >= 0 and needs new_returns='anchored', got {birth_rings}")
         if ring_depth not in RING_DEPTH_MODES:
             raise ValueError(f"ring_depth must be one of {', '.join(RING_DEPTH_MODES)}, got {ring_depth!r}")
+        if pinhole_fill not in PINHOLE_FILL_MODES:
+            raise ValueError(f"pinhole_fill must be one of {', '.join(PINHOLE_FILL_MODES)}, got {pinhole_fill!r}")
         self.backbone = backbone
         self.channels = channels
         self.depth_gap = float(depth_gap)
@@ -351,6 +368,8 @@ class SensorAwareGenerator(nn.Module):
         self.new_returns = new_returns
         self.birth_prior = float(birth_prior)
         self.drops = drops
+        self.keep_majority = bool(keep_majority)
+        self.fill_output_holes = pinhole_fill == "output"
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
@@ -569,6 +588,7 @@ class SensorAwareGenerator(nn.Module):
         drops); every other pixel keeps what it has (1). ``rand`` None: no noise (the deterministic translation).
         ``rings``: :meth:`on_rings` of ``x`` and ``ring`` with :attr:`birth_rings`, else None (no ring offset).
         """
+        births = ring  # no return in x, a surface within reach
         mask_logit = logit - self.birth_prior
         if rings is not None:
             mask_logit = torch.where(rings, logit + self.ring_logit, mask_logit)
@@ -593,7 +613,15 @@ class SensorAwareGenerator(nn.Module):
             # a drop has no straight-through gradient: through it every term read "drop" as "this depth a little
             # nearer" (the geometry term pushed back as hard as the critic pushed; docs/sensor-aware.md, ninth and
             # tenth rounds); the keep logit is trained by the return-rate term (loss.return_rate_weight) instead
-            mask = torch.where(kept, (mask_logit > 0).to(mask.dtype), mask)
+            keep = mask_logit > 0
+            if self.keep_majority:
+                keep = box_majority(keep & kept, kept)
+            mask = torch.where(kept, keep.to(mask.dtype), mask)
+        if self.pinhole_fill and self.fill_output_holes:
+            # last: holes the output's returns surround (births beside a wider hole, or drops, can surround a pixel
+            # that no pass above looked at) get the same fill decision
+            late = births & ~surrounded(valid) & surrounded((valid | births) & (mask > 0)) & ~(mask > 0)
+            mask = torch.where(late, straight_through_mask(logit + self.fill_logit + noise), mask)
         if self.pinhole_drop:
             # random pinholes on top of whatever else decides a return (with learned drops a surrounded return is
             # lost where its depth bin's keep logit or this draw says so), with the straight-through gradient
