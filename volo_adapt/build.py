@@ -69,6 +69,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         ring_depth=sensor.ring_depth,
         keep_majority=sensor.keep_majority,
         pinhole_fill=sensor.pinhole_fill,
+        pinhole_where=sensor.pinhole_where,
     )
 
 

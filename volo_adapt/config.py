@@ -208,6 +208,11 @@ class SensorHeadConfig:
     decision: the source's pinholes and what their fills leave surrounded (``source``), or also, last, every hole
     without an input return that the output's returns surround (``output``: births and drops can surround a pixel
     that no earlier pass looked at). A candidate: ``source`` in every preset."""
+    pinhole_where: str = "learned"
+    """learned | random: with ``pinholes``, whether the head's return logit (which new returns share) takes part in
+    the fill and drop decisions (``learned``) or only the two learned rate offsets and the noise do (``random``). On
+    the zoo table the shared logit moved the rates away from the measured ones (docs/sensor-aware.md "Twenty-second
+    round"). A candidate: ``learned`` in every preset."""
 
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:

@@ -37,6 +37,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         DROP_MODES,
         NEW_RETURN_MODES,
         PINHOLE_FILL_MODES,
+        PINHOLE_WHERE_MODES,
         RING_DEPTH_MODES,
         VALIDITY_MODES,
     )
@@ -64,6 +65,7 @@ def choices() -> dict[str, tuple[str, ...]]:
         "model.sensor.birth_rings": BIRTH_RING_MODES,
         "model.sensor.ring_depth": RING_DEPTH_MODES,
         "model.sensor.pinhole_fill": PINHOLE_FILL_MODES,
+        "model.sensor.pinhole_where": PINHOLE_WHERE_MODES,
         "loss.adversarial": ADVERSARIAL_KINDS,
         "loss.ssim_kind": SSIM_KINDS,
         "loss.reconstruction_mask": RECONSTRUCTION_MASKS,

@@ -209,3 +209,21 @@ def test_output_fill_pass_fills_holes_that_the_outputs_returns_surround() -> Non
         mask = g.return_mask(x, ring, logit, None)
         assert mask[..., 8, 6] == 1 and bool(mask[..., 8:10, 6:8].all()) is filled
         assert not mask[..., :4, :][ring[..., :4, :]].any()  # the background gets no return
+
+
+@pytest.mark.parametrize("rates", ["[0.01, 0.0]", "[0.0, 0.2]"])
+def test_random_pinholes_ignore_the_heads_return_logit(rates: str) -> None:
+    x = codec_batch(b=4, s=32)
+    valid = x[:, -1:] >= GAP / 2
+    changed = {}
+    for where in ("learned", "random"):
+        cfg = load_config("smoke", [*ANCHORED, f"model.sensor.pinhole_rates={rates}",
+                                    f"model.sensor.pinhole_where={where}"])
+        g = build_generator(cfg.model, cfg.data, "a2b")
+        _, ring = g.anchored(x)
+        draws = {"uniform": torch.rand(x[:, :1].shape, generator=torch.Generator().manual_seed(3))}
+        masks = [g.return_mask(x, ring, torch.full_like(x[:, :1], v), draws) for v in (0.0, -20.0)]
+        changed[where] = not torch.equal(masks[0], masks[1])
+        flips = (masks[0] > 0) != valid  # filled pinholes or dropped returns at logit 0
+        assert flips.any()
+    assert changed == {"learned": True, "random": False}

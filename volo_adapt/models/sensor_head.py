@@ -133,6 +133,11 @@ PINHOLE_FILL_MODES = ("source", "output")
 pinholes, and what their fills leave surrounded) or ``output`` (also, last, every hole without an input return that
 the output's returns surround). A candidate: ``source`` in every preset."""
 
+PINHOLE_WHERE_MODES = ("learned", "random")
+"""What decides where pinholes are filled or dropped: ``learned`` (the head's return logit, which new returns share,
+plus the learned offset and noise) or ``random`` (the offset and noise only: the head's logit, pushed around by the
+births' gradients, cannot move the rates). A candidate: ``learned`` in every preset."""
+
 KEEP_LOGIT_GAIN = 10.0
 """Factor on the keep logit's learned part (``drops="learned"``: one parameter per depth bin,
 ``SensorAwareGenerator.keep_by_depth``). Only the return-rate term trains it, and Adam moves a parameter by about
@@ -288,6 +293,9 @@ class SensorAwareGenerator(nn.Module):
             ``source`` fills the source's pinholes (and, in a second pass, what the first pass's fills left
             surrounded); ``output`` also gives the fill decision, last, to every pixel without a return in the
             input that the output's returns surround (holes that births or drops leave surrounded).
+        pinhole_where: with ``pinhole_rates``, one of :data:`PINHOLE_WHERE_MODES`: whether the head's return logit
+            (shared with new returns) takes part in the fill and drop decisions (``learned``) or only the two learned
+            offsets and the noise do (``random``: where stays a draw, the rates stay learned).
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -330,6 +338,7 @@ class SensorAwareGenerator(nn.Module):
         ring_depth: str = "learned",
         keep_majority: bool = False,
         pinhole_fill: str = "source",
+        pinhole_where: str = "learned",
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -354,6 +363,8 @@ class SensorAwareGenerator(nn.Module):
             raise ValueError(f"birth_rings must be >= 0 and needs new_returns='anchored', got {birth_rings}")
         if ring_depth not in RING_DEPTH_MODES:
             raise ValueError(f"ring_depth must be one of {', '.join(RING_DEPTH_MODES)}, got {ring_depth!r}")
+        if pinhole_where not in PINHOLE_WHERE_MODES:
+            raise ValueError(f"pinhole_where must be one of {', '.join(PINHOLE_WHERE_MODES)}, got {pinhole_where!r}")
         if pinhole_fill not in PINHOLE_FILL_MODES:
             raise ValueError(f"pinhole_fill must be one of {', '.join(PINHOLE_FILL_MODES)}, got {pinhole_fill!r}")
         self.backbone = backbone
@@ -370,6 +381,7 @@ class SensorAwareGenerator(nn.Module):
         self.drops = drops
         self.keep_majority = bool(keep_majority)
         self.fill_output_holes = pinhole_fill == "output"
+        self.pinhole_where = pinhole_where
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
             raise ValueError(f"lowpass_scales must be integers >= 2, got {list(lowpass_scales)}")
@@ -603,11 +615,12 @@ class SensorAwareGenerator(nn.Module):
             around = surrounded(valid)
             if self.pinhole_fill:
                 pin = around & ~valid
-                mask_logit = torch.where(pin, logit + self.fill_logit + noise, mask_logit)
+                head = logit if self.pinhole_where == "learned" else torch.zeros_like(logit)
+                mask_logit = torch.where(pin, head + self.fill_logit + noise, mask_logit)
                 # a second pass: filling a pinhole can leave the hole pixels beside it surrounded (a T of four holes
                 # keeps a pair after one pass, which the speckle detector counts); they get the same decision
                 then = surrounded(valid | (pin & (mask_logit > 0))) & ~valid & ~pin
-                mask_logit = torch.where(then, logit + self.fill_logit + noise, mask_logit)
+                mask_logit = torch.where(then, head + self.fill_logit + noise, mask_logit)
         mask = torch.where(ring, straight_through_mask(mask_logit), torch.ones_like(logit))
         if kept is not None:
             # a drop has no straight-through gradient: through it every term read "drop" as "this depth a little
@@ -621,11 +634,12 @@ class SensorAwareGenerator(nn.Module):
             # last: holes the output's returns surround (births beside a wider hole, or drops, can surround a pixel
             # that no pass above looked at) get the same fill decision
             late = births & ~surrounded(valid) & surrounded((valid | births) & (mask > 0)) & ~(mask > 0)
-            mask = torch.where(late, straight_through_mask(logit + self.fill_logit + noise), mask)
+            mask = torch.where(late, straight_through_mask(head + self.fill_logit + noise), mask)
         if self.pinhole_drop:
             # random pinholes on top of whatever else decides a return (with learned drops a surrounded return is
             # lost where its depth bin's keep logit or this draw says so), with the straight-through gradient
-            punched = straight_through_mask(logit - self.drop_logit - noise)
+            head = logit if self.pinhole_where == "learned" else torch.zeros_like(logit)
+            punched = straight_through_mask(head - self.drop_logit - noise)
             mask = mask * torch.where(around & valid, punched, torch.ones_like(logit))
         return mask
 
