@@ -202,12 +202,13 @@ class SensorHeadConfig:
     """With ``drops: learned``: a return's keep decision is the majority of the decisions of the input's returns in its
     3x3 box (ties keep), so that drops by depth bin make regions rather than single holes where noise scatters depths
     across a bin's edge (the speckle detector counted those on two design instances, docs/sensor-aware.md
-    "Twenty-second round"). A candidate: off in every preset."""
+    "Twenty-second round"). A candidate: off in every preset (screened in training on one design instance: no gain)."""
     pinhole_fill: str = "source"
     """source | output: with ``pinholes`` whose target has fewer pinholes than the source, which holes get the fill
     decision: the source's pinholes and what their fills leave surrounded (``source``), or also, last, every hole
     without an input return that the output's returns surround (``output``: births and drops can surround a pixel
-    that no earlier pass looked at). A candidate: ``source`` in every preset."""
+    that no earlier pass looked at). A candidate: ``source`` in every preset (screened in training with
+    ``keep_majority`` on one design instance: no gain, docs/sensor-aware.md "Twenty-second round")."""
     pinhole_where: str = "learned"
     """learned | random: with ``pinholes``, whether the head's return logit (which new returns share) takes part in
     the fill and drop decisions (``learned``) or only the two learned rate offsets and the noise do (``random``). On
