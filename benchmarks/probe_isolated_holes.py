@@ -37,13 +37,14 @@ def classify_holes(valid_in: torch.Tensor, valid_out: torch.Tensor, keep: torch.
     subject = subject_mask(valid_out)
     n = max(int(subject.sum()), 1)
     holes = isolated_holes(valid_out, subject)
-    src = isolated_holes(valid_in, subject_mask(valid_in))
+    subject_in = subject_mask(valid_in)
+    src = isolated_holes(valid_in, subject_in)
     dropped = holes & valid_in & (keep <= 0) if keep is not None else torch.zeros_like(holes)
     per = lambda m: 1000.0 * float(m.sum()) / n  # noqa: E731
     return {"holes": per(holes), "no_input_return": per(holes & ~valid_in),
             "of_which_input_holes": per(holes & ~valid_in & src), "keep_logit_drop": per(dropped),
             "lost_otherwise": per(holes & valid_in & ~dropped),
-            "input_holes": 1000.0 * float(src.sum()) / max(int(subject_mask(valid_in).sum()), 1)}
+            "input_holes": 1000.0 * float(src.sum()) / max(int(subject_in.sum()), 1)}
 
 
 def main() -> None:

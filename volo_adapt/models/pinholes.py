@@ -21,6 +21,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from volo_adapt.models.box_sums import box_sums
+
 MIN_VALID_NEIGHBOURS = 6
 """Valid neighbours (of 8) that make a pixel surrounded: 6 admits single pixels, pairs and thin cracks, the small
 holes that a resampling or filtering pipeline fills and that random dropouts make (measured on the zoo's clean
@@ -62,9 +64,7 @@ def box_majority(decision: torch.Tensor, among: torch.Tensor) -> torch.Tensor:
     Returns:
         ``(B, 1, H, W)`` bool.
     """
-    yes = F.avg_pool2d(F.pad((decision & among).float(), (1, 1, 1, 1)), 3, 1)
-    votes = F.avg_pool2d(F.pad(among.float(), (1, 1, 1, 1)), 3, 1)
-    return among & (2.0 * yes >= votes - 1e-6)
+    return among & (2.0 * box_sums(decision & among, 1) >= box_sums(among, 1))
 
 
 def pinhole_rate(valid: torch.Tensor) -> float:

@@ -613,14 +613,15 @@ class SensorAwareGenerator(nn.Module):
             noise = logistic(rand["uniform"]) if rand is not None else torch.zeros_like(logit)
             valid = self.input_valid(x)
             around = surrounded(valid)
+            head = logit if self.pinhole_where == "learned" else torch.zeros_like(logit)  # random: rates alone
             if self.pinhole_fill:
+                fill_at = head + self.fill_logit + noise
                 pin = around & ~valid
-                head = logit if self.pinhole_where == "learned" else torch.zeros_like(logit)
-                mask_logit = torch.where(pin, head + self.fill_logit + noise, mask_logit)
+                mask_logit = torch.where(pin, fill_at, mask_logit)
                 # a second pass: filling a pinhole can leave the hole pixels beside it surrounded (a T of four holes
                 # keeps a pair after one pass, which the speckle detector counts); they get the same decision
                 then = surrounded(valid | (pin & (mask_logit > 0))) & ~valid & ~pin
-                mask_logit = torch.where(then, head + self.fill_logit + noise, mask_logit)
+                mask_logit = torch.where(then, fill_at, mask_logit)
         mask = torch.where(ring, straight_through_mask(mask_logit), torch.ones_like(logit))
         if kept is not None:
             # a drop has no straight-through gradient: through it every term read "drop" as "this depth a little
@@ -633,12 +634,11 @@ class SensorAwareGenerator(nn.Module):
         if self.pinhole_fill and self.fill_output_holes:
             # last: holes the output's returns surround (births beside a wider hole, or drops, can surround a pixel
             # that no pass above looked at) get the same fill decision
-            late = births & ~surrounded(valid) & surrounded((valid | births) & (mask > 0)) & ~(mask > 0)
-            mask = torch.where(late, straight_through_mask(head + self.fill_logit + noise), mask)
+            late = births & ~around & surrounded((valid | births) & (mask > 0)) & ~(mask > 0)
+            mask = torch.where(late, straight_through_mask(fill_at), mask)
         if self.pinhole_drop:
             # random pinholes on top of whatever else decides a return (with learned drops a surrounded return is
             # lost where its depth bin's keep logit or this draw says so), with the straight-through gradient
-            head = logit if self.pinhole_where == "learned" else torch.zeros_like(logit)
             punched = straight_through_mask(head - self.drop_logit - noise)
             mask = mask * torch.where(around & valid, punched, torch.ones_like(logit))
         return mask
