@@ -8,6 +8,7 @@ import torch
 from volo_adapt.build import build_generator
 from volo_adapt.config import load_config
 from volo_adapt.data.sample import DepthCodec
+from volo_adapt.models import sensor_head
 from volo_adapt.models.pinholes import (
     LOGIT_BOUND,
     bounded_logit,
@@ -209,6 +210,25 @@ def test_output_fill_pass_fills_holes_that_the_outputs_returns_surround() -> Non
         mask = g.return_mask(x, ring, logit, None)
         assert mask[..., 8, 6] == 1 and bool(mask[..., 8:10, 6:8].all()) is filled
         assert not mask[..., :4, :][ring[..., :4, :]].any()  # the background gets no return
+
+
+def test_output_fill_repeats_until_the_holes_its_fills_surround_are_decided(monkeypatch) -> None:
+    depth = torch.full((1, 1, 16, 16), 2.0)
+    depth[:, :, :4] = 0.0  # background band
+    depth[:, :, 8:11, 6:9] = 0.0  # a 3x3 hole: no pixel of it surrounded in the input
+    rgb = torch.full((1, 3, 16, 16), 0.5) * (depth > 0)
+    x = torch.cat([rgb, DepthCodec(near=0.25, far=5.0, gap=GAP).encode(depth)], 1)
+    cfg = load_config("smoke", [*ANCHORED, "model.sensor.pinhole_rates=[0.01, 0.0]",
+                                "model.sensor.pinhole_fill=output"])
+    g = build_generator(cfg.model, cfg.data, "a2b")
+    _, ring = g.anchored(x)
+    logit = torch.zeros(1, 1, 16, 16)
+    logit[..., 9, 7] = g.birth_prior + 1.0  # one birth, the hole's centre: the four corners become surrounded
+    assert sensor_head.LATE_FILL_PASSES >= 2
+    assert bool(g.return_mask(x, ring, logit, None)[..., 8:11, 6:9].all())  # then the edges: all filled
+    monkeypatch.setattr(sensor_head, "LATE_FILL_PASSES", 1)
+    once = g.return_mask(x, ring, logit, None)[0, 0, 8:11, 6:9]
+    assert int(once.sum()) == 5 and bool(once[0, 0]) and not once[0, 1]  # one pass: the centre and the corners
 
 
 @pytest.mark.parametrize("rates", ["[0.01, 0.0]", "[0.0, 0.2]"])
