@@ -60,8 +60,9 @@ def main() -> None:
     x = TrainingSamples(g.config.data).read(args.images, args.n, "probing isolated holes")
     torch.manual_seed(0)
     with torch.no_grad():
-        y, keep = g.module(x, stochastic=True, with_keep=True)
-    out = classify_holes(g.codec.valid_from_encoded(x[:, -1:]), g.codec.valid_from_encoded(y[:, -1:]), keep)
+        y, returns = g.module(x, stochastic=True, with_returns=True)
+    out = classify_holes(g.codec.valid_from_encoded(x[:, -1:]), g.codec.valid_from_encoded(y[:, -1:]),
+                        returns.keep_logit)
     for k, v in out.items():
         print(f"{k:22s} {v:7.2f} per 1000")
 

@@ -137,11 +137,12 @@ def test_generator_returns_its_keep_logit_only_when_asked():
     torch.manual_seed(0)
     g = build_generator(cfg.model, cfg.data)
     x = scene(1.0, 4.0)
-    y, logit = g(x, stochastic=False, with_keep=True)
+    y, returns = g(x, stochastic=False, with_returns=True)
+    logit = returns.keep_logit
     assert torch.equal(y, g(x, stochastic=False)) and logit.shape == (2, 1, 16, 16)
     assert torch.all(logit == g.validity_prior)  # untrained: every return kept by the prior's margin
     no_drops = build_generator(load_config("smoke", DROPS[:7]).model, cfg.data)  # anchored, drops off: no logit
-    assert no_drops(x, with_keep=True)[1] is None
+    assert no_drops(x, with_returns=True)[1].keep_logit is None
 
 
 def _objective(*overrides: str) -> tuple[CycleObjective, ReturnRateReference]:
@@ -201,7 +202,7 @@ def test_the_term_alone_drops_what_the_target_loses_within_two_hundred_steps_at_
     rate = ref.keep_rate("B")
     optimizer = torch.optim.Adam(g.parameters(), lr=5e-4, betas=(0.5, 0.999))
     for _ in range(200):  # Adam moves the bin's logit by about 10 x 5e-4 per step: +0.5 reaches 0 after ~100
-        loss = return_rate_loss(a, g(a, with_keep=True)[1], rate, GAP)
+        loss = return_rate_loss(a, g(a, with_returns=True)[1].keep_logit, rate, GAP)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -323,6 +323,12 @@ class LossConfig:
     (model.sensor.drops=learned) to the share of returns the target set keeps at that depth (0.59 m bins; running
     means of both domains' real images; volo_adapt.return_statistics), nats. Needs model.sensor.drops=learned.
     0 = off (the default); 1 in the demo and sensor presets."""
+    birth_rate_weight: float = 0.0
+    """Lambda of the birth-rate term: the squared difference between the share of the new-return candidates a
+    translation gives a return and the share that brings its returns per source return to the target set's
+    (running means of both domains' real images), over that share's binomial variance (volo_adapt.birth_rate).
+    Needs model.sensor.new_returns=anchored. 0 = off (the default; a candidate, docs/sensor-aware.md
+    "Twenty-third round")."""
     swd_weight: float = 0.0
     """Lambda of the critic-free patch sliced-Wasserstein term between each domain's translations and its real
     images (4x4 patches at scales 1, 2, 4; volo_adapt.losses.patch_sliced_wasserstein). 0 = off (the original)."""

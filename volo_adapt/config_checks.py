@@ -164,7 +164,7 @@ def _check_loss(lo: LossConfig, channels: int) -> None:
     from volo_adapt.losses import GEOMETRY_REGIONS
 
     for k in ("cycle_weight", "identity_weight", "ssim_weight", "geometry_weight", "swd_weight",
-              "colour_anchor_weight", "return_rate_weight"):
+              "colour_anchor_weight", "return_rate_weight", "birth_rate_weight"):
         _need(getattr(lo, k) >= 0, f"loss.{k}", f"must be >= 0, got {getattr(lo, k)}")
     # names both keys: the user may have changed either (--set model.channels=1 or loss.channel_weights=[1])
     _need(len(lo.channel_weights) == channels, "loss.channel_weights",
@@ -223,5 +223,7 @@ def validate(cfg: RunConfig) -> None:
     _check_loss(cfg.loss, cfg.model.channels)
     _need(cfg.loss.return_rate_weight == 0 or cfg.model.sensor.drops == "learned", "loss.return_rate_weight",
           "needs model.sensor.drops=learned (the term trains the learned return logit)")
+    _need(cfg.loss.birth_rate_weight == 0 or cfg.model.sensor.new_returns == "anchored", "loss.birth_rate_weight",
+          "needs model.sensor.new_returns=anchored (the term fits how many new returns the head makes)")
     _check_optim(cfg.optim)
     _check_train(cfg.train)

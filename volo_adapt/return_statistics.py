@@ -144,6 +144,14 @@ class ReturnRateReference(nn.Module):
         num, den = (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
         return keep_rate_of(num, den)
 
+    def return_ratio(self, dst: str) -> float:
+        """Domain ``dst``'s returns per return of the other domain (all bins; >= 0; 1.0 before any batch): how many
+        returns a translation into ``dst`` should have per source return (the birth-rate term,
+        volo_adapt.birth_rate)."""
+        num, den = (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
+        total = float(den.sum())
+        return float(num.sum()) / total if total > 0 else 1.0
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
         # a checkpoint written with another bin count (16 before this build's 8) holds running means that do not
         # fit: they are re-estimated from the next batches (seen 0: the first batch sets them), not an error

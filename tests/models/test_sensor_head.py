@@ -432,7 +432,7 @@ def test_learned_drops_start_by_keeping_every_return_and_remove_them_to_exact_ze
         g.keep_by_depth.zero_()
     assert torch.equal(g(x, stochastic=False), x)  # returns kept, none born
     # a kept return passes no gradient to either logit (the return-rate term trains drops through the keep logit
-    # that forward(with_keep=True) returns: volo_adapt.return_statistics); a pixel that could be born still does
+    # that forward(with_returns=True) returns: volo_adapt.return_statistics); a pixel that could be born still does
     g.zero_grad()
     (g(x, stochastic=False)[:, -1:] * valid).sum().backward()
     assert g.head.bias.grad[birth] == 0 and g.keep_by_depth.grad is None or not g.keep_by_depth.grad.any()
@@ -440,7 +440,7 @@ def test_learned_drops_start_by_keeping_every_return_and_remove_them_to_exact_ze
     (g(x, stochastic=False)[:, -1:] * born).sum().backward()
     assert g.head.bias.grad[birth].abs() > 0 and (g.keep_by_depth.grad is None or not g.keep_by_depth.grad.any())
     g.zero_grad()
-    _, keep_logit = g(x, stochastic=False, with_keep=True)
+    keep_logit = g(x, stochastic=False, with_returns=True)[1].keep_logit
     keep_logit.sum().backward()
     assert torch.equal(keep_logit, torch.full_like(keep_logit, g.validity_prior)) and g.keep_by_depth.grad.sum() > 0
 

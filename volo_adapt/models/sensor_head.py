@@ -90,6 +90,7 @@ every channel. The wrapper exposes the backbone's ``size_multiple``, ``min_size`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -240,6 +241,25 @@ def straight_through_mask(logit: torch.Tensor) -> torch.Tensor:
     return hard + (p - p.detach())
 
 
+class ReturnDecisions(NamedTuple):
+    """What one forward pass decided about returns, for the return-statistics terms
+    (volo_adapt.return_statistics): ``forward(x, with_returns=True)``'s second value.
+
+    Attributes:
+        keep_logit: ``(B, 1, H, W)`` float, the keep logit of :attr:`SensorAwareGenerator.drops` ``learned`` (at
+            pixels where ``x`` has a return, ``> 0`` keeps it), with its gradient; None unless drops are learned.
+        returned: ``(B, 1, H, W)`` 0/1 float (straight-through: the gradient of the logits that decided it), the
+            return mask the output was multiplied by (1 = the pixel keeps or gets a return); None without
+            ``new_returns: anchored``.
+        candidates: ``(B, 1, H, W)`` bool, the pixels that could get a new return (no return in ``x``, a surface
+            within :attr:`SensorAwareGenerator.reach`); None without ``new_returns: anchored``.
+    """
+
+    keep_logit: torch.Tensor | None
+    returned: torch.Tensor | None
+    candidates: torch.Tensor | None
+
+
 class SensorAwareGenerator(nn.Module):
     """Wraps a backbone that returns raw feature maps with the sensor-aware switches (see the module docstring).
 
@@ -273,7 +293,7 @@ class SensorAwareGenerator(nn.Module):
             (dark, grazing or far surfaces, occlusion shadows) can be learned; needs ``anchored``. A drop passes no
             straight-through gradient (through it the critic and the geometry term read a drop as a depth change
             and cancelled out: docs/sensor-aware.md, "Ninth round"); ``loss.return_rate_weight`` trains the logit
-            (:meth:`forward` ``with_keep``). A candidate, off in every preset ("Tenth round").
+            (:meth:`forward` ``with_returns``). A candidate, off in every preset ("Tenth round").
         colour: one of :data:`COLOUR_MODES`.
         native_cell_px: cell side of the target's estimated native grid, pixels (``>= 1.5``) for a
             :class:`~volo_adapt.models.grid_resampling.GridResampling` basis; 0 = none.
@@ -531,8 +551,8 @@ class SensorAwareGenerator(nn.Module):
 
     def forward(
         self, x: torch.Tensor, stochastic: bool | None = None, seeds: Sequence[int] | None = None,
-        with_keep: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        with_returns: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, ReturnDecisions]:
         """Translate ``x``.
 
         Args:
@@ -540,9 +560,9 @@ class SensorAwareGenerator(nn.Module):
             stochastic: sample noise and holes (default :attr:`sample_by_default`, True); False switches every
                 random part off (see the module docstring).
             seeds: per-sample seeds for the random parts (see :meth:`draws`); None: torch's global generator.
-            with_keep: also return the keep logit of :attr:`drops` ``learned`` (``(B, 1, H, W)`` float; at the
-                pixels where ``x`` has a return, ``> 0`` keeps it; None unless drops are learned), for the
-                return-rate term (volo_adapt.return_statistics).
+            with_returns: also return the pass's :class:`ReturnDecisions` (the keep logit of learned drops,
+                the return mask and the new-return candidates), for the return-statistics terms
+                (volo_adapt.return_statistics).
         """
         b, c, h, w = x.shape
         if c != self.channels:
@@ -577,14 +597,15 @@ class SensorAwareGenerator(nn.Module):
             log_scale = LOG_SCALE_BOUND * torch.tanh(rest[:, -c:] / LOG_SCALE_BOUND)
             if rand is not None:
                 y = y + self.noise_strength.view(1, c, 1, 1) * torch.exp(log_scale) * rand["output"]
-        keep_logit = None
+        keep_logit = returned = None
         if ring is not None:  # a new return only where the learned logit says so (none at initialisation)
             if self.drops == "learned":
                 by_depth = self.keep_by_depth[feature_bins(x, self.depth_gap, self.keep_by_depth.shape[0])]
                 keep_logit = KEEP_LOGIT_GAIN * by_depth + self.validity_prior
-            y = y * self.return_mask(x, ring, rest[:, :1], rand, keep_logit, rings)
+            returned = self.return_mask(x, ring, rest[:, :1], rand, keep_logit, rings)
+            y = y * returned
         out = self.apply_validity(x, y, rest, rand)
-        return (out, keep_logit) if with_keep else out
+        return (out, ReturnDecisions(keep_logit, returned, ring)) if with_returns else out
 
     def on_rings(self, x: torch.Tensor, ring: torch.Tensor) -> torch.Tensor:
         """``(B, 1, H, W)`` bool: the pixels of ``ring`` (no return in ``x``, a surface within reach) on the first

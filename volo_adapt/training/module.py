@@ -97,8 +97,10 @@ class VoloGANModule(L.LightningModule):
             self.gen_a2b_ema = init_ema(build_generator(cfg.model, cfg.data, "a2b"), self.gen_a2b)
             self.gen_b2a_ema = init_ema(build_generator(cfg.model, cfg.data, "b2a"), self.gen_b2a)
         self.codec = build_codec(cfg.data)
-        self.return_reference = ReturnRateReference(self.codec.gap) if cfg.loss.return_rate_weight > 0 else None
-        """Running per-bin return counts of both domains' real images (the return-rate term's keep rates)."""
+        counts = cfg.loss.return_rate_weight > 0 or cfg.loss.birth_rate_weight > 0
+        self.return_reference = ReturnRateReference(self.codec.gap) if counts else None
+        """Running per-bin return counts of both domains' real images (the return-rate term's keep rates, the
+        birth-rate term's returns per source return)."""
         self.step_choice = resolve_step(cfg)
         """``train.split_backward`` and ``train.batch_calls`` resolved (``auto`` from the measured table,
         training/auto_mechanics.py) and why; :attr:`splits_backward` adds the conditions that rule the split out

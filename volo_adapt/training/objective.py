@@ -15,7 +15,8 @@ Gradient routing (``loss.routing``):
   plus, when enabled, ``l_geo * geometry(A, gen_a2b(A))`` (depth moved against the source, metres),
   ``l_col * colour_anchor(A, gen_a2b(A))`` (colour moved against the source) and
   ``l_swd * SWD(gen_a2b(A), B)`` (patch sliced Wasserstein) and ``l_ret * return_rate(A, keep logit of
-  gen_a2b(A))`` (volo_adapt.return_statistics); reconstructions run deterministically
+  gen_a2b(A))`` (volo_adapt.return_statistics) and ``l_birth * birth_rate(A, return mask of gen_a2b(A))``
+  (volo_adapt.birth_rate); reconstructions run deterministically
   (:func:`deterministic`) and may be masked to the pixels kept (``loss.reconstruction_mask``).
   ``gen_a2b`` is updated by the gradient of ``total_B`` only, ``gen_b2a`` by ``total_A`` only (the original took
   ``tape.gradient(total_B, gen_a2b.variables)``). Every term of ``total_B`` has ``gen_a2b`` as the *last* network
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from volo_adapt.birth_rate import birth_rate_loss
 from volo_adapt.config import LossConfig, TrainConfig
 from volo_adapt.data.sample import DepthCodec
 from volo_adapt.losses import (
@@ -63,11 +65,11 @@ from volo_adapt.losses import (
     ssim_loss,
     weighted_reconstruction_loss,
 )
-from volo_adapt.models.sensor_head import SensorAwareGenerator
+from volo_adapt.models.sensor_head import ReturnDecisions, SensorAwareGenerator
 from volo_adapt.return_statistics import ReturnRateReference, return_rate_loss
 from volo_adapt.training import step_mechanics as mechanics
 
-LOSS_TERMS = ("adv", "cycle", "id", "ssim", "geo", "swd", "col", "ret")
+LOSS_TERMS = ("adv", "cycle", "id", "ssim", "geo", "swd", "col", "ret", "birth")
 """The generator loss terms of one domain, in the order its total sums them (weights: ``loss.*_weight``; adv 1)."""
 
 Backward = Callable[[torch.Tensor], None]
@@ -173,7 +175,7 @@ class CycleObjective:
         self.codec = codec
         self.batch_calls = bool(batch_calls)
         self.geometry_scale = float(geometry_scale)
-        self.return_reference = return_reference if loss.return_rate_weight > 0 else None
+        self.return_reference = return_reference if loss.return_rate_weight > 0 or loss.birth_rate_weight > 0 else None
 
     def generator_losses(
         self,
@@ -213,7 +215,7 @@ class CycleObjective:
             terms, images = self._in_parts(real_a, real_b, mask_a, mask_b, rec_kind, backward)
         zero = real_a.new_zeros((), dtype=torch.float32)
         for d in ("A", "B"):
-            for name in ("id", "ssim", "geo", "swd", "col", "ret"):
+            for name in ("id", "ssim", "geo", "swd", "col", "ret", "birth"):
                 terms.setdefault(f"{name}_{d}", zero)
             terms[f"total_{d}"] = self.weighted({f"{n}_{d}": terms[f"{n}_{d}"] for n in LOSS_TERMS})
         terms["total"] = terms["total_A"] + terms["total_B"]
@@ -225,7 +227,7 @@ class CycleObjective:
         lc = self.loss
         weight = {"adv": 1.0, "cycle": lc.cycle_weight, "id": lc.identity_weight, "ssim": lc.ssim_weight,
                   "geo": lc.geometry_weight * self.geometry_scale, "swd": lc.swd_weight,
-                  "col": lc.colour_anchor_weight, "ret": lc.return_rate_weight}
+                  "col": lc.colour_anchor_weight, "ret": lc.return_rate_weight, "birth": lc.birth_rate_weight}
         parts = [weight[name.split("_")[0]] * value for name, value in terms.items()]
         return functools.reduce(operator.add, parts)  # left to right, as the one-graph total always summed
 
@@ -249,15 +251,15 @@ class CycleObjective:
         with_id = self.loss.identity_weight > 0
         # the fakes the critics judge are samples (sensor noise and sampled holes on, for generators that have
         # them); every reconstruction is deterministic, so cycle and identity terms cannot punish the sampling
-        fake_b, keep_b = self._translate(g_ab, real_a)
-        fake_a, keep_a = self._translate(g_ba, real_b)
+        fake_b, returns_b = self._translate(g_ab, real_a)
+        fake_a, returns_a = self._translate(g_ba, real_b)
         # each generator's deterministic calls (cycle reconstruction, identity image) go in one batched call
         batched = self.batch_calls
         recs_a = deterministic_on_each(g_ba, [self._cycle_input(fake_b), real_a][: 1 + with_id], batched)
         recs_b = deterministic_on_each(g_ab, [self._cycle_input(fake_a), real_b][: 1 + with_id], batched)
         cyc_a, cyc_b = recs_a[0], recs_b[0]
-        terms = self._cycle_terms("A", "B", real_a, fake_b, cyc_a, real_b, mask_a, rec_kind, keep_b)
-        terms.update(self._cycle_terms("B", "A", real_b, fake_a, cyc_b, real_a, mask_b, rec_kind, keep_a))
+        terms = self._cycle_terms("A", "B", real_a, fake_b, cyc_a, real_b, mask_a, rec_kind, returns_b)
+        terms.update(self._cycle_terms("B", "A", real_b, fake_a, cyc_b, real_a, mask_b, rec_kind, returns_a))
         if with_id:
             terms.update(self._identity_terms(real_a, real_b, recs_a[1], recs_b[1], mask_a, mask_b, rec_kind))
         return terms, {"fake_A": fake_a, "fake_B": fake_b, "cyc_A": cyc_a, "cyc_B": cyc_b}
@@ -283,18 +285,19 @@ class CycleObjective:
         """One cycle's forward, terms and backward (``train.split_backward``); returns its terms and its fake and
         reconstruction, all detached, so that nothing keeps the part's graph alive after this returns."""
         gen, back, _ = self.nets.from_domain(src)
-        fake, keep = self._translate(gen, real)
+        fake, returns = self._translate(gen, real)
         cyc = deterministic(back, self._cycle_input(fake))
-        terms = self._cycle_terms(src, dst, real, fake, cyc, real_dst, mask, rec_kind, keep)
+        terms = self._cycle_terms(src, dst, real, fake, cyc, real_dst, mask, rec_kind, returns)
         backward(self.weighted(terms))
         return {k: v.detach() for k, v in terms.items()}, fake.detach(), cyc.detach()
 
     # ------------------------------------------------------------------ the terms
 
-    def _translate(self, gen: nn.Module, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``gen(real)`` (sampled) and, when the return-rate term is on, the generator's keep logit (else None)."""
+    def _translate(self, gen: nn.Module, real: torch.Tensor) -> tuple[torch.Tensor, ReturnDecisions | None]:
+        """``gen(real)`` (sampled) and, when a return-statistics term is on, the generator's return decisions
+        (else None)."""
         if self.return_reference is not None and isinstance(gen, SensorAwareGenerator):
-            return gen(real, with_keep=True)
+            return gen(real, with_returns=True)
         return gen(real), None
 
     def _cycle_input(self, fake: torch.Tensor) -> torch.Tensor:
@@ -304,12 +307,13 @@ class CycleObjective:
 
     def _cycle_terms(self, src: str, dst: str, real: torch.Tensor, fake: torch.Tensor, cyc: torch.Tensor,
                      real_dst: torch.Tensor, mask: torch.Tensor | None, rec_kind: str,
-                     keep: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                     returns: ReturnDecisions | None = None) -> dict[str, torch.Tensor]:
         """The terms of the cycle that starts at domain ``src``: ``adv_{dst}`` (the critic of ``dst`` on
         ``fake``), ``cycle_{src}`` and ``ssim_{src}`` (``cyc`` against ``real``), ``geo_{dst}`` (``fake``'s depth
         against its source ``real``) and ``swd_{dst}`` (``fake`` against the unpaired ``real_dst``), the
-        disabled ones left out, and ``ret_{dst}`` (the return-rate term, when ``keep``, the generator's return mask,
-        is given). Tensors ``(B, C, S, S)``; ``mask`` the valid pixels of ``real`` or None."""
+        disabled ones left out, and ``ret_{dst}`` and ``birth_{dst}`` (the return-rate and birth-rate terms, when
+        ``returns``, the generator's return decisions, are given). Tensors ``(B, C, S, S)``; ``mask`` the valid
+        pixels of ``real`` or None."""
         lc, w = self.loss, self.loss.channel_weights
         kept = None
         if lc.reconstruction_mask == "kept":  # see LossConfig.reconstruction_mask
@@ -325,9 +329,13 @@ class CycleObjective:
             terms[f"geo_{dst}"] = depth_geometry_loss(real, fake, c.near, c.far, c.gap, region=region)
         if lc.colour_anchor_weight > 0:
             terms[f"col_{dst}"] = colour_anchor_loss(real, fake, self.codec.gap)
-        if keep is not None and self.return_reference is not None:
-            rate = self.return_reference.keep_rate(dst)
-            terms[f"ret_{dst}"] = return_rate_loss(real, keep, rate, self.codec.gap)
+        if returns is not None and self.return_reference is not None:
+            if lc.return_rate_weight > 0 and returns.keep_logit is not None:
+                rate = self.return_reference.keep_rate(dst)
+                terms[f"ret_{dst}"] = return_rate_loss(real, returns.keep_logit, rate, self.codec.gap)
+            if lc.birth_rate_weight > 0 and returns.returned is not None:
+                ratio = self.return_reference.return_ratio(dst)
+                terms[f"birth_{dst}"] = birth_rate_loss(real, returns, ratio, self.codec.gap)
         if lc.swd_weight > 0:
             terms[f"swd_{dst}"] = patch_sliced_wasserstein(fake, real_dst, channel_weights=w, max_patches=4096,
                                                            highpass=lc.swd_highpass)
