@@ -70,6 +70,7 @@ def build_generator(model: ModelConfig, data: DataConfig | None = None, directio
         keep_majority=sensor.keep_majority,
         pinhole_fill=sensor.pinhole_fill,
         pinhole_where=sensor.pinhole_where,
+        mask_decides=sensor.mask_decides,
     )
 
 

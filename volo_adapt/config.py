@@ -214,6 +214,12 @@ class SensorHeadConfig:
     the fill and drop decisions (``learned``) or only the two learned rate offsets and the noise do (``random``). On
     the zoo table the shared logit moved the rates away from the measured ones (docs/sensor-aware.md "Twenty-second
     round"). A candidate: ``learned`` in every preset."""
+    mask_decides: bool = False
+    """With new_returns: anchored: the return mask alone decides which pixels have a return (a pixel it keeps or
+    gives a return gets at least the codec's smallest valid depth). Without it, with validity: depth, a depth the
+    head pushes under the codec's threshold also drops a return: on the zoo table's preset checkpoints half of
+    `phone_lidar`'s new returns went that way (0.86 per source return in the mask, 0.42 in the output), unseen by the
+    return-statistics terms (docs/sensor-aware.md "Twenty-third round"). A candidate: off in every preset."""
 
     colour: str = "free"
     """How colour may change: ``free`` (the head's per-pixel residual) or ``camera`` (a per-image camera model:

@@ -142,6 +142,8 @@ def _check_model(m: ModelConfig) -> None:
           "filling and dropping pinholes needs model.sensor.new_returns=anchored")
     _need(not s.keep_majority or s.drops == "learned", "model.sensor.keep_majority",
           "a majority of keep decisions needs model.sensor.drops=learned")
+    _need(not s.mask_decides or s.new_returns == "anchored", "model.sensor.mask_decides",
+          "needs model.sensor.new_returns=anchored (the return mask it lets decide)")
     from volo_adapt.models.birth_rings import MAX_RINGS
 
     counts = s.birth_ring_counts

@@ -323,6 +323,10 @@ class SensorAwareGenerator(nn.Module):
         pinhole_where: with ``pinhole_rates``, one of :data:`PINHOLE_WHERE_MODES`: whether the head's return logit
             (shared with new returns) takes part in the fill and drop decisions (``learned``) or only the two learned
             offsets and the noise do (``random``: where stays a draw, the rates stay learned).
+        mask_decides: with ``anchored``, the return mask alone decides which pixels have a return: a pixel it keeps
+            or gives a return gets at least the codec's smallest valid depth (``depth_gap``), so a depth the head
+            pushes under the codec's threshold no longer drops it (with ``validity: depth`` that was a second,
+            unlearned way to lose a return, which the birth-rate and return-rate terms do not see). A candidate.
 
     Shapes:
         ``forward(x)``: ``(B, channels, H, W)`` float in [0, 1] -> same shape, float in [0, 1].
@@ -366,6 +370,7 @@ class SensorAwareGenerator(nn.Module):
         keep_majority: bool = False,
         pinhole_fill: str = "source",
         pinhole_where: str = "learned",
+        mask_decides: bool = False,
     ) -> None:
         super().__init__()
         if validity not in VALIDITY_MODES:
@@ -408,6 +413,7 @@ class SensorAwareGenerator(nn.Module):
         self.drops = drops
         self.keep_majority = bool(keep_majority)
         self.fill_output_holes = pinhole_fill == "output"
+        self.mask_decides = bool(mask_decides)
         self.pinhole_where = pinhole_where
         self.lowpass_scales = tuple(int(f) for f in lowpass_scales)
         if any(f < 2 for f in self.lowpass_scales):
@@ -604,6 +610,10 @@ class SensorAwareGenerator(nn.Module):
                 keep_logit = KEEP_LOGIT_GAIN * by_depth + self.validity_prior
             returned = self.return_mask(x, ring, rest[:, :1], rand, keep_logit, rings)
             y = y * returned
+            if self.mask_decides:  # a return the mask keeps or gives stays one, whatever depth the head puts there
+                decided = (self.input_valid(x) | ring) & (returned > 0)
+                depth = torch.where(decided, y[:, -1:].clamp_min(self.depth_gap), y[:, -1:])
+                y = torch.cat([y[:, :-1], depth], dim=1)
         out = self.apply_validity(x, y, rest, rand)
         return (out, ReturnDecisions(keep_logit, returned, ring)) if with_returns else out
 
