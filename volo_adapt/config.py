@@ -333,8 +333,9 @@ class LossConfig:
     """Lambda of the birth-rate term: the squared difference between the share of the new-return candidates a
     translation gives a return and the share that brings its returns per source return to the target set's
     (running means of both domains' real images), over that share's binomial variance (volo_adapt.birth_rate).
-    Needs model.sensor.new_returns=anchored. 0 = off (the default; a candidate, docs/sensor-aware.md
-    "Twenty-third round")."""
+    Needs model.sensor.new_returns=anchored. 0 = off (the default; a candidate: screened at 1 on four sets, the
+    evaluated EMA generator kept almost no births whatever count was asked, benchmarks/results/screen-birth-rate-1800,
+    docs/sensor-aware.md "Twenty-third round")."""
     swd_weight: float = 0.0
     """Lambda of the critic-free patch sliced-Wasserstein term between each domain's translations and its real
     images (4x4 patches at scales 1, 2, 4; volo_adapt.losses.patch_sliced_wasserstein). 0 = off (the original)."""
