@@ -137,18 +137,21 @@ class ReturnRateReference(nn.Module):
         self.hist_b.mul_(m).add_(self.histogram(real_b), alpha=1.0 - m)
         self.seen += 1
 
+    def _into(self, dst: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(target histogram, source histogram)`` of a translation into domain ``dst`` ("A" or "B")."""
+        return (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
+
     def keep_rate(self, dst: str) -> torch.Tensor:
         """``(F, bins)`` in [0, 1]: domain ``dst``'s returns per return of the other domain in each bin, with
         :data:`KEEP_RATE_PRIOR` pseudo-returns at the nearer bin's rate (:func:`keep_rate_of`), i.e. the keep rate
         of a translation into ``dst``."""
-        num, den = (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
-        return keep_rate_of(num, den)
+        return keep_rate_of(*self._into(dst))
 
     def return_ratio(self, dst: str) -> float:
         """Domain ``dst``'s returns per return of the other domain (all bins; >= 0; 1.0 before any batch): how many
         returns a translation into ``dst`` should have per source return (the birth-rate term,
         volo_adapt.birth_rate)."""
-        num, den = (self.hist_b, self.hist_a) if dst == "B" else (self.hist_a, self.hist_b)
+        num, den = self._into(dst)
         total = float(den.sum())
         return float(num.sum()) / total if total > 0 else 1.0
 
